@@ -1,0 +1,48 @@
+# Two commands do everything on a fresh machine: `make test` and `make bench`.
+# Both create .venv with a Python >= 3.12 and install the project first.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# First interpreter >= 3.12 that actually runs (pyenv shims exist but fail when the
+# version is not selected, so each candidate is executed, not just looked up).
+FIND_PYTHON := for c in python3.13 python3.12 python3 \
+	$$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 /usr/local/bin/python3.1[2-9] /usr/bin/python3.1[2-9] 2>/dev/null); do \
+	if $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
+	$$c -c 'import sys; print(sys.executable)'; break; fi; done
+
+# Benchmark options: SET (sweep), DEVICE, RUN (report dir), RESUME (run dir), SHARD (i/n), ARGS.
+SET ?= default
+DEVICE ?= cpu
+BENCH_ARGS := --set $(SET) --device $(DEVICE) $(if $(SHARD),--shard $(SHARD)) $(if $(RESUME),--resume $(RESUME)) $(ARGS)
+
+.PHONY: venv test bench report lint clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@py="$$($(FIND_PYTHON))"; \
+	if [ -z "$$py" ]; then echo "error: no Python >= 3.12 found (tried python3.13, python3.12, python3, pyenv versions)" >&2; exit 1; fi; \
+	echo "using $$py"; \
+	[ -x $(PY) ] || "$$py" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest tests -q -rsx
+
+bench: $(STAMP)
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+report: $(STAMP)
+	@[ -n "$(RUN)" ] || { echo "usage: make report RUN=reports/out/<run-id> [RUN=\"dir1 dir2\" OUT=dir]" >&2; exit 2; }
+	$(PY) -m reports.render $(RUN) $(if $(OUT),--out $(OUT))
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .benchmarks

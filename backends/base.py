@@ -1,0 +1,161 @@
+"""The backend protocol: a registry of strategies, each building a `Compiled` evaluation.
+
+A strategy is a recipe for the weight gradient of a problem's loss ("how is the input derivative
+taken, and how is the weight gradient taken through it"). Each backend keeps one
+`StrategyRegistry`; a strategy the framework cannot express is registered as unsupported with the
+reason, so every backend × strategy pair is either runnable or explained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from problems.errors import BenchInputError, unknown_name
+from problems.penalty import check_dtype
+
+PENALTY_STRATEGIES: dict[str, str] = {
+    "rev-over-rev": "input gradient by reverse mode, weight gradient by reverse mode through it",
+    "rev-over-rev-func": "as rev-over-rev, written with torch.func (grad over vmap(jacrev))",
+    "rev-over-fwd": "input gradient by forward mode (jvp), weight gradient by reverse mode over it",
+    "fwd-over-rev": "∇θ(w·∇ₓU) as a JVP in input direction w of one reverse pass ∇θU (HVP trick)",
+    "fwd-over-fwd": "weight gradient by forward mode, one JVP per parameter, over forward input JVPs",
+    "taylor": "input derivative by Taylor mode (jets), weight gradient by reverse mode",
+    "fd-central": "input derivative by central differences, weight gradient by reverse mode",
+}
+"""Every strategy name the suite knows for the `penalty` kind, with what it computes."""
+
+STRATEGY_NAMES: dict[str, dict[str, str]] = {"penalty": PENALTY_STRATEGIES}
+
+DEVICES = ("cpu", "cuda")
+
+
+class UnsupportedStrategy(BenchInputError):
+    """The backend cannot express this strategy; the message says why."""
+
+
+@dataclass
+class Compiled:
+    """A built (jit-compiled, traced, ...) loss+gradient evaluation.
+
+    `prepare` moves numpy parameters to the framework and device; `run` is the timed call (it
+    synchronises before returning); `to_numpy` converts its result to (value, grads). Calling the
+    object does all three, which is the public `value_and_grad` contract.
+    """
+
+    prepare: Callable[[dict[str, np.ndarray]], Any]
+    run: Callable[[Any], Any]
+    to_numpy: Callable[[Any], tuple[float, dict[str, np.ndarray]]]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
+        return self.to_numpy(self.run(self.prepare(params)))
+
+
+Builder = Callable[[Any, str, str, str], Compiled]
+"""build(problem, dtype, device, variant) -> Compiled."""
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    kind: str
+    description: str
+    build: Builder | None = None
+    unsupported: str | None = None
+
+
+class StrategyRegistry:
+    """Strategies of one backend, keyed by problem kind and name."""
+
+    def __init__(self, backend: str):
+        self.backend = backend
+        self._entries: dict[str, dict[str, Strategy]] = {}
+
+    def register(self, kind: str, name: str) -> Callable[[Builder], Builder]:
+        """Decorator registering `build(problem, dtype, device, variant) -> Compiled` as `name`."""
+
+        def decorate(build: Builder) -> Builder:
+            self._add(Strategy(name, kind, _description(kind, name), build=build))
+            return build
+
+        return decorate
+
+    def unsupported(self, kind: str, name: str, reason: str) -> None:
+        self._add(Strategy(name, kind, _description(kind, name), unsupported=reason))
+
+    def _add(self, strategy: Strategy) -> None:
+        if strategy.name not in STRATEGY_NAMES.get(strategy.kind, {}):
+            raise ValueError(f"strategy {strategy.name!r} is not a known {strategy.kind} strategy")
+        self._entries.setdefault(strategy.kind, {})[strategy.name] = strategy
+
+    def supported(self, kind: str) -> list[str]:
+        return [n for n, s in self._entries.get(kind, {}).items() if s.unsupported is None]
+
+    def unsupported_reasons(self, kind: str) -> dict[str, str]:
+        return {n: s.unsupported for n, s in self._entries.get(kind, {}).items() if s.unsupported}
+
+    def get(self, kind: str, name: str) -> Strategy:
+        entries = self._entries.get(kind, {})
+        if name not in entries:
+            raise unknown_name(f"{self.backend} strategy", name, self.supported(kind))
+        strategy = entries[name]
+        if strategy.unsupported:
+            raise UnsupportedStrategy(f"{self.backend} does not support {name!r}: {strategy.unsupported}")
+        return strategy
+
+
+def _description(kind: str, name: str) -> str:
+    return STRATEGY_NAMES.get(kind, {}).get(name, "")
+
+
+class Backend:
+    """One framework's adapter: strategies for every problem, built per dtype and device."""
+
+    name: str = ""
+    registry: StrategyRegistry
+    variants: tuple[str, ...] = ()
+    """Compile modes, the default first."""
+
+    def strategies(self, problem) -> list[str]:
+        """Names of the strategies this backend can run for `problem`."""
+        return self.registry.supported(problem.kind)
+
+    def unsupported(self, problem) -> dict[str, str]:
+        """Strategies known for `problem` that this backend cannot run, with the reason."""
+        return self.registry.unsupported_reasons(problem.kind)
+
+    def available_devices(self) -> list[str]:
+        raise NotImplementedError
+
+    def check_device(self, device: str) -> str:
+        if device not in DEVICES:
+            raise unknown_name("device", device, DEVICES)
+        if device not in self.available_devices():
+            raise BenchInputError(
+                f"device {device!r} is not available to {self.name}; "
+                f"available: {', '.join(self.available_devices())}"
+            )
+        return device
+
+    def value_and_grad(
+        self,
+        problem,
+        strategy: str,
+        dtype: str = "float64",
+        device: str = "cpu",
+        variant: str | None = None,
+    ) -> Compiled:
+        """Build once (trace, jit...) and return `f(params) -> (value, grads)` (numpy dicts)."""
+        entry = self.registry.get(problem.kind, strategy)
+        variant = variant or self.variants[0]
+        if variant not in self.variants:
+            raise unknown_name(f"{self.name} variant", variant, self.variants)
+        return entry.build(problem, check_dtype(dtype), self.check_device(device), variant)
+
+    def environment(self) -> dict[str, str]:
+        """Library versions and device names for the report."""
+        raise NotImplementedError

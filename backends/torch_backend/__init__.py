@@ -1,0 +1,29 @@
+"""PyTorch adapter: autograd and torch.func, eager by default."""
+
+from __future__ import annotations
+
+import torch
+
+from backends.base import Backend
+from backends.torch_backend import penalty
+
+
+class TorchBackend(Backend):
+    name = "torch"
+    registry = penalty.registry
+    variants = ("eager", "compile")
+
+    def available_devices(self) -> list[str]:
+        return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+
+    def environment(self) -> dict[str, str]:
+        env = {"torch": torch.__version__, "torch_threads": str(torch.get_num_threads())}
+        try:
+            from importlib.metadata import version
+
+            env["jet-for-pytorch"] = version("jet-for-pytorch")
+        except Exception:  # noqa: BLE001 - optional information only
+            pass
+        if torch.cuda.is_available():
+            env["torch_devices"] = torch.cuda.get_device_name(0)
+        return env

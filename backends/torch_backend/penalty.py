@@ -1,0 +1,203 @@
+"""PyTorch strategies for the seed penalty P(θ) = Σᵢ ‖∇ₓU₁(xᵢ; θ)‖².
+
+Parameters live in persistent leaf tensors (`requires_grad=True`) that `prepare` fills in place,
+so graphs captured once (jet) keep seeing the current weights. Points are batched: since each
+output row depends only on its own input row, ∇_X ΣᵢU₁(xᵢ) has the per-point gradients as rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.func import functional_call, grad, grad_and_value, jacfwd, jacrev, jvp, vmap  # noqa: F401
+
+from backends.base import Compiled, StrategyRegistry
+from backends.torch_backend.network import mlp
+
+registry = StrategyRegistry("torch")
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+class Setup:
+    """Tensors shared by all strategies: persistent parameters, the grid, FD steps."""
+
+    def __init__(self, problem, dtype: str, device: str, variant: str):
+        self.variant = variant
+        self.spec = problem.network
+        self.names = list(self.spec.param_names)
+        self.dtype = DTYPES[dtype]
+        self.device = torch.device(device)
+        kw = {"dtype": self.dtype, "device": self.device}
+        self.params = {
+            k: torch.zeros(s, **kw, requires_grad=True) for k, s in self.spec.param_shapes().items()
+        }
+        self.X = torch.as_tensor(problem.grid(), **kw)
+        self.problem = problem
+
+    def prepare(self, params: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            for k, t in self.params.items():
+                t.copy_(torch.as_tensor(params[k], dtype=self.dtype))
+        return self.params
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def compiled(self, fn) -> Compiled:
+        """Wrap `fn(params) -> (value, grads)`: torch.compile it for variant "compile"."""
+        if self.variant == "compile":
+            fn = torch.compile(fn)
+
+        def run(params):
+            out = fn(params)
+            self.sync()
+            return out
+
+        def to_numpy(out):
+            value, grads = out
+            return float(value), {k: grads[k].detach().cpu().double().numpy() for k in self.names}
+
+        return Compiled(self.prepare, run, to_numpy)
+
+
+def _reverse_outer(setup: Setup, penalty):
+    """value, ∇θ by torch.autograd over a scalar `penalty(params)` built with create_graph."""
+    leaves = [setup.params[k] for k in setup.names]
+
+    def fn(params):
+        value = penalty(params)
+        grads = torch.autograd.grad(value, leaves, allow_unused=True, materialize_grads=True)
+        return value.detach(), dict(zip(setup.names, grads))
+
+    return fn
+
+
+@registry.register("penalty", "rev-over-rev")
+def _build_rev_over_rev(problem, dtype, device, variant):
+    s = Setup(problem, dtype, device, variant)
+    X = s.X.clone().requires_grad_(True)
+
+    def penalty(params):
+        u1 = mlp(params, X, s.spec)[:, 0].sum()
+        (G,) = torch.autograd.grad(u1, X, create_graph=True)
+        return (G**2).sum()
+
+    return s.compiled(_reverse_outer(s, penalty))
+
+
+def _u1_point(spec):
+    return lambda params, x: mlp(params, x, spec)[0]
+
+
+def _func_outer(setup: Setup, input_jacobian):
+    """torch.func.grad_and_value over Σᵢ‖vmap(input_jacobian)(params, xᵢ)‖²."""
+
+    def penalty(params):
+        G = vmap(input_jacobian, in_dims=(None, 0))(params, setup.X)
+        return (G**2).sum()
+
+    value_and_grad = grad_and_value(penalty)
+
+    def fn(params):
+        grads, value = value_and_grad({k: p.detach() for k, p in params.items()})
+        return value, grads
+
+    return fn
+
+
+@registry.register("penalty", "rev-over-rev-func")
+def _build_rev_over_rev_func(problem, dtype, device, variant):
+    s = Setup(problem, dtype, device, variant)
+    return s.compiled(_func_outer(s, jacrev(_u1_point(s.spec), argnums=1)))
+
+
+@registry.register("penalty", "rev-over-fwd")
+def _build_rev_over_fwd(problem, dtype, device, variant):
+    s = Setup(problem, dtype, device, variant)
+    return s.compiled(_func_outer(s, jacfwd(_u1_point(s.spec), argnums=1)))
+
+
+@registry.register("penalty", "fwd-over-rev")
+def _build_fwd_over_rev(problem, dtype, device, variant):
+    """G = ∇_X ΣU₁ by one reverse pass; ∇θP = 2·JVP of X ↦ ∇θΣU₁(X) in direction G."""
+    s = Setup(problem, dtype, device, variant)
+
+    def sum_u1(params, X):
+        return mlp(params, X, s.spec)[:, 0].sum()
+
+    def fn(params):
+        params = {k: p.detach() for k, p in params.items()}
+        G = grad(sum_u1, argnums=1)(params, s.X)
+        _, tangent = jvp(lambda Y: grad(sum_u1)(params, Y), (s.X,), (G,))
+        return (G**2).sum(), {k: 2 * t for k, t in tangent.items()}
+
+    return s.compiled(fn)
+
+
+@registry.register("penalty", "fwd-over-fwd")
+def _build_fwd_over_fwd(problem, dtype, device, variant):
+    """jacfwd over the flat parameter vector (one batched JVP per parameter) of P computed with
+    forward-mode input derivatives."""
+    s = Setup(problem, dtype, device, variant)
+    shapes = s.spec.param_shapes()
+    sizes = [int(np.prod(shapes[k])) for k in s.names]
+    input_jacobian = jacfwd(_u1_point(s.spec), argnums=1)
+
+    def penalty(theta):
+        params = {k: t.view(shapes[k]) for k, t in zip(s.names, torch.split(theta, sizes))}
+        G = vmap(input_jacobian, in_dims=(None, 0))(params, s.X)
+        value = (G**2).sum()
+        return value, value
+
+    jac = jacfwd(penalty, has_aux=True)
+
+    def fn(params):
+        theta = torch.cat([params[k].detach().reshape(-1) for k in s.names])
+        flat, value = jac(theta)
+        return value, {k: t.view(shapes[k]) for k, t in zip(s.names, torch.split(flat, sizes))}
+
+    return s.compiled(fn)
+
+
+@registry.register("penalty", "taylor")
+def _build_taylor(problem, dtype, device, variant):
+    """jet-for-pytorch: first-order jets of the whole network along each input basis direction
+    (points × directions stacked into one batch), captured once as an FX graph; the weights are
+    closed over by reference and receive gradients through autograd. Indexing happens after the
+    jet because jet has no rule for `select`."""
+    from jet import capture_graph, jet
+
+    s = Setup(problem, dtype, device, variant)
+    d = s.X.shape[1]
+    X = s.X.repeat(d, 1)  # (d·N, d): block j holds all points
+    E = torch.eye(d, dtype=s.dtype, device=s.device).repeat_interleave(s.X.shape[0], dim=0)
+    jet_net = jet(lambda x: mlp(s.params, x, s.spec), (X,))
+    graph, in_spec = capture_graph(jet_net, ((X, E),))
+    leaves = [s.params[k] for k in s.names]
+
+    def fn(params):
+        _, first = graph(*in_spec.flatten_up_to(((X, E),)))
+        value = (first[:, 0] ** 2).sum()
+        grads = torch.autograd.grad(value, leaves, allow_unused=True, materialize_grads=True)
+        return value.detach(), dict(zip(s.names, grads))
+
+    return s.compiled(fn)
+
+
+@registry.register("penalty", "fd-central")
+def _build_fd_central(problem, dtype, device, variant):
+    s = Setup(problem, dtype, device, variant)
+    h = torch.as_tensor(problem.fd_steps(dtype), dtype=s.dtype, device=s.device)  # (N, d)
+    d = s.X.shape[1]
+    steps = torch.diag_embed(h).transpose(0, 1).reshape(-1, d)  # (d·N, d): block j = h_j e_j
+    X = s.X.repeat(d, 1)
+    denom = 2 * h.T.reshape(-1)
+
+    def penalty(params):
+        U = mlp(params, torch.cat([X + steps, X - steps]), s.spec)[:, 0]
+        D = (U[: X.shape[0]] - U[X.shape[0] :]) / denom
+        return (D**2).sum()
+
+    return s.compiled(_reverse_outer(s, penalty))

@@ -1,0 +1,1 @@
+"""The benchmark harness: case lists, measurement under pytest-benchmark, the run driver."""

@@ -1,0 +1,69 @@
+"""pytest options for the benchmark layer; `bench.run` drives it, one child process per batch."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bench.cases import read_cases
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("nested-ad-bench")
+    group.addoption("--cases", help="JSON file of cases to run (written by bench.run)")
+    group.addoption("--results", help="JSON-lines file that finished records are appended to")
+    group.addoption("--current", help="file naming the case in progress (for crash attribution)")
+    group.addoption("--raw", help="JSON-lines file for each case's raw pytest-benchmark data")
+    group.addoption("--threads", type=int, default=0, help="intra-op threads (0: all cores)")
+    group.addoption("--plugin", action="append", default=[], help="module with register()")
+
+
+def pytest_configure(config):
+    from bench.run import load_plugins
+
+    load_plugins(config.getoption("--plugin"))
+    threads = config.getoption("--threads")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def pytest_generate_tests(metafunc):
+    if "case" in metafunc.fixturenames:
+        path = metafunc.config.getoption("--cases")
+        if not path:
+            raise pytest.UsageError("run benchmarks through `python -m bench.run` (or pass --cases)")
+        cases = read_cases(Path(path))
+        metafunc.parametrize("case", cases, ids=[c.id for c in cases])
+
+
+@pytest.fixture
+def recorder(request):
+    """Marks the case as in progress, then appends its finished record."""
+    from bench.results import append_record
+
+    current = request.config.getoption("--current")
+    results = request.config.getoption("--results")
+    raw = request.config.getoption("--raw")
+
+    class Recorder:
+        def start(self, case):
+            if current:
+                tmp = f"{current}.tmp"
+                Path(tmp).write_text(case.id)
+                os.replace(tmp, current)
+
+        def finish(self, record, benchmark=None):
+            if results:
+                append_record(results, record)
+            # Raw timings per case: pytest-benchmark's own JSON is written only at session end,
+            # which a crashed or killed child never reaches.
+            if raw and benchmark is not None and benchmark.stats is not None:
+                append_record(raw, benchmark.stats.as_dict(include_data=True))
+            if current and Path(current).exists():
+                Path(current).unlink()
+
+    return Recorder()

@@ -1,0 +1,127 @@
+"""Measure one case: build, check against the float64 reference, then time — in that order.
+
+A case is timed only if its result is finite and within the problem's tolerance; otherwise it is
+recorded as `wrong` with its error. Compilation (building, tracing, jit, the first call) happens
+outside the timed region and is recorded as `compile_s`; the timed call synchronises the device.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from functools import lru_cache
+
+import numpy as np
+
+from backends import get_backend
+from backends.base import UnsupportedStrategy
+from bench.cases import Case
+from problems import get_problem
+from problems.errors import BenchInputError
+from problems.reference import relative_error
+
+PARAM_SEED = 0
+WARMUP_CALLS = 2
+STAT_FIELDS = ("median", "iqr", "min", "max", "mean", "stddev", "rounds", "q1", "q3")
+
+
+def base_record(case: Case) -> dict:
+    return {
+        "case_id": case.id,
+        "problem": case.problem,
+        **case.options(),
+        "backend": case.backend,
+        "strategy": case.strategy,
+        "variant": case.variant,
+        "dtype": case.dtype,
+        "device": case.device,
+        "status": None,
+        "error": "",
+    }
+
+
+def params_in_dtype(params: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
+    """The parameters as the strategy sees them, back in float64 for the reference."""
+    return {k: v.astype(dtype).astype(np.float64) for k, v in params.items()}
+
+
+@lru_cache(maxsize=16)
+def _reference(problem, dtype: str):
+    params = params_in_dtype(problem.init_params(PARAM_SEED), dtype)
+    value, grads = problem.reference(params)
+    return params, value, grads
+
+
+def check(problem, strategy: str, dtype: str, value: float, grads: dict) -> dict:
+    """Errors against the reference and the verdict: status `ok` or `wrong`."""
+    params, ref_value, ref_grads = _reference(problem, dtype)
+    tolerance = problem.tolerance(strategy, dtype, params)
+    value_err, grad_err = relative_error(value, grads, ref_value, ref_grads)
+    result = {
+        "value": value,
+        "reference_value": ref_value,
+        "value_rel_err": value_err,
+        "grad_rel_err": grad_err,
+        "tolerance": tolerance,
+    }
+    if not np.isfinite(grad_err):
+        return {**result, "status": "wrong", "error": "non-finite value or gradient"}
+    if grad_err > tolerance or value_err > tolerance:
+        worst = max(grad_err, value_err)
+        return {
+            **result,
+            "status": "wrong",
+            "error": f"relative error {worst:.3e} > tolerance {tolerance:.3e}",
+        }
+    return {**result, "status": "ok"}
+
+
+def measure(case: Case, benchmark=None) -> dict:
+    """The full record of one case; never raises for a failing strategy."""
+    record = base_record(case)
+    try:
+        problem = get_problem(case.problem, **case.options())
+        backend = get_backend(case.backend)
+        if case.device not in backend.available_devices():
+            return {
+                **record,
+                "status": "skipped",
+                "error": f"device {case.device!r} not available to {case.backend} on this machine "
+                f"(available: {', '.join(backend.available_devices())})",
+            }
+        start = time.perf_counter()
+        compiled = backend.value_and_grad(problem, case.strategy, case.dtype, case.device, case.variant)
+        built = time.perf_counter()
+        native = compiled.prepare(problem.init_params(PARAM_SEED))
+        first = time.perf_counter()
+        out = compiled.run(native)
+        done = time.perf_counter()
+        record["compile_s"] = (built - start) + (done - first)
+        record.update(check(problem, case.strategy, case.dtype, *compiled.to_numpy(out)))
+    except UnsupportedStrategy as exc:
+        return {**record, "status": "unsupported", "error": str(exc)}
+    except BenchInputError as exc:
+        return {**record, "status": "failed", "error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - any failure of a strategy is a result
+        return {**record, "status": "failed", "error": _describe(exc)}
+
+    if record["status"] != "ok" or benchmark is None:
+        return record
+    try:
+        for _ in range(WARMUP_CALLS):
+            compiled.run(native)
+        benchmark(compiled.run, native)
+        stats = benchmark.stats.stats
+        record.update({f"{k}_s" if k not in ("rounds",) else k: getattr(stats, k) for k in STAT_FIELDS})
+        record["iterations"] = benchmark.stats.iterations
+    except Exception as exc:  # noqa: BLE001
+        record.update(status="failed", error=f"during timing: {_describe(exc)}")
+    return record
+
+
+def _describe(exc: BaseException) -> str:
+    """Exception type, message and the innermost frame, on one short line."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {message[:300]}{where}"

@@ -1,0 +1,124 @@
+"""Independent float64 reference: hand-written Taylor propagation plus complex step.
+
+Nothing here uses an AD framework, so a strategy is never checked against itself:
+
+* Input derivatives come from propagating a truncated Taylor series x(t) = x + t v through the
+  MLP by hand (linear layers act coefficient-wise; exp(w) follows the recurrence
+  a_k = (1/k) sum_{j=1..k} j w_j a_{k-j}). Coefficient k equals d^k/dt^k U(x + t v) / k!.
+* Weight gradients come from the complex step: dF/dθ_m = Im F(θ + i h e_m) / h with h = 1e-30.
+  It has no subtractive cancellation, so it is exact to rounding, and every operation used here
+  (products, sums, exp, tanh) is analytic, which the method requires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from problems.network import MLPSpec, flatten, unflatten
+
+COMPLEX_STEP = 1e-30
+
+
+def _series_product(a: list[np.ndarray], b: list[np.ndarray]) -> list[np.ndarray]:
+    """Cauchy product of two truncated series (same length)."""
+    return [sum(a[i] * b[k - i] for i in range(k + 1)) for k in range(len(a))]
+
+
+def _series_exp(w: list[np.ndarray]) -> list[np.ndarray]:
+    out = [np.exp(w[0])]
+    for k in range(1, len(w)):
+        out.append(sum(j * w[j] * out[k - j] for j in range(1, k + 1)) / k)
+    return out
+
+
+def _series_tanh(z: list[np.ndarray]) -> list[np.ndarray]:
+    # y = tanh z satisfies y' = (1 - y^2) z'; in coefficients: k y_k = sum_j j z_j s_{k-j}, s = 1 - y^2.
+    y = [np.tanh(z[0])]
+    s = [1.0 - y[0] ** 2]
+    for k in range(1, len(z)):
+        y.append(sum(j * z[j] * s[k - j] for j in range(1, k + 1)) / k)
+        s.append(-sum(y[i] * y[k - i] for i in range(k + 1)))
+    return y
+
+
+def _series_activation(name: str, z: list[np.ndarray]) -> list[np.ndarray]:
+    if name == "rbf":
+        return _series_exp([-c for c in _series_product(z, z)])
+    if name == "tanh":
+        return _series_tanh(z)
+    raise ValueError(f"no Taylor rule for activation {name!r}")
+
+
+def taylor_coefficients(
+    params: dict[str, np.ndarray], spec: MLPSpec, x: np.ndarray, v: np.ndarray, order: int
+) -> list[np.ndarray]:
+    """Normalised Taylor coefficients [U, U_1, ..., U_order] of t -> U(x + t v).
+
+    `params` arrays may carry a leading batch dimension (B, ...) and be complex; `x` and `v`
+    have shape (N, d_in). Returns arrays of shape (B, N, d_out) (or (N, d_out) unbatched).
+    """
+    h = [np.asarray(x), np.asarray(v)] + [np.zeros_like(x)] * (order - 1)
+    n = spec.n_layers
+    for i in range(1, n + 1):
+        W, b = params[f"W{i}"], params[f"b{i}"]
+        Wt = np.swapaxes(W, -1, -2)
+        z = [c @ Wt for c in h]
+        z[0] = z[0] + b[..., None, :]
+        h = _series_activation(spec.activation, z) if i < n else z
+    return h
+
+
+def complex_step_jacobian(
+    objective: Callable[[dict[str, np.ndarray]], np.ndarray],
+    params: dict[str, np.ndarray],
+    spec: MLPSpec,
+    chunk: int = 16,
+) -> np.ndarray:
+    """Jacobian (n_params, *out) of a real-analytic `objective(params) -> (B, *out)`.
+
+    `objective` receives parameters with a leading batch dimension B and must treat each batch
+    entry independently; perturbations are evaluated `chunk` at a time to bound memory.
+    Rows follow `flatten` order.
+    """
+    theta = flatten(params, spec)
+    rows = []
+    for start in range(0, theta.size, chunk):
+        idx = np.arange(start, min(start + chunk, theta.size))
+        batch = np.tile(theta.astype(np.complex128), (idx.size, 1))
+        batch[np.arange(idx.size), idx] += 1j * COMPLEX_STEP
+        rows.append(np.imag(objective(unflatten(batch, spec))) / COMPLEX_STEP)
+    return np.concatenate(rows, axis=0)
+
+
+def complex_step_gradient(
+    objective: Callable[[dict[str, np.ndarray]], np.ndarray],
+    params: dict[str, np.ndarray],
+    spec: MLPSpec,
+) -> dict[str, np.ndarray]:
+    """Gradient of a scalar objective (one value per batch entry) as a parameter dict."""
+    return unflatten(complex_step_jacobian(objective, params, spec), spec)
+
+
+def batched(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Add a leading batch dimension of size 1."""
+    return {k: np.asarray(v)[None] for k, v in params.items()}
+
+
+def relative_error(
+    value: float, grads: dict[str, np.ndarray], ref_value: float, ref_grads: dict[str, np.ndarray]
+) -> tuple[float, float]:
+    """(|value - ref| / |ref|, max|grad - ref| / max|ref|): the norm-wise errors we report.
+
+    The gradient error is relative to the largest reference component so that tiny components
+    (which carry no information about correctness at this scale) do not dominate.
+    """
+    keys = sorted(ref_grads)
+    g = np.concatenate([np.ravel(np.asarray(grads[k], dtype=np.float64)) for k in keys])
+    r = np.concatenate([np.ravel(ref_grads[k]) for k in keys])
+    value_err = abs(float(value) - ref_value) / max(abs(ref_value), np.finfo(float).tiny)
+    grad_err = float(np.max(np.abs(g - r)) / max(np.max(np.abs(r)), np.finfo(float).tiny))
+    if not (np.all(np.isfinite(g)) and np.isfinite(value)):
+        return float("nan"), float("nan")
+    return value_err, grad_err

@@ -1,0 +1,1 @@
+"""Rendering of benchmark results: tidy CSV and a self-contained HTML report."""

@@ -1,0 +1,56 @@
+"""Deliberately faulty strategies, registered only by the tests that need them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+
+from backends import base, get_backend
+from backends.base import Compiled
+
+FAULTS = ("test-wrong", "test-nan", "test-raise", "test-segfault", "test-hang")
+
+
+def _correct(problem, dtype, device, variant):
+    return get_backend("jax").value_and_grad(problem, "rev-over-rev", dtype, device, variant)
+
+
+def _build(fault):
+    def build(problem, dtype, device, variant):
+        if fault == "test-raise":
+            raise RuntimeError("deliberate failure while building")
+        good = _correct(problem, dtype, device, variant)
+
+        def to_numpy(out):
+            value, grads = good.to_numpy(out)
+            if fault == "test-wrong":
+                grads = {k: g * 1.001 for k, g in grads.items()}
+            if fault == "test-nan":
+                grads = {k: np.full_like(g, np.nan) for k, g in grads.items()}
+            if fault == "test-segfault":
+                os.kill(os.getpid(), signal.SIGSEGV)
+            if fault == "test-hang":
+                time.sleep(3600)
+            return value, grads
+
+        return Compiled(good.prepare, good.run, to_numpy)
+
+    return build
+
+
+def register() -> None:
+    """Add the faulty strategies to the jax backend for the penalty problem (idempotent)."""
+    registry = get_backend("jax").registry
+    for fault in FAULTS:
+        base.PENALTY_STRATEGIES.setdefault(fault, f"deliberately faulty ({fault}) for the tests")
+        registry.register("penalty", fault)(_build(fault))
+
+
+def unregister() -> None:
+    registry = get_backend("jax").registry
+    for fault in FAULTS:
+        base.PENALTY_STRATEGIES.pop(fault, None)
+        registry._entries.get("penalty", {}).pop(fault, None)

@@ -1,0 +1,116 @@
+"""Every strategy of every backend against the independent float64 reference."""
+
+import numpy as np
+import pytest
+
+from backends import BACKENDS, STRATEGY_NAMES, UnsupportedStrategy, get_backend
+from bench.cases import VARIANTS
+from bench.measure import params_in_dtype
+from problems import BenchInputError, get_problem
+from problems.reference import relative_error
+
+PAIRS = [(b, s) for b in BACKENDS for s in STRATEGY_NAMES["penalty"]]
+
+
+def _supported(backend, strategy, problem):
+    b = get_backend(backend)
+    if strategy in b.unsupported(problem):
+        pytest.skip(f"{backend} {strategy}: {b.unsupported(problem)[strategy]}")
+    return b
+
+
+def test_every_pair_is_implemented_or_explained(seed_problem):
+    for backend in BACKENDS:
+        b = get_backend(backend)
+        covered = set(b.strategies(seed_problem)) | set(b.unsupported(seed_problem))
+        assert covered == set(STRATEGY_NAMES["penalty"]), backend
+        assert all(reason.strip() for reason in b.unsupported(seed_problem).values())
+
+
+def test_variants_listed_in_cases_match_backends():
+    for backend, variants in VARIANTS.items():
+        assert tuple(get_backend(backend).variants) == variants
+
+
+@pytest.mark.parametrize("backend, strategy", PAIRS)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_strategy_matches_reference(backend, strategy, dtype, seed_problem, seed_params):
+    b = _supported(backend, strategy, seed_problem)
+    f = b.value_and_grad(seed_problem, strategy, dtype=dtype)
+    value, grads = f(seed_params)
+    assert set(grads) == set(seed_problem.network.param_names)
+    assert all(grads[k].shape == seed_params[k].shape for k in grads)
+    ref_params = params_in_dtype(seed_params, dtype)
+    ref_value, ref_grads = seed_problem.reference(ref_params)
+    value_err, grad_err = relative_error(value, grads, ref_value, ref_grads)
+    tol = seed_problem.tolerance(strategy, dtype, ref_params)
+    assert grad_err <= tol and value_err <= tol, (grad_err, value_err, tol)
+    if dtype == "float64" and strategy != "fd-central":
+        assert tol == 1e-10
+
+
+@pytest.mark.parametrize("backend, strategy", PAIRS)
+def test_strategy_at_10000_points(backend, strategy):
+    problem = get_problem("penalty", points=10_000)
+    b = _supported(backend, strategy, problem)
+    params = problem.init_params(1)
+    value, grads = b.value_and_grad(problem, strategy, dtype="float64")(params)
+    ref_value, ref_grads = problem.reference(params)
+    value_err, grad_err = relative_error(value, grads, ref_value, ref_grads)
+    tol = problem.tolerance(strategy, "float64", params)
+    assert grad_err <= tol and value_err <= tol, (grad_err, value_err, tol)
+
+
+def test_fd_central_error_is_real_but_bounded(seed_problem, seed_params, seed_reference):
+    """FD is not exact (its error is well above rounding) yet within its derived bound."""
+    for backend in BACKENDS:
+        value, grads = get_backend(backend).value_and_grad(seed_problem, "fd-central")(seed_params)
+        _, grad_err = relative_error(value, grads, *seed_reference)
+        assert 1e-13 < grad_err <= seed_problem.tolerance("fd-central", "float64", seed_params)
+
+
+def test_jax_and_torch_agree_on_identical_weights(seed_problem):
+    params = seed_problem.init_params(7)
+    out = {b: get_backend(b).value_and_grad(seed_problem, "rev-over-rev")(params) for b in BACKENDS}
+    (v1, g1), (v2, g2) = out["jax"], out["torch"]
+    assert abs(v1 - v2) <= 1e-12 * abs(v1)
+    for k in g1:
+        np.testing.assert_allclose(g1[k], g2[k], rtol=0, atol=1e-12 * max(np.abs(g1[k]).max(), 1))
+
+
+def test_compiled_object_reuses_its_build_for_new_weights(seed_problem):
+    """One build serves many parameter sets (as in training): values follow the weights."""
+    for backend in BACKENDS:
+        f = get_backend(backend).value_and_grad(seed_problem, "taylor")
+        for seed in (0, 1):
+            params = seed_problem.init_params(seed)
+            value, _ = f(params)
+            assert np.isclose(value, seed_problem.reference(params)[0], rtol=1e-12)
+
+
+def test_unknown_backend_lists_valid():
+    with pytest.raises(BenchInputError, match="valid backends: jax, torch"):
+        get_backend("julia")
+
+
+def test_unknown_strategy_lists_valid(seed_problem):
+    with pytest.raises(BenchInputError, match="valid jax strategies: .*rev-over-fwd"):
+        get_backend("jax").value_and_grad(seed_problem, "rev-over-sideways")
+
+
+def test_unsupported_strategy_says_why(seed_problem):
+    with pytest.raises(UnsupportedStrategy, match="torch.func variant"):
+        get_backend("jax").value_and_grad(seed_problem, "rev-over-rev-func")
+
+
+def test_bad_dtype_device_variant(seed_problem):
+    b = get_backend("torch")
+    with pytest.raises(BenchInputError, match="valid dtypes"):
+        b.value_and_grad(seed_problem, "rev-over-rev", dtype="float16")
+    with pytest.raises(BenchInputError, match="valid devices: cpu, cuda"):
+        b.value_and_grad(seed_problem, "rev-over-rev", device="tpu")
+    if "cuda" not in b.available_devices():
+        with pytest.raises(BenchInputError, match="device 'cuda' is not available to torch; available: cpu"):
+            b.value_and_grad(seed_problem, "rev-over-rev", device="cuda")
+    with pytest.raises(BenchInputError, match="valid torch variants: compile, eager"):
+        b.value_and_grad(seed_problem, "rev-over-rev", variant="jit")

@@ -1,0 +1,59 @@
+import pytest
+
+from bench.cases import Case, expand, load_sweep, read_cases, shard, write_cases
+from problems import BenchInputError
+
+
+def test_default_set_covers_every_pair_at_two_sizes_and_dtypes():
+    cases = load_sweep("default")
+    assert len(cases) == 2 * 2 * 2 * 7  # backends × points × dtypes × strategies
+    assert {c.sizes for c in cases} == {(("points", 101),), (("points", 10000),)}
+    assert len({c.id for c in cases}) == len(cases)
+
+
+def test_overrides_narrow_the_sweep():
+    cases = load_sweep("default", {"backends": ["torch"], "dtypes": ["float32"], "sizes": {"points": [101]}})
+    assert {c.backend for c in cases} == {"torch"} and len(cases) == 7
+
+
+@pytest.mark.parametrize("n", [1, 3, 7])
+def test_shards_are_disjoint_and_complete(n):
+    cases = load_sweep("default")
+    parts = [shard(cases, i, n) for i in range(1, n + 1)]
+    assert sorted(c for p in parts for c in p) == sorted(cases)
+    assert sum(len(p) for p in parts) == len(cases)
+    assert parts == [shard(list(reversed(cases)), i, n) for i in range(1, n + 1)]  # order-free
+
+
+def test_case_round_trip(tmp_path):
+    cases = load_sweep("smoke")
+    write_cases(tmp_path / "c.json", cases)
+    assert read_cases(tmp_path / "c.json") == cases
+    assert Case.from_dict(cases[0].to_dict()) == cases[0]
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"problem": "nope"}, "valid problems: penalty"),
+        ({"problem": "penalty", "backends": ["julia"]}, "valid backends: jax, torch"),
+        ({"problem": "penalty", "strategies": ["magic"]}, "unknown strategy 'magic'"),
+        ({"problem": "penalty", "dtypes": ["float16"]}, "valid dtypes: float32, float64"),
+        ({"problem": "penalty", "devices": ["tpu"]}, "valid devices: cpu, cuda"),
+        ({"problem": "penalty", "sizes": {"points": [-1]}}, "points must be an integer"),
+    ],
+)
+def test_bad_sweep_entries(spec, message):
+    with pytest.raises(BenchInputError, match=message):
+        expand(spec)
+
+
+def test_bad_shard_and_missing_set(tmp_path):
+    with pytest.raises(BenchInputError, match="shard must be i/n"):
+        shard(load_sweep("smoke"), 0, 2)
+    with pytest.raises(BenchInputError, match="built-in sets: .*default"):
+        load_sweep("no-such-set")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[sweep]\n")
+    with pytest.raises(BenchInputError, match="not valid TOML"):
+        load_sweep(str(bad))
