@@ -50,6 +50,11 @@ class Compiled:
     run: Callable[[Any], Any]
     to_numpy: Callable[[Any], tuple[float, dict[str, np.ndarray]]]
     info: dict[str, Any] = field(default_factory=dict)
+    parts: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    """Extra synchronised callables on the prepared params, each timed like `run` and recorded as
+    `<name>_median_s` (e.g. "loss" for the loss alone, "ode"/"penalty" for a UDE's parts)."""
+    metrics: Callable[[Any], dict[str, Any]] | None = None
+    """Optional counts recorded with the case (e.g. right-hand-side evaluations per solve)."""
 
     def __call__(self, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
         return self.to_numpy(self.run(self.prepare(params)))

@@ -18,12 +18,28 @@ def pytest_addoption(parser):
     group.addoption("--raw", help="JSON-lines file for each case's raw pytest-benchmark data")
     group.addoption("--threads", type=int, default=0, help="intra-op threads (0: all cores)")
     group.addoption("--plugin", action="append", default=[], help="module with register()")
+    group.addoption("--min-rounds", type=int, default=5, help="fewest timed rounds per case")
+    group.addoption("--max-rounds", type=int, default=10_000, help="most timed rounds per case")
+    group.addoption("--max-time", type=float, default=2.0, help="timing seconds per case at most")
+    group.addoption(
+        "--precision", type=float, default=0.02,
+        help="stop once the median's 95%% CI half-width is below this fraction of it",
+    )  # fmt: skip
 
 
 def pytest_configure(config):
     from bench.run import load_plugins
 
     load_plugins(config.getoption("--plugin"))
+    import bench.measure
+    from bench.timing import TimingPolicy
+
+    bench.measure.POLICY = TimingPolicy(
+        min_rounds=config.getoption("--min-rounds"),
+        max_rounds=config.getoption("--max-rounds"),
+        max_time=config.getoption("--max-time"),
+        rel_precision=config.getoption("--precision"),
+    )
     threads = config.getoption("--threads")
     if threads:
         import torch
