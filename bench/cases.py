@@ -31,7 +31,8 @@ SETS_DIR = Path(__file__).parent / "sets"
 @dataclass(frozen=True, order=True)
 class Case:
     problem: str
-    sizes: tuple[tuple[str, int], ...]
+    sizes: tuple[tuple[str, int | str], ...]
+    """Problem options that identify the instance (points, order, dim, solver...)."""
     backend: str
     strategy: str
     variant: str
@@ -45,7 +46,7 @@ class Case:
             f"{self.problem}[{size}]-{self.backend}-{self.strategy}-{self.variant}-{self.dtype}-{self.device}"
         )
 
-    def options(self) -> dict[str, int]:
+    def options(self) -> dict[str, int | str]:
         return dict(self.sizes)
 
     def to_dict(self) -> dict:

@@ -37,7 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dtypes", help="comma-separated: float32,float64")
     p.add_argument("--device", dest="devices", help="cpu or cuda (comma-separated for both)")
     p.add_argument("--variants", help="compile modes: jit,eager (JAX), eager,compile (PyTorch)")
-    p.add_argument("--sizes", help="size overrides, e.g. points=101,10000")
+    p.add_argument("--sizes", help="problem option overrides, e.g. points=101,10000;order=1,2")
     p.add_argument("--out", help="output directory (default reports/out/<run-id>)")
     p.add_argument("--resume", help="continue the run in this directory, skipping finished cases")
     p.add_argument("--shard", help="i/n: run the i-th of n disjoint slices of the sweep")
@@ -67,12 +67,23 @@ def _parse_sizes(value: str | None) -> dict | None:
         return None
     sizes = {}
     for item in value.split(";"):
-        name, _, values = item.partition("=")
-        try:
-            sizes[name.strip()] = [int(v) for v in values.split(",")]
-        except ValueError as exc:
-            raise BenchInputError(f"sizes must look like points=101,10000; got {value!r}") from exc
+        name, sep, values = item.partition("=")
+        if not sep or not name.strip() or not values.strip():
+            raise BenchInputError(f"sizes must look like points=101,10000;order=1,2; got {value!r}")
+        sizes[name.strip()] = [_scalar(v.strip()) for v in values.split(",")]
     return sizes
+
+
+def _scalar(text: str) -> int | str:
+    """Integers stay integers (so "2.5" reaches the problem and is refused there)."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            float(text)
+        except ValueError:
+            return text
+        return float(text)
 
 
 def select_cases(args) -> list[Case]:

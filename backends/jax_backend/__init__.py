@@ -7,12 +7,13 @@ import jax
 jax.config.update("jax_enable_x64", True)  # before any array exists; float32 stays explicit
 
 from backends.base import Backend  # noqa: E402
-from backends.jax_backend import penalty  # noqa: E402
+from backends.jax_backend import penalty  # noqa: E402, F401  (registers strategies)
+from backends.jax_backend.registry import registry  # noqa: E402
 
 
 class JaxBackend(Backend):
     name = "jax"
-    registry = penalty.registry
+    registry = registry
     variants = ("jit", "eager")
 
     def available_devices(self) -> list[str]:

@@ -12,10 +12,9 @@ import numpy as np
 from jax.experimental.jet import jet
 from jax.flatten_util import ravel_pytree
 
-from backends.base import Compiled, StrategyRegistry
+from backends.base import Compiled
 from backends.jax_backend.network import mlp
-
-registry = StrategyRegistry("jax")
+from backends.jax_backend.registry import registry
 
 
 # -- input derivatives ∇ₓU₁(x) for one point x ---------------------------------------------

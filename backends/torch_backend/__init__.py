@@ -5,12 +5,13 @@ from __future__ import annotations
 import torch
 
 from backends.base import Backend
-from backends.torch_backend import penalty
+from backends.torch_backend import penalty  # noqa: F401  (registers strategies)
+from backends.torch_backend.registry import registry
 
 
 class TorchBackend(Backend):
     name = "torch"
-    registry = penalty.registry
+    registry = registry
     variants = ("eager", "compile")
 
     def available_devices(self) -> list[str]:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.func import functional_call, grad, grad_and_value, jacfwd, jacrev, jvp, vmap  # noqa: F401
+from torch.func import grad, grad_and_value, jacfwd, jacrev, jvp, vmap
 
-from backends.base import Compiled, StrategyRegistry
+from backends.base import Compiled
 from backends.torch_backend.network import mlp
-
-registry = StrategyRegistry("torch")
+from backends.torch_backend.registry import registry
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
