@@ -25,6 +25,7 @@ PENALTY_STRATEGIES: dict[str, str] = {
     "fwd-over-fwd": "weight gradient by forward mode, one JVP per parameter, over forward input JVPs",
     "taylor": "input derivative by Taylor mode (jets), weight gradient by reverse mode",
     "fd-central": "input derivative by central differences, weight gradient by reverse mode",
+    "hand-derived": "the floor: Jacobian propagation and its adjoint derived by hand, fused, no AD",
 }
 """Every strategy name the suite knows for the `penalty` kind, with what it computes."""
 

@@ -40,11 +40,20 @@ def pytest_configure(config):
         max_time=config.getoption("--max-time"),
         rel_precision=config.getoption("--precision"),
     )
-    threads = config.getoption("--threads")
-    if threads:
-        import torch
+    set_threads(config.getoption("--threads"))
 
-        torch.set_num_threads(threads)
+
+def set_threads(threads: int) -> int:
+    """Give both frameworks the same intra-op threads: pin the process to `threads` CPUs (0: all)
+    before JAX is imported (XLA sizes its pool from the schedulable CPUs) and tell PyTorch."""
+    cpus = sorted(os.sched_getaffinity(0))
+    threads = threads or len(cpus)
+    os.sched_setaffinity(0, cpus[:threads])
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+    return threads
 
 
 def pytest_generate_tests(metafunc):

@@ -7,6 +7,7 @@ outside the timed region and is recorded as `compile_s`; the timed call synchron
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from functools import lru_cache
@@ -16,6 +17,7 @@ import numpy as np
 from backends import get_backend
 from backends.base import UnsupportedStrategy
 from bench.cases import Case
+from bench.memory import peak_memory
 from bench.timing import TimingPolicy, measure_until_stable
 from problems import get_problem
 from problems.errors import BenchInputError
@@ -39,6 +41,7 @@ def base_record(case: Case) -> dict:
         "device": case.device,
         "status": None,
         "error": "",
+        "threads": len(os.sched_getaffinity(0)),
     }
 
 
@@ -122,6 +125,7 @@ def measure(case: Case, benchmark=None) -> dict:
         for _ in range(WARMUP_CALLS):
             compiled.run(native)
         record.update(time_into_benchmark(lambda: compiled.run(native), benchmark))
+        record.update(peak_memory(lambda: compiled.run(native), case.backend, case.device))
         for name, part in compiled.parts.items():
             for _ in range(WARMUP_CALLS):
                 part(native)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.results import load_records
+from reports.derived import add_derived
 from reports.html import STYLE, section
 from reports.schema import COLUMNS
 from reports.sections import Context, render_sections
@@ -37,11 +38,12 @@ def load_runs(run_dirs: list[Path]) -> tuple[pd.DataFrame, list[dict]]:
             df["instance"] = df["case_id"].str.split("]-").str[0] + "]"
             frames.append(df)
     if not frames:
-        return pd.DataFrame(columns=list(COLUMNS) + ["instance"]), envs
+        return pd.DataFrame(columns=list(COLUMNS)), envs
     df = pd.concat(frames, ignore_index=True)
     for col in COLUMNS:
         if col not in df:
             df[col] = None
+    df = add_derived(df)
     extra = [c for c in df.columns if c not in COLUMNS]
     return df[list(COLUMNS) + extra], envs
 

@@ -25,3 +25,4 @@ COLUMNS: dict[str, str] = {
     "tolerance": "allowed relative error for this strategy and dtype",
     "env_id": "hash of machine, threads and library versions",
 }
+    "instance": "problem with its size options, e.g. penalty[points=101]",

@@ -6,14 +6,14 @@ from problems import BenchInputError
 
 def test_default_set_covers_every_pair_at_two_sizes_and_dtypes():
     cases = load_sweep("default")
-    assert len(cases) == 2 * 2 * 2 * 7  # backends × points × dtypes × strategies
+    assert len(cases) == 2 * 2 * 2 * 8  # backends × points × dtypes × strategies
     assert {c.sizes for c in cases} == {(("points", 101),), (("points", 10000),)}
     assert len({c.id for c in cases}) == len(cases)
 
 
 def test_overrides_narrow_the_sweep():
     cases = load_sweep("default", {"backends": ["torch"], "dtypes": ["float32"], "sizes": {"points": [101]}})
-    assert {c.backend for c in cases} == {"torch"} and len(cases) == 7
+    assert {c.backend for c in cases} == {"torch"} and len(cases) == 8
 
 
 @pytest.mark.parametrize("n", [1, 3, 7])

@@ -12,6 +12,7 @@ import numpy as np
 from jax.experimental.jet import jet
 from jax.flatten_util import ravel_pytree
 
+from backends import floor
 from backends.base import Compiled
 from backends.jax_backend.network import mlp
 from backends.jax_backend.registry import registry
@@ -104,12 +105,14 @@ def forward_over_forward(spec):
 
 
 # -- building --------------------------------------------------------------------------------
-def _compile(problem, dtype, device, variant, fn, *extra) -> Compiled:
-    """jit (variant "jit") or op-by-op dispatch (variant "eager") of `fn(params, X, *extra)`."""
+def _compile(problem, dtype, device, variant, fn, *extra, loss=None) -> Compiled:
+    """jit (variant "jit") or op-by-op dispatch (variant "eager") of `fn(params, X, *extra)`;
+    `loss(params, X, *extra)` is the value alone, timed as the "loss" part (cost ratio)."""
     jax_device = jax.devices(device)[0]
     X = jax.device_put(jnp.asarray(problem.grid(), dtype=dtype), jax_device)
     extra = tuple(jax.device_put(jnp.asarray(e, dtype=dtype), jax_device) for e in extra)
-    jitted = jax.jit(fn) if variant == "jit" else fn
+    compile_fn = jax.jit if variant == "jit" else (lambda f: f)
+    jitted = compile_fn(fn)
 
     def prepare(params):
         return jax.device_put({k: jnp.asarray(v, dtype=dtype) for k, v in params.items()}, jax_device)
@@ -121,7 +124,11 @@ def _compile(problem, dtype, device, variant, fn, *extra) -> Compiled:
         value, grads = out
         return float(value), {k: np.asarray(v, dtype=np.float64) for k, v in grads.items()}
 
-    return Compiled(prepare, run, to_numpy, info={"jitted": jitted, "args": (X, *extra)})
+    parts = {}
+    if loss is not None:
+        loss_fn = compile_fn(loss)
+        parts["loss"] = lambda native: jax.block_until_ready(loss_fn(native, X, *extra))
+    return Compiled(prepare, run, to_numpy, info={"jitted": jitted, "args": (X, *extra)}, parts=parts)
 
 
 _REVERSE_OUTER = {
@@ -133,25 +140,38 @@ _REVERSE_OUTER = {
 for _name, _input_grad in _REVERSE_OUTER.items():
 
     def _build(problem, dtype, device, variant, _input_grad=_input_grad):
-        return _compile(problem, dtype, device, variant, reverse_outer(_input_grad(problem.network)))
+        input_grad = _input_grad(problem.network)
+        return _compile(problem, dtype, device, variant, reverse_outer(input_grad),
+                        loss=penalty_value(input_grad))  # fmt: skip
 
     registry.register("penalty", _name)(_build)
 
 
 @registry.register("penalty", "fd-central")
 def _build_fd(problem, dtype, device, variant):
-    fn = reverse_outer(input_grad_central_difference(problem.network))
-    return _compile(problem, dtype, device, variant, fn, problem.fd_steps(dtype))
+    input_grad = input_grad_central_difference(problem.network)
+    return _compile(problem, dtype, device, variant, reverse_outer(input_grad), problem.fd_steps(dtype),
+                    loss=penalty_value(input_grad))  # fmt: skip
 
 
 @registry.register("penalty", "fwd-over-rev")
 def _build_fwd_over_rev(problem, dtype, device, variant):
-    return _compile(problem, dtype, device, variant, forward_over_reverse(problem.network))
+    return _compile(problem, dtype, device, variant, forward_over_reverse(problem.network),
+                    loss=penalty_value(input_grad_reverse(problem.network)))  # fmt: skip
 
 
 @registry.register("penalty", "fwd-over-fwd")
 def _build_fwd_over_fwd(problem, dtype, device, variant):
-    return _compile(problem, dtype, device, variant, forward_over_forward(problem.network))
+    return _compile(problem, dtype, device, variant, forward_over_forward(problem.network),
+                    loss=penalty_value(input_grad_forward(problem.network)))  # fmt: skip
+
+
+@registry.register("penalty", "hand-derived")
+def _build_hand_derived(problem, dtype, device, variant):
+    spec = problem.network
+    return _compile(problem, dtype, device, variant,
+                    lambda params, X: floor.penalty_value_and_grad(params, X, spec, jnp),
+                    loss=lambda params, X: floor.penalty_value(params, X, spec, jnp))  # fmt: skip
 
 
 registry.unsupported(

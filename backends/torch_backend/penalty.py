@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.func import grad, grad_and_value, jacfwd, jacrev, jvp, vmap
 
+from backends import floor
 from backends.base import Compiled
 from backends.torch_backend.network import mlp
 from backends.torch_backend.registry import registry
@@ -44,10 +45,21 @@ class Setup:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
-    def compiled(self, fn) -> Compiled:
-        """Wrap `fn(params) -> (value, grads)`: torch.compile it for variant "compile"."""
+    def compiled(self, fn, loss=None) -> Compiled:
+        """Wrap `fn(params) -> (value, grads)`: torch.compile it for variant "compile".
+        `loss(params)` is the value alone, timed as the "loss" part (cost ratio)."""
         if self.variant == "compile":
             fn = torch.compile(fn)
+            loss = torch.compile(loss) if loss is not None else None
+        parts = {}
+        if loss is not None:
+
+            def loss_part(params):
+                out = loss(params)
+                self.sync()
+                return out
+
+            parts["loss"] = loss_part
 
         def run(params):
             out = fn(params)
@@ -58,7 +70,7 @@ class Setup:
             value, grads = out
             return float(value), {k: grads[k].detach().cpu().double().numpy() for k in self.names}
 
-        return Compiled(self.prepare, run, to_numpy)
+        return Compiled(self.prepare, run, to_numpy, parts=parts)
 
 
 def _reverse_outer(setup: Setup, penalty):
@@ -78,19 +90,19 @@ def _build_rev_over_rev(problem, dtype, device, variant):
     s = Setup(problem, dtype, device, variant)
     X = s.X.clone().requires_grad_(True)
 
-    def penalty(params):
+    def penalty(params, create_graph=True):
         u1 = mlp(params, X, s.spec)[:, 0].sum()
-        (G,) = torch.autograd.grad(u1, X, create_graph=True)
+        (G,) = torch.autograd.grad(u1, X, create_graph=create_graph)
         return (G**2).sum()
 
-    return s.compiled(_reverse_outer(s, penalty))
+    return s.compiled(_reverse_outer(s, penalty), loss=lambda params: penalty(params, create_graph=False))
 
 
 def _u1_point(spec):
     return lambda params, x: mlp(params, x, spec)[0]
 
 
-def _func_outer(setup: Setup, input_jacobian):
+def _func_outer(setup: Setup, input_jacobian) -> Compiled:
     """torch.func.grad_and_value over Σᵢ‖vmap(input_jacobian)(params, xᵢ)‖²."""
 
     def penalty(params):
@@ -103,19 +115,23 @@ def _func_outer(setup: Setup, input_jacobian):
         grads, value = value_and_grad({k: p.detach() for k, p in params.items()})
         return value, grads
 
-    return fn
+    def loss(params):
+        with torch.no_grad():
+            return penalty({k: p.detach() for k, p in params.items()})
+
+    return setup.compiled(fn, loss=loss)
 
 
 @registry.register("penalty", "rev-over-rev-func")
 def _build_rev_over_rev_func(problem, dtype, device, variant):
     s = Setup(problem, dtype, device, variant)
-    return s.compiled(_func_outer(s, jacrev(_u1_point(s.spec), argnums=1)))
+    return _func_outer(s, jacrev(_u1_point(s.spec), argnums=1))
 
 
 @registry.register("penalty", "rev-over-fwd")
 def _build_rev_over_fwd(problem, dtype, device, variant):
     s = Setup(problem, dtype, device, variant)
-    return s.compiled(_func_outer(s, jacfwd(_u1_point(s.spec), argnums=1)))
+    return _func_outer(s, jacfwd(_u1_point(s.spec), argnums=1))
 
 
 @registry.register("penalty", "fwd-over-rev")
@@ -132,7 +148,10 @@ def _build_fwd_over_rev(problem, dtype, device, variant):
         _, tangent = jvp(lambda Y: grad(sum_u1)(params, Y), (s.X,), (G,))
         return (G**2).sum(), {k: 2 * t for k, t in tangent.items()}
 
-    return s.compiled(fn)
+    def loss(params):
+        return (grad(sum_u1, argnums=1)({k: p.detach() for k, p in params.items()}, s.X) ** 2).sum()
+
+    return s.compiled(fn, loss=loss)
 
 
 @registry.register("penalty", "fwd-over-fwd")
@@ -157,7 +176,11 @@ def _build_fwd_over_fwd(problem, dtype, device, variant):
         flat, value = jac(theta)
         return value, {k: t.view(shapes[k]) for k, t in zip(s.names, torch.split(flat, sizes))}
 
-    return s.compiled(fn)
+    def loss(params):
+        with torch.no_grad():
+            return penalty(torch.cat([params[k].detach().reshape(-1) for k in s.names]))[0]
+
+    return s.compiled(fn, loss=loss)
 
 
 @registry.register("penalty", "taylor")
@@ -176,13 +199,20 @@ def _build_taylor(problem, dtype, device, variant):
     graph, in_spec = capture_graph(jet_net, ((X, E),))
     leaves = [s.params[k] for k in s.names]
 
-    def fn(params):
+    def value(params):
         _, first = graph(*in_spec.flatten_up_to(((X, E),)))
-        value = (first[:, 0] ** 2).sum()
-        grads = torch.autograd.grad(value, leaves, allow_unused=True, materialize_grads=True)
-        return value.detach(), dict(zip(s.names, grads))
+        return (first[:, 0] ** 2).sum()
 
-    return s.compiled(fn)
+    def fn(params):
+        v = value(params)
+        grads = torch.autograd.grad(v, leaves, allow_unused=True, materialize_grads=True)
+        return v.detach(), dict(zip(s.names, grads))
+
+    def loss(params):
+        with torch.no_grad():
+            return value(params)
+
+    return s.compiled(fn, loss=loss)
 
 
 @registry.register("penalty", "fd-central")
@@ -199,4 +229,24 @@ def _build_fd_central(problem, dtype, device, variant):
         D = (U[: X.shape[0]] - U[X.shape[0] :]) / denom
         return (D**2).sum()
 
-    return s.compiled(_reverse_outer(s, penalty))
+    def loss(params):
+        with torch.no_grad():
+            return penalty(params)
+
+    return s.compiled(_reverse_outer(s, penalty), loss=loss)
+
+
+@registry.register("penalty", "hand-derived")
+def _build_hand_derived(problem, dtype, device, variant):
+    """The floor (backends/floor.py) on detached tensors: no autograd graph at all."""
+    s = Setup(problem, dtype, device, variant)
+
+    def fn(params):
+        with torch.no_grad():
+            return floor.penalty_value_and_grad(params, s.X, s.spec, torch)
+
+    def loss(params):
+        with torch.no_grad():
+            return floor.penalty_value(params, s.X, s.spec, torch)
+
+    return s.compiled(fn, loss=loss)

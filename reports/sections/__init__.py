@@ -16,6 +16,7 @@ import pandas as pd
 SECTION_MODULES = (
     "reports.sections.summary",
     "reports.sections.penalty",
+    "reports.sections.cost",
     "reports.sections.correctness",
     "reports.sections.failures",
     "reports.sections.environment",

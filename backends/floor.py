@@ -1,0 +1,85 @@
+"""The floor: the seed penalty and its weight gradient derived by hand, no AD anywhere.
+
+Written once against an array namespace `xp` (jax.numpy or torch: both provide einsum, exp, tanh
+and stack) so each backend runs the same formulas, jit-compiled or eager. Forward, per point,
+with Jz_l the Jacobian of layer l's pre-activation w.r.t. the input x:
+
+    z_l = W_l a_{l-1} + b_l,  a_l = σ(z_l),  Jz_1 = W_1,  Jz_l = W_l J_{l-1},  J_l = σ'(z_l) ⊙ Jz_l
+    g = W_n[0] J_{n-1} = ∇ₓU₁,  P = Σ_points ‖g‖²
+
+The adjoint follows by hand (ḡ = 2g, then through J_l = σ'(z_l) ⊙ Jz_l, which brings σ''(z_l)
+into z̄_l, and through the products with W_l): one fused pass, nothing recomputed, nothing taped.
+"""
+
+from __future__ import annotations
+
+
+def activation_with_derivatives(name: str, z, xp):
+    """σ(z), σ'(z), σ''(z) for the activations of `problems.network`."""
+    if name == "rbf":
+        s = xp.exp(-z * z)
+        return s, -2 * z * s, (4 * z * z - 2) * s
+    if name == "tanh":
+        t = xp.tanh(z)
+        d1 = 1 - t * t
+        return t, d1, -2 * t * d1
+    raise ValueError(f"no hand-derived rule for activation {name!r}")
+
+
+def penalty_forward(params, X, spec, xp):
+    """P and the per-layer quantities the adjoint needs.
+
+    The Jacobian is kept as one (N, width) slab per input direction (a list, unrolled when
+    traced), so every step is a plain 2-D matmul or an elementwise product: the fastest layout
+    measured for XLA and ATen on these narrow layers (a stacked (d_in, N, width) layout with
+    batched matmuls was ~1.5x slower under jit).
+    """
+    n = spec.n_layers
+    d_in = spec.sizes[0]
+    a, J = X, None
+    cache = []
+    for i in range(1, n):
+        W, b = params[f"W{i}"], params[f"b{i}"]
+        z = a @ W.T + b
+        sigma, d1, d2 = activation_with_derivatives(spec.activation, z, xp)
+        Jz = [W[:, k] for k in range(d_in)] if J is None else [Jk @ W.T for Jk in J]
+        cache.append((a, J, Jz, d1, d2))
+        a, J = sigma, [d1 * Jzk for Jzk in Jz]
+    w = params[f"W{n}"][0]
+    g = [Jk @ w for Jk in J]  # ∇ₓU₁ per direction, each (N,)
+    return sum((gk * gk).sum() for gk in g), (g, J, cache)
+
+
+def penalty_value(params, X, spec, xp):
+    return penalty_forward(params, X, spec, xp)[0]
+
+
+def penalty_value_and_grad(params, X, spec, xp):
+    """(P, {W1.., b1..}) by the hand-derived forward and adjoint passes."""
+    n = spec.n_layers
+    value, (g, J, cache) = penalty_forward(params, X, spec, xp)
+    W_last = params[f"W{n}"]
+    g_bar = [2 * gk for gk in g]
+    first_row = sum(gbk @ Jk for gbk, Jk in zip(g_bar, J))
+    grads = {
+        f"W{n}": xp.stack([first_row] + [0 * W_last[k] for k in range(1, W_last.shape[0])]),
+        f"b{n}": 0 * params[f"b{n}"],
+    }
+    J_bar = [gbk[:, None] * W_last[0] for gbk in g_bar]
+    a_bar = None
+    for i in range(n - 1, 0, -1):
+        W = params[f"W{i}"]
+        a_in, J_prev, Jz, d1, d2 = cache[i - 1]
+        s_bar = sum(Jbk * Jzk for Jbk, Jzk in zip(J_bar, Jz))  # through J = σ' ⊙ Jz
+        Jz_bar = [d1 * Jbk for Jbk in J_bar]
+        z_bar = s_bar * d2 if a_bar is None else a_bar * d1 + s_bar * d2
+        W_bar = z_bar.T @ a_in
+        if J_prev is None:  # Jz_1[k] = W_1[:, k] for every point
+            W_bar = W_bar + xp.stack([Jzb.sum(0) for Jzb in Jz_bar], -1)
+        else:
+            W_bar = W_bar + sum(Jzb.T @ Jp for Jzb, Jp in zip(Jz_bar, J_prev))
+            J_bar = [Jzb @ W for Jzb in Jz_bar]
+        grads[f"W{i}"] = W_bar
+        grads[f"b{i}"] = z_bar.sum(0)
+        a_bar = z_bar @ W
+    return value, grads

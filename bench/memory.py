@@ -1,0 +1,91 @@
+"""Peak memory of one call, measured the same way for both frameworks.
+
+CPU: return freed heap to the OS (`malloc_trim`), reset the kernel's resident high-water mark
+(`/proc/self/clear_refs` ← 5), take the resident set as the baseline, make the call, and report
+VmHWM − baseline: the extra resident memory the call needed at its peak, whatever allocator made
+it (XLA, PyTorch, NumPy). Works in-process, so no fresh process per case is needed.
+CUDA (PyTorch): the caching allocator's peak (`reset_peak_memory_stats`, `max_memory_allocated`)
+above the allocation before the call. CUDA (JAX): `peak_bytes_in_use` from the device's memory
+stats above `bytes_in_use` before the call (JAX cannot reset the peak, so a peak reached earlier
+hides a smaller one: then the value is missing, not wrong).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+from collections.abc import Callable
+
+PAGE_FIELDS = ("VmRSS", "VmHWM")
+
+
+def _status_bytes(key: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _malloc_trim() -> None:
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _reset_high_water_mark() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def cpu_peak_bytes(fn: Callable[[], object]) -> int | None:
+    """Extra resident bytes at the peak of `fn()`; None where the kernel offers no reset."""
+    gc.collect()
+    _malloc_trim()
+    if not _reset_high_water_mark():
+        return None
+    baseline = _status_bytes("VmRSS")
+    fn()
+    peak = _status_bytes("VmHWM")
+    if baseline is None or peak is None:
+        return None
+    return max(peak - baseline, 0)
+
+
+def torch_cuda_peak_bytes(fn: Callable[[], object]) -> int:
+    import torch
+
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    fn()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - before
+
+
+def jax_cuda_peak_bytes(fn: Callable[[], object]) -> int | None:
+    import jax
+
+    device = jax.devices("gpu")[0]
+    before = device.memory_stats() or {}
+    fn()
+    after = device.memory_stats() or {}
+    if after.get("peak_bytes_in_use", 0) <= before.get("peak_bytes_in_use", 0):
+        return None
+    return after["peak_bytes_in_use"] - before.get("bytes_in_use", 0)
+
+
+def peak_memory(fn: Callable[[], object], backend: str, device: str) -> dict:
+    """{"peak_memory_bytes": ..., "memory_method": ...} for one call of `fn`."""
+    if device == "cuda":
+        method = torch_cuda_peak_bytes if backend == "torch" else jax_cuda_peak_bytes
+        return {"peak_memory_bytes": method(fn), "memory_method": f"{backend} cuda allocator peak"}
+    return {"peak_memory_bytes": cpu_peak_bytes(fn), "memory_method": "resident high-water mark"}
