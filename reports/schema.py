@@ -23,6 +23,13 @@ COLUMNS: dict[str, str] = {
     "value_rel_err": "|value − reference| / |reference|",
     "grad_rel_err": "max|grad − reference| / max|reference|",
     "tolerance": "allowed relative error for this strategy and dtype",
+    "loss_median_s": "median seconds of the loss alone (same input-derivative method)",
+    "grad_over_loss": "median_s / loss_median_s: the cost of the weight gradient",
+    "over_floor": "median_s / the fastest hand-derived (no AD) case of the same instance",
+    "peak_memory_bytes": "extra memory at the peak of one evaluation (see memory_method)",
+    "memory_method": "how peak memory was measured (resident high-water mark / allocator peak)",
+    "stable": "whether the median reached the requested precision before the time limit",
+    "threads": "CPUs the case was pinned to (both frameworks use this many intra-op threads)",
     "env_id": "hash of machine, threads and library versions",
-}
     "instance": "problem with its size options, e.g. penalty[points=101]",
+}
