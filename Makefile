@@ -18,7 +18,7 @@ SET ?= default
 DEVICE ?= cpu
 BENCH_ARGS := --set $(SET) --device $(DEVICE) $(if $(SHARD),--shard $(SHARD)) $(if $(RESUME),--resume $(RESUME)) $(ARGS)
 
-.PHONY: venv test bench report lint clean
+.PHONY: venv test bench report compare ci-bench ci-baseline lint clean
 
 venv: $(STAMP)
 
@@ -40,6 +40,22 @@ bench: $(STAMP)
 report: $(STAMP)
 	@[ -n "$(RUN)" ] || { echo "usage: make report RUN=reports/out/<run-id> [RUN=\"dir1 dir2\" OUT=dir]" >&2; exit 2; }
 	$(PY) -m reports.render $(RUN) $(if $(OUT),--out $(OUT))
+
+compare: $(STAMP)
+	@[ -n "$(A)" ] && [ -n "$(B)" ] || { echo "usage: make compare A=reports/out/<run-a> B=reports/out/<run-b> [OUT=dir]" >&2; exit 2; }
+	$(PY) -m reports.compare $(A) $(B) $(if $(OUT),--out $(OUT))
+
+# CI regression check: a quick subset against the committed baseline; fails on correctness only.
+CI_RUN ?= reports/out/ci-check
+ci-bench: $(STAMP)
+	rm -rf $(CI_RUN)
+	$(PY) -m bench.run --set ci --out $(CI_RUN) --max-time 0.3 --budget 300 --no-report
+	$(PY) -m reports.compare bench/baseline/ci $(CI_RUN) --fail-on-correctness
+
+ci-baseline: $(STAMP)
+	rm -rf bench/baseline/ci
+	$(PY) -m bench.run --set ci --out bench/baseline/ci --max-time 1 --no-report
+	rm -rf bench/baseline/ci/logs bench/baseline/ci/pending-cases.json bench/baseline/ci/raw/benchmarks.jsonl
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

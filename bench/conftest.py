@@ -18,6 +18,7 @@ def pytest_addoption(parser):
     group.addoption("--raw", help="JSON-lines file for each case's raw pytest-benchmark data")
     group.addoption("--threads", type=int, default=0, help="intra-op threads (0: all cores)")
     group.addoption("--plugin", action="append", default=[], help="module with register()")
+    group.addoption("--params", help=".npz parameter file to evaluate every case at")
     group.addoption("--min-rounds", type=int, default=5, help="fewest timed rounds per case")
     group.addoption("--max-rounds", type=int, default=10_000, help="most timed rounds per case")
     group.addoption("--max-time", type=float, default=2.0, help="timing seconds per case at most")
@@ -34,6 +35,7 @@ def pytest_configure(config):
     import bench.measure
     from bench.timing import TimingPolicy
 
+    bench.measure.PARAMS_FILE = config.getoption("--params")
     bench.measure.POLICY = TimingPolicy(
         min_rounds=config.getoption("--min-rounds"),
         max_rounds=config.getoption("--max-rounds"),
@@ -57,12 +59,18 @@ def set_threads(threads: int) -> int:
 
 
 def pytest_generate_tests(metafunc):
-    if "case" in metafunc.fixturenames:
+    if "case_id" in metafunc.fixturenames:
         path = metafunc.config.getoption("--cases")
         if not path:
             raise pytest.UsageError("run benchmarks through `python -m bench.run` (or pass --cases)")
         cases = read_cases(Path(path))
-        metafunc.parametrize("case", cases, ids=[c.id for c in cases])
+        # Parametrise by the id string (JSON-serialisable in pytest-benchmark's output).
+        metafunc.parametrize("case_id", [c.id for c in cases], ids=[c.id for c in cases])
+
+
+@pytest.fixture
+def case(request, case_id):
+    return {c.id: c for c in read_cases(Path(request.config.getoption("--cases")))}[case_id]
 
 
 @pytest.fixture

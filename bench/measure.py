@@ -19,7 +19,7 @@ from backends.base import UnsupportedStrategy
 from bench.cases import Case
 from bench.memory import peak_memory
 from bench.timing import TimingPolicy, measure_until_stable
-from problems import get_problem
+from problems import get_problem, load_params
 from problems.errors import BenchInputError
 from problems.reference import relative_error
 
@@ -27,6 +27,16 @@ PARAM_SEED = 0
 WARMUP_CALLS = 2
 POLICY = TimingPolicy()
 """Timing limits; `bench.run` sets them from --min-rounds, --max-time and --precision."""
+
+PARAMS_FILE: str | None = None
+"""An `.npz` parameter file (`bench.run --params`) used instead of the seeded initialisation."""
+
+
+def case_params(problem) -> dict[str, np.ndarray]:
+    """The parameters every case of the run is evaluated at."""
+    if PARAMS_FILE:
+        return load_params(PARAMS_FILE, problem.network)
+    return problem.init_params(PARAM_SEED)
 
 
 def base_record(case: Case) -> dict:
@@ -52,7 +62,7 @@ def params_in_dtype(params: dict[str, np.ndarray], dtype: str) -> dict[str, np.n
 
 @lru_cache(maxsize=16)
 def _reference(problem, dtype: str):
-    params = params_in_dtype(problem.init_params(PARAM_SEED), dtype)
+    params = params_in_dtype(case_params(problem), dtype)
     value, grads = problem.reference(params)
     return params, value, grads
 
@@ -64,7 +74,7 @@ def check(problem, strategy: str, dtype: str, value: float, grads: dict) -> dict
     for that may define `compare(params, value, grads) -> (value_err, grad_err, ref_value)`
     (e.g. comparing complex-step directional derivatives g·v along fixed random directions).
     """
-    params = params_in_dtype(problem.init_params(PARAM_SEED), dtype)
+    params = params_in_dtype(case_params(problem), dtype)
     tolerance = problem.tolerance(strategy, dtype, params)
     if hasattr(problem, "compare"):
         value_err, grad_err, ref_value = problem.compare(params, value, grads)
@@ -106,7 +116,7 @@ def measure(case: Case, benchmark=None) -> dict:
         start = time.perf_counter()
         compiled = backend.value_and_grad(problem, case.strategy, case.dtype, case.device, case.variant)
         built = time.perf_counter()
-        native = compiled.prepare(problem.init_params(PARAM_SEED))
+        native = compiled.prepare(case_params(problem))
         first = time.perf_counter()
         out = compiled.run(native)
         done = time.perf_counter()

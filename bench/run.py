@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.cases import Case, load_sweep, shard, write_cases
-from bench.environment import environment
+from bench.environment import environment, gpu_name
 from bench.measure import base_record
 from bench.results import append_record, load_records
 from problems.errors import BenchInputError
@@ -50,6 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--precision", type=float, default=0.02,
         help="time until the median's 95%% CI half-width is below this fraction of it",
     )  # fmt: skip
+    p.add_argument("--params", help=".npz parameter file (W1..Wn, b1..bn) instead of the seeded init")
     p.add_argument("--no-report", action="store_true", help="do not render the report at the end")
     p.add_argument(
         "--plugin", action="append", default=[],
@@ -159,6 +160,7 @@ class Driver:
             f"--precision={self.args.precision}",
             "--benchmark-sort=name",
             *(f"--plugin={m}" for m in self.args.plugin),
+            *([f"--params={Path(self.args.params).resolve()}"] if self.args.params else []),
         ]  # fmt: skip
         if self.current.exists():
             self.current.unlink()
@@ -220,6 +222,35 @@ class Driver:
         self.progress(record)
 
 
+def check_params_file(path: str | None, cases: list[Case]) -> None:
+    """Validate `--params` against the network of every problem in the sweep, up front."""
+    if not path:
+        return
+    from problems import get_problem, load_params
+
+    if not Path(path).is_file():
+        raise BenchInputError(f"--params {path}: no such file")
+    for case in {(c.problem, c.sizes): c for c in cases}.values():
+        problem = get_problem(case.problem, **case.options())
+        try:
+            load_params(path, problem.network)
+        except BenchInputError as exc:
+            raise BenchInputError(f"--params {path} does not fit {case.id.split(']-')[0]}]: {exc}") from exc
+
+
+def check_devices(cases: list[Case]) -> None:
+    """Refuse a sweep whose every requested device is missing here; a sweep that also has an
+    available device runs, and its unavailable cases are recorded as `skipped`."""
+    requested = {c.device for c in cases}
+    if "cuda" in requested and not gpu_name():
+        available = requested - {"cuda"}
+        if not available:
+            raise BenchInputError(
+                "device 'cuda' is not available on this machine (no NVIDIA GPU found); available: cpu"
+            )
+        print("note: no GPU on this machine; cuda cases will be recorded as skipped", flush=True)
+
+
 def load_plugins(modules: list[str]) -> None:
     """Import each module and call its register(): extra strategies without editing the suite."""
     import importlib
@@ -250,6 +281,8 @@ def main(argv=None) -> int:
     try:
         load_plugins(args.plugin)
         cases = select_cases(args)
+        check_params_file(args.params, cases)
+        check_devices(cases)
         if args.resume:
             out = Path(args.resume)
             if not (out / "results.jsonl").exists() and not (out / "cases.json").exists():

@@ -8,10 +8,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from bench.environment import gpu_name
 from bench.results import load_records
+from problems import init_params, save_params
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,13 +106,38 @@ def test_interrupt_then_resume_loses_and_repeats_nothing(tmp_path):
 
 
 def test_user_errors_exit_2_without_traceback(tmp_path):
+    params = init_params()
+    bad_params, nan_params = tmp_path / "bad.npz", tmp_path / "nan.npz"
+    save_params(bad_params, {**params, "W2": np.zeros((5, 4))})
+    save_params(nan_params, {**params, "b1": np.full(5, np.nan)})
     for args, message in [
         (["--backends", "julia"], "valid backends: jax, torch"),
         (["--shard", "3/2"], "shard must be i/n"),
         (["--set", "nope"], "built-in sets"),
         (["--resume", str(tmp_path / "missing")], "no results.jsonl"),
         (["--sizes", "points=-3"], "points must be an integer"),
-    ]:
+        (["--sizes", "points"], "sizes must look like"),
+        (["--device", "tpu"], "valid devices: cpu, cuda"),
+        (["--strategies", "nope"], "unknown strategy 'nope'"),
+        (["--params", str(tmp_path / "missing.npz")], "no such file"),
+        (["--params", str(bad_params)], "W2 has shape (5, 4), expected (5, 5)"),
+        (["--params", str(nan_params)], "b1 contains NaN"),
+        (["--plugin", "no.such.module"], "cannot load plugin"),
+    ] + ([] if gpu_name() else [(["--device", "cuda"], "device 'cuda' is not available")]):
         proc = _run(args)
         assert proc.returncode == 2, (args, proc.stderr)
         assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_params_file_is_used(tmp_path):
+    params = init_params(seed=11)
+    save_params(tmp_path / "p.npz", params)
+    out = tmp_path / "run"
+    proc = _run(["--set", "smoke", "--strategies", "rev-over-rev", "--backends", "jax",
+                 "--params", str(tmp_path / "p.npz"), "--out", str(out), "--no-report"])  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (record,) = load_records(out / "results.jsonl")
+    from problems import get_problem
+
+    assert record["status"] == "ok"
+    assert abs(record["value"] - get_problem("penalty").reference(params)[0]) < 1e-12

@@ -1,0 +1,143 @@
+"""Compare two runs: `python -m reports.compare RUN_A RUN_B [--out DIR] [--fail-on-correctness]`.
+
+Timing: a case's change is flagged only when it exceeds the measured noise: the 95 % confidence
+notches of the two medians (median ± 1.57·IQR/√rounds) do not overlap *and* the ratio differs
+from 1 by more than `--min-change` (default 10 %, because run-to-run spread on a shared machine
+exceeds the within-run notch). Correctness: any case whose status got worse (ok → wrong / failed /
+crashed / over budget, or a new case that is not ok/unsupported/skipped) is a regression.
+pytest-benchmark's own `compare` table of the raw session JSONs is printed as well.
+`--fail-on-correctness` exits 1 on a correctness regression and never on timing (CI machines are
+noisy), which is how CI checks a quick subset against the committed baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from bench.results import load_records
+from reports.html import STYLE, format_seconds, section, table
+
+GOOD = {"ok", "unsupported", "skipped"}
+
+
+def _frame(run: Path) -> pd.DataFrame:
+    records = load_records(Path(run) / "results.jsonl")
+    if not records:
+        raise SystemExit(f"error: no results.jsonl records in {run}")
+    return pd.DataFrame(records).drop_duplicates("case_id", keep="last").set_index("case_id")
+
+
+def _halfwidth(row, prefix: str) -> float:
+    iqr, rounds = row.get(f"iqr_s{prefix}"), row.get(f"rounds{prefix}")
+    if iqr is None or rounds is None or pd.isna(iqr) or pd.isna(rounds) or rounds < 1:
+        return float("nan")
+    return 1.57 * iqr / math.sqrt(rounds)
+
+
+def compare(a: pd.DataFrame, b: pd.DataFrame, min_change: float = 0.10) -> pd.DataFrame:
+    """One row per case in either run: statuses, medians, ratio, verdict."""
+    joined = a.add_suffix("_a").join(b.add_suffix("_b"), how="outer")
+    rows = []
+    for case_id, r in joined.iterrows():
+        sa, sb = r.get("status_a"), r.get("status_b")
+        row = {"case_id": case_id, "status_a": sa, "status_b": sb,
+               "median_a_s": r.get("median_s_a"), "median_b_s": r.get("median_s_b")}  # fmt: skip
+        verdict = ""
+        if isinstance(sb, str) and sb not in GOOD and (sa in GOOD or not isinstance(sa, str)):
+            verdict = f"REGRESSION: {sa if isinstance(sa, str) else 'new'} → {sb}"
+        elif isinstance(sa, str) and not isinstance(sb, str):
+            verdict = "missing in B"
+        elif isinstance(sa, str) and sa not in GOOD and sb in GOOD:
+            verdict = f"fixed: {sa} → {sb}"
+        elif sa == "ok" and sb == "ok":
+            ma, mb = r["median_s_a"], r["median_s_b"]
+            ratio = mb / ma
+            row["ratio"] = ratio
+            notches_apart = abs(mb - ma) > _halfwidth(r, "_a") + _halfwidth(r, "_b")
+            if notches_apart and abs(ratio - 1) > min_change:
+                verdict = "slower" if ratio > 1 else "faster"
+            else:
+                verdict = "within noise"
+        row["verdict"] = verdict
+        row["error_b"] = r.get("error_b") if isinstance(r.get("error_b"), str) else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def terminal_table(df: pd.DataFrame) -> str:
+    lines = [f"{'case':<70} {'A':>10} {'B':>10} {'B/A':>7}  verdict"]
+    for _, r in df.iterrows():
+        a = format_seconds(r["median_a_s"]) if pd.notna(r["median_a_s"]) else str(r["status_a"])
+        b = format_seconds(r["median_b_s"]) if pd.notna(r["median_b_s"]) else str(r["status_b"])
+        ratio = f"{r['ratio']:.2f}" if "ratio" in r and pd.notna(r.get("ratio")) else "—"
+        lines.append(f"{r['case_id'][:70]:<70} {a:>10} {b:>10} {ratio:>7}  {r['verdict']}")
+    return "\n".join(lines)
+
+
+def pytest_benchmark_table(run_a: Path, run_b: Path) -> str:
+    """pytest-benchmark's own comparison of the two runs' raw session JSONs (if both have one)."""
+    files = [f for run in (run_a, run_b) for f in sorted(Path(run, "raw").glob("benchmark-*.json"))]
+    if len(files) < 2:
+        return ""
+    exe = Path(sys.executable).with_name("pytest-benchmark")
+    cmd = [str(exe) if exe.exists() else "pytest-benchmark", "compare", *map(str, files),
+           "--group-by=param:case", "--columns=median,iqr,rounds", "--sort=name"]  # fmt: skip
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"(pytest-benchmark compare unavailable: {exc})"
+
+
+def html_page(df: pd.DataFrame, run_a: Path, run_b: Path, min_change: float) -> str:
+    counts = df["verdict"].replace("", "—").value_counts().to_dict()
+    summary = ", ".join(f"{v} {html.escape(k)}" for k, v in sorted(counts.items()))
+
+    def row_status(verdict: str) -> str:
+        return "wrong" if verdict.startswith("REGRESSION") else ("failed" if verdict == "slower" else "")
+
+    shown = df.assign(status=df["verdict"].map(row_status))
+    body = (f"<p>A = {html.escape(str(run_a))}, B = {html.escape(str(run_b))}. {summary}.</p>"
+            f"<p class='note'>Flagged when the medians' 95 % notches do not overlap and the change "
+            f"exceeds {min_change:.0%}.</p>")  # fmt: skip
+    body += table(shown, ["case_id", "status_a", "status_b", "median_a_s", "median_b_s", "ratio",
+                          "verdict", "error_b"], "compare")  # fmt: skip
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>compare</title>"
+            f"<style>{STYLE}</style></head><body><h1>Run comparison</h1>"
+            f"{section('changes', 'Changes', body)}</body></html>")  # fmt: skip
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m reports.compare", description=__doc__.split("\n\n")[0])
+    p.add_argument("run_a", type=Path)
+    p.add_argument("run_b", type=Path)
+    p.add_argument("--out", type=Path, help="directory for compare.html (default: RUN_B)")
+    p.add_argument("--min-change", type=float, default=0.10, help="smallest relative change flagged")
+    p.add_argument("--fail-on-correctness", action="store_true", help="exit 1 on a status regression")
+    args = p.parse_args(argv)
+    df = compare(_frame(args.run_a), _frame(args.run_b), args.min_change)
+    print(terminal_table(df))
+    bench_table = pytest_benchmark_table(args.run_a, args.run_b)
+    if bench_table:
+        print("\npytest-benchmark compare:\n" + bench_table)
+    out = args.out or args.run_b
+    out.mkdir(parents=True, exist_ok=True)
+    page = html_page(df, args.run_a, args.run_b, args.min_change)
+    (out / "compare.html").write_text(page, encoding="utf-8")
+    print(f"\ncomparison page: {out / 'compare.html'}")
+    regressions = df[df["verdict"].str.startswith("REGRESSION") | (df["verdict"] == "missing in B")]
+    if len(regressions):
+        print(f"\n{len(regressions)} correctness regression(s):\n" + terminal_table(regressions))
+    timing = df[df["verdict"].isin(["slower", "faster"])]
+    print(f"timing: {len(timing)} change(s) beyond noise (reported, never failing)")
+    return 1 if args.fail_on_correctness and len(regressions) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
