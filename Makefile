@@ -38,8 +38,8 @@ bench: $(STAMP)
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 report: $(STAMP)
-	@[ -n "$(RUN)" ] || { echo "usage: make report RUN=reports/out/<run-id> [RUN=\"dir1 dir2\" OUT=dir]" >&2; exit 2; }
-	$(PY) -m reports.render $(RUN) $(if $(OUT),--out $(OUT))
+	@[ -n "$(RUN)" ] || { echo "usage: make report RUN=reports/out/<run-id> [RUN=\"dir1 dir2\" OUT=dir EXTERNAL=file.csv]" >&2; exit 2; }
+	$(PY) -m reports.render $(RUN) $(if $(OUT),--out $(OUT)) $(foreach e,$(EXTERNAL),--external $(e))
 
 compare: $(STAMP)
 	@[ -n "$(A)" ] && [ -n "$(B)" ] || { echo "usage: make compare A=reports/out/<run-a> B=reports/out/<run-b> [OUT=dir]" >&2; exit 2; }

@@ -15,14 +15,17 @@ from pathlib import Path
 import pandas as pd
 
 from bench.results import load_records
+from problems.errors import BenchInputError
 from reports.derived import add_derived
+from reports.external import load_external
 from reports.html import STYLE, section
 from reports.schema import COLUMNS
 from reports.sections import Context, render_sections
 
 
-def load_runs(run_dirs: list[Path]) -> tuple[pd.DataFrame, list[dict]]:
-    """Tidy frame of all records (the last record of a case in a run wins) and environments."""
+def load_runs(run_dirs: list[Path], external: list[Path] = ()) -> tuple[pd.DataFrame, list[dict]]:
+    """Tidy frame of all records (the last record of a case in a run wins), plus validated
+    external rows (labelled `[external]`), and the runs' environments."""
     frames, envs = [], []
     for run in run_dirs:
         run = Path(run)
@@ -37,6 +40,10 @@ def load_runs(run_dirs: list[Path]) -> tuple[pd.DataFrame, list[dict]]:
             df["env_id"] = env.get("env_id", "")
             df["instance"] = df["case_id"].str.split("]-").str[0] + "]"
             frames.append(df)
+    for path in external:
+        frames.append(load_external(path))
+        envs.append({"run_id": f"external:{Path(path).name}", "env_id": f"external:{Path(path).stem}",
+                     "cpu": "measured elsewhere (see the rows' source column)"})  # fmt: skip
     if not frames:
         return pd.DataFrame(columns=list(COLUMNS)), envs
     df = pd.concat(frames, ignore_index=True)
@@ -60,11 +67,11 @@ def render_html(ctx: Context) -> str:
     )
 
 
-def render(run_dirs: list[Path], out: Path) -> list[Path]:
-    """Write results.csv and report.html for `run_dirs` into `out`; return the paths."""
+def render(run_dirs: list[Path], out: Path, external: list[Path] = ()) -> list[Path]:
+    """Write results.csv and report.html for `run_dirs` (and external CSVs) into `out`."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    df, envs = load_runs([Path(r) for r in run_dirs])
+    df, envs = load_runs([Path(r) for r in run_dirs], [Path(e) for e in external])
     csv_path, html_path = out / "results.csv", out / "report.html"
     df.to_csv(csv_path, index=False)
     ctx = Context(df=df, envs=envs, run_dirs=[Path(r) for r in run_dirs])
@@ -76,6 +83,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m reports.render", description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", help="run directories (each with results.jsonl)")
     p.add_argument("--out", help="output directory (default: the single run directory)")
+    p.add_argument("--external", action="append", default=[], help="CSV of external results (repeatable)")
     args = p.parse_args(argv)
     missing = [r for r in args.runs if not (Path(r) / "results.jsonl").exists()]
     if missing:
@@ -84,7 +92,12 @@ def main(argv=None) -> int:
     if not args.out and len(args.runs) > 1:
         print("error: --out is required when merging several runs", file=sys.stderr)
         return 2
-    for path in render(args.runs, Path(args.out or args.runs[0])):
+    try:
+        paths = render(args.runs, Path(args.out or args.runs[0]), args.external)
+    except BenchInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in paths:
         print(path)
     return 0
 

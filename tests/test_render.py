@@ -49,3 +49,34 @@ def test_cli_errors(tmp_path, capsys):
     assert main([str(tmp_path)]) == 2
     assert "no results.jsonl" in capsys.readouterr().err
     assert main([str(FIXTURE), str(FIXTURE)]) == 2
+
+
+def test_external_rows_are_merged_and_labelled(tmp_path):
+    csv, html_path = render([FIXTURE], tmp_path, [FIXTURE.parent / "external.csv"])
+    df = pd.read_csv(csv)
+    ext = df[df["backend"] == "julia-zygote [external]"]
+    assert len(ext) == 2 and set(ext["run_id"]) == {"external:external.csv"}
+    assert ext["case_id"].str.startswith("penalty[points=101]-julia-zygote [external]").all()
+    html = html_path.read_text()
+    assert "julia-zygote [external]" in html and "Mutating arrays is not supported" in html
+
+
+def test_bad_external_csv_is_refused(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("problem,backend\npenalty,julia\n")
+    assert main([str(FIXTURE), "--out", str(tmp_path), "--external", str(bad)]) == 2
+    assert "lack column(s) strategy, device, dtype, status" in capsys.readouterr().err
+
+
+def test_export_writes_an_instance_with_its_reference(tmp_path):
+    import numpy as np
+
+    from problems import get_problem, load_params
+    from problems.export import main as export_main
+
+    assert export_main(["--out", str(tmp_path), "--points", "11"]) == 0
+    params = load_params(tmp_path / "params.npz")
+    ref = np.load(tmp_path / "reference.npz")
+    value, grads = get_problem("penalty", points=11).reference(params)
+    assert ref["value"] == value and np.array_equal(ref["grad_W2"], grads["W2"])
+    assert np.loadtxt(tmp_path / "points.csv", delimiter=",", skiprows=1).shape == (11, 2)

@@ -1,0 +1,77 @@
+"""External results: rows measured elsewhere (another framework, Julia, another machine's
+tool) merged into a report and labelled `[external]`.
+
+CSV schema (one row per case; UTF-8, header required):
+
+| column | required | meaning |
+|---|---|---|
+| problem | yes | problem name as in `get_problem` (e.g. penalty) |
+| backend | yes | the tool, e.g. `julia-zygote`; shown as `<backend> [external]` |
+| strategy | yes | strategy name (free text; the suite's names make rows comparable) |
+| device | yes | cpu or cuda |
+| dtype | yes | float32 or float64 |
+| status | yes | ok / wrong / failed / unsupported / over budget / crashed / skipped |
+| median_s | if ok | median seconds per loss+gradient evaluation |
+| points, order, dim, … | no | size options; they form the instance, e.g. penalty[points=101] |
+| variant, iqr_s, min_s, rounds, compile_s | no | as in results.csv |
+| peak_memory_bytes, grad_rel_err, value_rel_err, error | no | as in results.csv |
+| source | no | where the row came from (tool, version, machine) |
+
+Export the instance for the external tool with `python -m problems.export` (parameters as
+`.npz` W1..Wn/b1..bn with weights (out, in), the points, and the reference value and gradient),
+so its `grad_rel_err` can be computed against the same reference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from bench.results import STATUSES
+from problems.errors import BenchInputError
+
+REQUIRED = ("problem", "backend", "strategy", "device", "dtype", "status")
+SIZE_COLUMNS = ("points", "order", "dim", "width", "solver", "sensitivity")
+
+
+def load_external(path: str | Path) -> pd.DataFrame:
+    """Validated external rows, labelled, with case ids and instances like the suite's own."""
+    path = Path(path)
+    try:
+        df = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise BenchInputError(f"cannot read external results {path}: {exc}") from exc
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise BenchInputError(
+            f"external results {path} lack column(s) {', '.join(missing)}; required: {', '.join(REQUIRED)}"
+        )
+    bad = sorted(set(df["status"]) - set(STATUSES))
+    if bad:
+        raise BenchInputError(f"external results {path}: unknown status {bad}; valid: {', '.join(STATUSES)}")
+    if "median_s" not in df or df.loc[df["status"] == "ok", "median_s"].isna().any():
+        raise BenchInputError(f"external results {path}: every ok row needs median_s")
+    df = df.copy()
+    df["backend"] = df["backend"].astype(str) + " [external]"
+    df["variant"] = df["variant"] if "variant" in df else "external"
+    df["error"] = df["error"].fillna("") if "error" in df else ""
+    sizes = [c for c in SIZE_COLUMNS if c in df.columns]
+
+    def instance(row) -> str:
+        parts = [f"{c}={_plain(row[c])}" for c in sizes if pd.notna(row[c])]
+        return f"{row['problem']}[{','.join(parts)}]"
+
+    df["instance"] = df.apply(instance, axis=1)
+    df["case_id"] = df.apply(
+        lambda r: f"{r['instance']}-{r['backend']}-{r['strategy']}-{r['variant']}-{r['dtype']}-{r['device']}",
+        axis=1,
+    )
+    df["run_id"] = f"external:{path.name}"
+    df["env_id"] = f"external:{path.stem}"
+    df["external"] = True
+    return df
+
+
+def _plain(value):
+    return int(value) if isinstance(value, float) and value.is_integer() else value
