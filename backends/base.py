@@ -162,6 +162,17 @@ class Backend:
             raise unknown_name(f"{self.name} variant", variant, self.variants)
         return entry.build(problem, check_dtype(dtype), self.check_device(device), variant)
 
+    def device_name(self, device: str) -> str:
+        """What the device is (CPU model, GPU model), recorded with every case."""
+        if device == "cpu":
+            from bench.environment import cpu_model
+
+            return cpu_model()
+        return self.gpu_name()
+
+    def gpu_name(self) -> str:
+        raise NotImplementedError
+
     def environment(self) -> dict[str, str]:
         """Library versions and device names for the report."""
         raise NotImplementedError

@@ -113,6 +113,7 @@ def measure(case: Case, benchmark=None) -> dict:
                 "error": f"device {case.device!r} not available to {case.backend} on this machine "
                 f"(available: {', '.join(backend.available_devices())})",
             }
+        record["device_name"] = backend.device_name(case.device)
         start = time.perf_counter()
         compiled = backend.value_and_grad(problem, case.strategy, case.dtype, case.device, case.variant)
         built = time.perf_counter()

@@ -116,6 +116,7 @@ class Driver:
         self.started = time.monotonic()
         self.children = 0
         self.proc: subprocess.Popen | None = None
+        self.finished = len(self.done_ids() & {c.id for c in cases})
 
     def done_ids(self) -> set[str]:
         return {r["case_id"] for r in load_records(self.results)}
@@ -125,7 +126,8 @@ class Driver:
         return [c for c in self.cases if c.id not in done]
 
     def progress(self, record: dict) -> None:
-        done = len(self.done_ids() & {c.id for c in self.cases})
+        self.finished += 1
+        done = self.finished
         median = record.get("median_s")
         timing = f"{median * 1e3:9.3f} ms" if median else " " * 12
         elapsed = time.monotonic() - self.started

@@ -11,6 +11,7 @@ COLUMNS: dict[str, str] = {
     "strategy": "AD strategy name",
     "variant": "compile mode: jit / eager (JAX), eager / compile (PyTorch)",
     "device": "cpu or cuda",
+    "device_name": "the device's model as the framework reports it",
     "dtype": "float32 or float64",
     "status": "ok / wrong / failed / unsupported / over budget / crashed / skipped",
     "error": "message for every status but ok",

@@ -29,6 +29,9 @@ class JaxBackend(Backend):
         device = super().check_device(device)
         return "gpu" if device == "cuda" else device
 
+    def gpu_name(self) -> str:
+        return str(jax.devices("gpu")[0].device_kind)
+
     def environment(self) -> dict[str, str]:
         import jaxlib
 

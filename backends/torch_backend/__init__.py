@@ -17,6 +17,9 @@ class TorchBackend(Backend):
     def available_devices(self) -> list[str]:
         return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
 
+    def gpu_name(self) -> str:
+        return torch.cuda.get_device_name(0)
+
     def environment(self) -> dict[str, str]:
         env = {"torch": torch.__version__, "torch_threads": str(torch.get_num_threads())}
         try:
