@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.cases import read_cases
+from bench.timing import add_timing_options, policy_from
 
 
 def pytest_addoption(parser):
@@ -19,13 +20,7 @@ def pytest_addoption(parser):
     group.addoption("--threads", type=int, default=0, help="intra-op threads (0: all cores)")
     group.addoption("--plugin", action="append", default=[], help="module with register()")
     group.addoption("--params", help=".npz parameter file to evaluate every case at")
-    group.addoption("--min-rounds", type=int, default=5, help="fewest timed rounds per case")
-    group.addoption("--max-rounds", type=int, default=10_000, help="most timed rounds per case")
-    group.addoption("--max-time", type=float, default=2.0, help="timing seconds per case at most")
-    group.addoption(
-        "--precision", type=float, default=0.02,
-        help="stop once the median's 95%% CI half-width is below this fraction of it",
-    )  # fmt: skip
+    add_timing_options(group.addoption)
 
 
 def pytest_configure(config):
@@ -33,15 +28,9 @@ def pytest_configure(config):
 
     load_plugins(config.getoption("--plugin"))
     import bench.measure
-    from bench.timing import TimingPolicy
 
     bench.measure.PARAMS_FILE = config.getoption("--params")
-    bench.measure.POLICY = TimingPolicy(
-        min_rounds=config.getoption("--min-rounds"),
-        max_rounds=config.getoption("--max-rounds"),
-        max_time=config.getoption("--max-time"),
-        rel_precision=config.getoption("--precision"),
-    )
+    bench.measure.POLICY = policy_from(lambda name: config.getoption("--" + name.replace("_", "-")))
     set_threads(config.getoption("--threads"))
 
 

@@ -23,6 +23,7 @@ from bench.cases import Case, load_sweep, shard, write_cases
 from bench.environment import environment, gpu_name
 from bench.measure import base_record
 from bench.results import append_record, load_records
+from bench.timing import TIMING_OPTIONS, add_timing_options
 from problems.errors import BenchInputError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,13 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--shard", help="i/n: run the i-th of n disjoint slices of the sweep")
     p.add_argument("--budget", type=float, default=300.0, help="seconds per case before it is stopped")
     p.add_argument("--threads", type=int, default=0, help="intra-op threads (0: all cores)")
-    p.add_argument("--max-time", type=float, default=2.0, help="timing seconds per case at most")
-    p.add_argument("--min-rounds", type=int, default=5, help="fewest timed rounds per case")
-    p.add_argument("--max-rounds", type=int, default=10_000, help="most timed rounds per case")
-    p.add_argument(
-        "--precision", type=float, default=0.02,
-        help="time until the median's 95%% CI half-width is below this fraction of it",
-    )  # fmt: skip
+    add_timing_options(p.add_argument)
     p.add_argument("--params", help=".npz parameter file (W1..Wn, b1..bn) instead of the seeded init")
     p.add_argument("--no-report", action="store_true", help="do not render the report at the end")
     p.add_argument(
@@ -156,10 +151,7 @@ class Driver:
             "--current", str(self.current), "--threads", str(self.args.threads),
             "--raw", str(self.out / "raw" / "benchmarks.jsonl"),
             f"--benchmark-json={self.out / 'raw' / f'benchmark-{self.children:03d}-{stamp}.json'}",
-            f"--max-time={self.args.max_time}",
-            f"--min-rounds={self.args.min_rounds}",
-            f"--max-rounds={self.args.max_rounds}",
-            f"--precision={self.args.precision}",
+            *(f"{flag}={getattr(self.args, flag[2:].replace('-', '_'))}" for flag, *_ in TIMING_OPTIONS),
             "--benchmark-sort=name",
             *(f"--plugin={m}" for m in self.args.plugin),
             *([f"--params={Path(self.args.params).resolve()}"] if self.args.params else []),

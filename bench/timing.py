@@ -24,6 +24,30 @@ class TimingPolicy:
     batch: int = 5
 
 
+TIMING_OPTIONS = (
+    ("--min-rounds", int, 5, "fewest timed rounds per case"),
+    ("--max-rounds", int, 10_000, "most timed rounds per case"),
+    ("--max-time", float, 2.0, "timing seconds per case at most"),
+    ("--precision", float, 0.02, "time until the median's 95%% CI half-width is below this fraction of it"),
+)
+"""Declared once for the driver (argparse) and the pytest children (addoption): same signature."""
+
+
+def add_timing_options(add_option) -> None:
+    for flag, kind, default, text in TIMING_OPTIONS:
+        add_option(flag, type=kind, default=default, help=text)
+
+
+def policy_from(get) -> TimingPolicy:
+    """The policy from parsed options; `get(name)` reads one (argparse attr or pytest option)."""
+    return TimingPolicy(
+        min_rounds=get("min_rounds"),
+        max_rounds=get("max_rounds"),
+        max_time=get("max_time"),
+        rel_precision=get("precision"),
+    )
+
+
 @dataclass
 class Timing:
     samples: list[float] = field(default_factory=list)  # seconds per call, one per round
