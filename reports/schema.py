@@ -29,6 +29,8 @@ COLUMNS: dict[str, str] = {
     "over_floor": "median_s / the fastest hand-derived (no AD) case of the same instance",
     "peak_memory_bytes": "extra memory at the peak of one evaluation (see memory_method)",
     "memory_method": "how peak memory was measured (resident high-water mark / allocator peak)",
+    "xla_temp_bytes": "JAX jit: XLA's planned scratch memory (cross-check for peak_memory_bytes)",
+    "program_ops": "size of the compiled program: HLO instructions (JAX) / FX graph nodes (PyTorch)",
     "stable": "whether the median reached the requested precision before the time limit",
     "threads": "CPUs the case was pinned to (both frameworks use this many intra-op threads)",
     "env_id": "hash of machine, threads and library versions",

@@ -16,6 +16,7 @@ from backends import floor
 from backends.base import Compiled
 from backends.jax_backend.network import mlp
 from backends.jax_backend.registry import registry
+from backends.jax_backend.xla_stats import compiled_statistics
 
 
 # -- input derivatives ∇ₓU₁(x) for one point x ---------------------------------------------
@@ -128,7 +129,11 @@ def _compile(problem, dtype, device, variant, fn, *extra, loss=None) -> Compiled
     if loss is not None:
         loss_fn = compile_fn(loss)
         parts["loss"] = lambda native: jax.block_until_ready(loss_fn(native, X, *extra))
-    return Compiled(prepare, run, to_numpy, info={"jitted": jitted, "args": (X, *extra)}, parts=parts)
+    def metrics(native):
+        return compiled_statistics(jitted, native, X, *extra) if variant == "jit" else {}
+
+    return Compiled(prepare, run, to_numpy, info={"jitted": jitted, "args": (X, *extra)}, parts=parts,
+                    metrics=metrics)  # fmt: skip
 
 
 _REVERSE_OUTER = {
