@@ -58,7 +58,7 @@ def fmt(value, col: str = "") -> str:
         return format_seconds(value)
     if col == "compile_s":
         return f"{value:.3g} s"
-    if col.endswith("_bytes") and isinstance(value, (int, float)):
+    if (col.endswith("_bytes") or col == "peak_memory_bytes") and isinstance(value, (int, float)):
         return format_bytes(value)
     if (col.endswith("rel_err") or col == "tolerance") and isinstance(value, (int, float)):
         return f"{value:.2e}"

@@ -15,7 +15,11 @@ NOTE = (
     "reverse mode). <b>× floor</b> = time / time of the fastest hand-derived, fused implementation "
     "(no AD) of the same instance, device and dtype. <b>peak memory</b>: extra resident memory at "
     "the peak of one evaluation (CPU: kernel high-water mark after malloc_trim and a reset; "
-    "CUDA: allocator peak), measured in the same process for both frameworks.</p>"
+    "CUDA: allocator peak), the largest of three calls, measured the same way for both frameworks; "
+    "for JAX, XLA's planned scratch memory (<b>xla_temp_bytes</b>) is shown beside it as a "
+    "cross-check (allocators can serve a warm call from memory kept from an earlier one). "
+    "<b>program_ops</b>: HLO instructions of the compiled JAX program / nodes of PyTorch's "
+    "captured graph.</p>"
 )
 
 
@@ -39,7 +43,8 @@ def render(ctx) -> str | None:
     if ok.empty or "over_floor" not in ok:
         return None
     cols = ["instance", "device", "dtype", "backend", "variant", "strategy", "median_s",
-            "loss_median_s", "grad_over_loss", "over_floor", "peak_memory_bytes"]  # fmt: skip
+            "loss_median_s", "grad_over_loss", "over_floor", "peak_memory_bytes", "xla_temp_bytes",
+            "program_ops"]  # fmt: skip
     body = NOTE
     png = memory_figure(ok) if "peak_memory_bytes" in ok else None
     if png:
