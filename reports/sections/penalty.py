@@ -48,16 +48,36 @@ def time_figure(ok) -> str:
     return figure_png(fig)
 
 
+def scaling_figure(ok) -> str | None:
+    """Log-log time against the number of points, one line per strategy, a panel per backend."""
+    data = ok[
+        ok.groupby(["backend", "strategy", "dtype", "device", "variant"])["points"].transform("nunique") >= 2
+    ]
+    if data.empty:
+        return None
+    data = data.assign(ms=data["median_s"] * 1e3, line=data["strategy"] + " (" + data["variant"] + ")")
+    g = sns.relplot(
+        data=data, kind="line", x="points", y="ms", hue="line", style="dtype", col="backend",
+        row="device", marker="o", height=3.6, aspect=1.3, facet_kws={"sharey": False},
+    )  # fmt: skip
+    g.set(xscale="log", yscale="log")
+    g.set_axis_labels("collocation points (log)", "median ms per loss+gradient (log)")
+    return figure_png(g.figure)
+
+
 def render(ctx) -> str | None:
     ok = ctx.ok[ctx.ok["problem"] == "penalty"].copy()
     if ok.empty:
         return None
+    scaling = scaling_figure(ok)
     ok["panel"] = ok["points"].astype(int).astype(str) + " points, " + ok["dtype"] + ", " + ok["device"]
     # One bar per backend × strategy: the default compile mode (other modes are in the table).
     default = ok["variant"].isin(["jit"]) | ((ok["backend"] == "torch") & (ok["variant"] == "eager"))
     ok = ok[default | ~ok.duplicated(["panel", "backend", "strategy"], keep=False)]
     ok = ok.sort_values("median_s").drop_duplicates(["panel", "backend", "strategy"])
     body = img(time_figure(ok), "time per strategy")
+    if scaling:
+        body += "<h3>Scaling with the number of points</h3>" + img(scaling, "time against points")
     cols = ["points", "dtype", "device", "backend", "strategy", "variant", "median_s", "iqr_s", "compile_s"]
     body += table(ok.sort_values(["points", "dtype", "backend", "median_s"]), cols, "penalty")
     return body
