@@ -27,6 +27,7 @@ td.best{font-weight:bold;background:#e4f5e4}
 td.slow{color:#a33}
 .figure{margin:1em 0} img{max-width:100%;border:1px solid #eee}
 .note{color:#555;font-size:13px;max-width:80em}
+.scroll{overflow-x:auto;max-width:100%}
 """
 
 TEXT_COLUMNS = {"case_id", "error", "strategy", "problem", "backend", "status", "variant", "message"}
