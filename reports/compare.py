@@ -71,6 +71,16 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, min_change: float = 0.10) -> pd.Da
     return pd.DataFrame(rows)
 
 
+def spread(df: pd.DataFrame) -> dict:
+    """Run-to-run spread over cases timed in both runs: quantiles of |B/A − 1|."""
+    ratios = df["ratio"].dropna() if "ratio" in df else pd.Series(dtype=float)
+    if ratios.empty:
+        return {}
+    dev = (ratios - 1).abs()
+    return {"cases": int(len(dev)), "median": float(dev.median()), "p90": float(dev.quantile(0.9)),
+            "max": float(dev.max()), "geomean_ratio": float(ratios.prod() ** (1 / len(ratios)))}  # fmt: skip
+
+
 def terminal_table(df: pd.DataFrame) -> str:
     lines = [f"{'case':<70} {'A':>10} {'B':>10} {'B/A':>7}  verdict"]
     for _, r in df.iterrows():
@@ -136,6 +146,9 @@ def main(argv=None) -> int:
         print(f"\n{len(regressions)} correctness regression(s):\n" + terminal_table(regressions))
     timing = df[df["verdict"].isin(["slower", "faster"])]
     print(f"timing: {len(timing)} change(s) beyond noise (reported, never failing)")
+    if s := spread(df):
+        print(f"spread over {s['cases']} cases timed in both: |B/A − 1| median {s['median']:.1%}, "
+              f"90th percentile {s['p90']:.1%}, max {s['max']:.1%}; geometric-mean B/A {s['geomean_ratio']:.3f}")  # fmt: skip
     return 1 if args.fail_on_correctness and len(regressions) else 0
 
 
