@@ -147,8 +147,11 @@ def main(argv=None) -> int:
     timing = df[df["verdict"].isin(["slower", "faster"])]
     print(f"timing: {len(timing)} change(s) beyond noise (reported, never failing)")
     if s := spread(df):
-        print(f"spread over {s['cases']} cases timed in both: |B/A − 1| median {s['median']:.1%}, "
-              f"90th percentile {s['p90']:.1%}, max {s['max']:.1%}; geometric-mean B/A {s['geomean_ratio']:.3f}")  # fmt: skip
+        print(
+            f"spread over {s['cases']} cases timed in both: |B/A − 1| median {s['median']:.1%}, "
+            f"90th percentile {s['p90']:.1%}, max {s['max']:.1%}; "
+            f"geometric-mean B/A {s['geomean_ratio']:.3f}"
+        )
     return 1 if args.fail_on_correctness and len(regressions) else 0
 
 
