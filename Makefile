@@ -13,10 +13,12 @@ FIND_PYTHON := for c in python3.13 python3.12 python3 \
 	if $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	$$c -c 'import sys; print(sys.executable)'; break; fi; done
 
-# Benchmark options: SET (sweep), DEVICE, RUN (report dir), RESUME (run dir), SHARD (i/n), ARGS.
+# Benchmark options: SET (sweep), DEVICE, RESUME (run dir), SHARD (i/n), TRAIN_ITERS (UDE
+# training iterations; the default set runs 50), ARGS (any bench.run option).
 SET ?= default
 DEVICE ?= cpu
-BENCH_ARGS := --set $(SET) --device $(DEVICE) $(if $(SHARD),--shard $(SHARD)) $(if $(RESUME),--resume $(RESUME)) $(ARGS)
+BENCH_ARGS := --set $(SET) --device $(DEVICE) $(if $(SHARD),--shard $(SHARD)) $(if $(RESUME),--resume $(RESUME)) \
+	$(if $(TRAIN_ITERS),--train-iters $(TRAIN_ITERS)) $(ARGS)
 
 .PHONY: venv test bench report compare ci-bench ci-baseline lint clean
 

@@ -90,6 +90,17 @@ class StrategyRegistry:
 
         return decorate
 
+    def register_composite(self, kind: str, inner_kind: str, build) -> None:
+        """Register every `inner_kind` strategy under `kind` as `build(problem, dtype, device,
+        variant, strategy)`: a problem whose loss contains an `inner_kind` part (the UDE's
+        penalty) is differentiated by each inner strategy; unsupported ones stay unsupported."""
+        unsupported = self.unsupported_reasons(inner_kind)
+        for name in STRATEGY_NAMES[kind]:
+            if name in unsupported:
+                self.unsupported(kind, name, f"its {inner_kind} strategy is unsupported: {unsupported[name]}")
+            else:
+                self.register(kind, name)(lambda p, d, dev, v, s=name: build(p, d, dev, v, s))
+
     def unsupported(self, kind: str, name: str, reason: str) -> None:
         self._add(Strategy(name, kind, _description(kind, name), unsupported=reason))
 
@@ -176,3 +187,36 @@ class Backend:
     def environment(self) -> dict[str, str]:
         """Library versions and device names for the report."""
         raise NotImplementedError
+
+
+STRATEGY_NAMES["lv-ude"] = PENALTY_STRATEGIES
+"""The UDE loss takes its penalty by any penalty strategy (the data term's gradient by the
+problem's `sensitivity` option), so its strategies are the penalty's."""
+
+DERIVATIVE_ORDER_STRATEGIES: dict[str, str] = {
+    "nested-rev": "∂ᵏU/∂x₁ᵏ by k nested reverse passes (grad of grad …), weight gradient by reverse mode",
+    "nested-fwd": "∂ᵏU/∂x₁ᵏ by k nested forward passes (jvp of jvp …), weight gradient by reverse mode",
+    "fwd-over-rev": "order 2 only: forward mode over one reverse pass, weight gradient by reverse mode",
+    "taylor": "one k-th order Taylor-mode jet (jax.experimental.jet / jet-for-pytorch), then reverse mode",
+    "fd-stencil": "central finite-difference stencil for ∂ᵏ (2⌊(k+1)/2⌋+1 points), then reverse mode",
+}
+"""Strategies for `derivative-order` (the k-th input derivative)."""
+
+OPERATOR_STRATEGIES: dict[str, str] = {
+    "nested-rev": "Hessian rows by reverse over reverse (d HVPs), trace; Δ² applies it to Δu again",
+    "nested-fwd": "∂²/∂xᵢ² by forward over forward along each basis vector, summed (Δ²: nested twice)",
+    "fwd-over-rev": "Hessian by forward over reverse (jax.hessian / torch.func.hessian), trace",
+    "taylor": "standard Taylor mode: jets along basis directions (Δ²: and eᵢ±eⱼ, polarised), summed",
+    "collapsed-taylor": "collapsed Taylor mode: jet-for-pytorch laplacian / bilaplacian",
+    "forward-laplacian": "forward Laplacian (folx): Δ propagated with the forward pass (Δ²: Δ of Δ)",
+    "fd-stencil": "central differences: discrete Laplacian (Δ²: its square), error predicted",
+    "hutchinson": "stochastic: mean of directional derivatives along sampled v (Rademacher for Δ, "
+    "Gaussian/3 for Δ²), Taylor mode; `samples` per point",
+}
+"""Strategies for the PINN operators (`laplacian` for Poisson, `biharmonic`); the weight gradient
+of the residual loss is always reverse mode."""
+
+STRATEGY_NAMES.update(
+    {"derivative-order": DERIVATIVE_ORDER_STRATEGIES, "laplacian": OPERATOR_STRATEGIES,
+     "biharmonic": OPERATOR_STRATEGIES}
+)  # fmt: skip

@@ -117,11 +117,28 @@ def load_sweep(path_or_name: str, overrides: dict | None = None) -> list[Case]:
     entries = config.get("sweep")
     if not entries:
         raise BenchInputError(f"sweep file {path} has no [[sweep]] entries")
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    size_overrides = overrides.pop("sizes", {})
+    used = set()
     cases = []
     for entry in entries:
-        entry = {**entry, **{k: v for k, v in (overrides or {}).items() if v is not None}}
-        cases.extend(expand(entry))
+        entry = {**entry, **overrides}
+        accepted = _options(entry.get("problem"))
+        sizes = {**entry.get("sizes", {}), **{k: v for k, v in size_overrides.items() if k in accepted}}
+        used |= set(size_overrides) & accepted
+        cases.extend(expand({**entry, "sizes": sizes}))
+    if unused := sorted(set(size_overrides) - used):
+        raise BenchInputError(f"no problem in {path.name} has the option(s) {', '.join(unused)}")
     return sorted(set(cases))
+
+
+def _options(problem: str) -> set[str]:
+    """The options a problem accepts (its constructor's parameters)."""
+    import inspect
+
+    if problem not in PROBLEMS:
+        raise unknown_name("problem", problem, PROBLEMS)
+    return set(inspect.signature(PROBLEMS[problem]).parameters) - {"name", "kind", "network"}
 
 
 def shard(cases: list[Case], index: int, count: int) -> list[Case]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.cases import read_cases
+from bench.threads import set_threads
 from bench.timing import add_timing_options, policy_from
 
 
@@ -32,19 +33,6 @@ def pytest_configure(config):
     bench.measure.PARAMS_FILE = config.getoption("--params")
     bench.measure.POLICY = policy_from(lambda name: config.getoption("--" + name.replace("_", "-")))
     set_threads(config.getoption("--threads"))
-
-
-def set_threads(threads: int) -> int:
-    """Give both frameworks the same intra-op threads: pin the process to `threads` CPUs (0: all)
-    before JAX is imported (XLA sizes its pool from the schedulable CPUs) and tell PyTorch."""
-    cpus = sorted(os.sched_getaffinity(0))
-    threads = threads or len(cpus)
-    os.sched_setaffinity(0, cpus[:threads])
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    import torch
-
-    torch.set_num_threads(threads)
-    return threads
 
 
 def pytest_generate_tests(metafunc):

@@ -10,8 +10,8 @@ import subprocess
 from importlib.metadata import PackageNotFoundError, version
 
 LIBRARIES = (
-    "jax", "jaxlib", "diffrax", "torch", "torchdiffeq", "jet-for-pytorch", "numpy",
-    "pytest-benchmark", "pandas", "seaborn",
+    "jax", "jaxlib", "diffrax", "optax", "folx", "torch", "torchdiffeq", "torchode",
+    "jet-for-pytorch", "numpy", "scipy", "pytest-benchmark", "pandas", "seaborn",
 )  # fmt: skip
 
 

@@ -128,7 +128,7 @@ def measure(case: Case, benchmark=None) -> dict:
     except BenchInputError as exc:
         return {**record, "status": "failed", "error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - any failure of a strategy is a result
-        return {**record, "status": "failed", "error": _describe(exc)}
+        return {**record, "status": "failed", "error": describe_error(exc)}
 
     if record["status"] != "ok" or benchmark is None:
         return record
@@ -144,7 +144,7 @@ def measure(case: Case, benchmark=None) -> dict:
         if compiled.metrics is not None:
             record.update(compiled.metrics(native))
     except Exception as exc:  # noqa: BLE001
-        record.update(status="failed", error=f"during timing: {_describe(exc)}")
+        record.update(status="failed", error=f"during timing: {describe_error(exc)}")
     return record
 
 
@@ -168,7 +168,7 @@ def time_into_benchmark(fn, benchmark) -> dict:
     }
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     """Exception type, message and the innermost frame, on one short line."""
     tb = traceback.extract_tb(exc.__traceback__)
     where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""

@@ -46,6 +46,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0, help="intra-op threads (0: all cores)")
     add_timing_options(p.add_argument)
     p.add_argument("--params", help=".npz parameter file (W1..Wn, b1..bn) instead of the seeded init")
+    p.add_argument(
+        "--train-iters", type=int,
+        help="UDE training iterations after the cases (default: the sweep's [training] iters; 0: none)",
+    )  # fmt: skip
     p.add_argument("--no-report", action="store_true", help="do not render the report at the end")
     p.add_argument(
         "--plugin", action="append", default=[],
@@ -245,6 +249,27 @@ def check_devices(cases: list[Case]) -> None:
         print("note: no GPU on this machine; cuda cases will be recorded as skipped", flush=True)
 
 
+def sweep_training_iters(set_name: str) -> int:
+    """Iterations of the sweep file's `[training]` table (0 when it has none)."""
+    import tomllib
+
+    from bench.cases import SETS_DIR
+
+    path = Path(set_name) if Path(set_name).exists() else SETS_DIR / f"{set_name}.toml"
+    return int(tomllib.loads(path.read_text()).get("training", {}).get("iters", 0))
+
+
+def run_training(out: Path, iters: int, threads: int) -> None:
+    """The UDE training runs (bench/train.py) in a child process, output streamed; a failing
+    configuration is recorded in training.jsonl by the child and never ends the run."""
+    print(f"training: Adam, {iters} iterations per configuration (bench.train)", flush=True)
+    cmd = [sys.executable, "-m", "bench.train", "--out", str(out), "--iters", str(iters),
+           "--threads", str(threads)]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if proc.returncode not in (0, 1):  # 1: some configuration failed (recorded in training.jsonl)
+        print(f"training ended with {_exit_reason(proc.returncode)}; see training.jsonl", flush=True)
+
+
 def load_plugins(modules: list[str]) -> None:
     """Import each module and call its register(): extra strategies without editing the suite."""
     import importlib
@@ -297,6 +322,9 @@ def main(argv=None) -> int:
     interrupted = False
     try:
         driver.run()
+        train_iters = args.train_iters if args.train_iters is not None else sweep_training_iters(args.set)
+        if train_iters:
+            run_training(out, train_iters, args.threads)
     except KeyboardInterrupt:
         interrupted = True
         driver._kill()

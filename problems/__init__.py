@@ -52,3 +52,19 @@ __all__ = [
     "save_params",
     "validate_params",
 ]
+
+from problems.lv_ude import LVUDEProblem  # noqa: E402
+
+PROBLEMS["lv-ude"] = LVUDEProblem
+__all__ += ["LVUDEProblem"]
+
+from problems.derivative_order import DerivativeOrderProblem  # noqa: E402
+
+PROBLEMS["derivative-order"] = DerivativeOrderProblem
+__all__ += ["DerivativeOrderProblem"]
+
+from problems.pinn import BiharmonicProblem, PoissonProblem  # noqa: E402
+
+PROBLEMS["poisson"] = PoissonProblem
+PROBLEMS["biharmonic"] = BiharmonicProblem
+__all__ += ["BiharmonicProblem", "PoissonProblem"]

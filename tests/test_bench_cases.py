@@ -4,15 +4,17 @@ from bench.cases import Case, expand, load_sweep, read_cases, shard, write_cases
 from problems import BenchInputError
 
 
-def test_default_set_covers_every_pair_at_two_sizes_and_dtypes():
-    cases = load_sweep("default")
+def test_default_set_covers_every_penalty_pair_at_two_sizes_and_dtypes():
+    cases = [c for c in load_sweep("default") if c.problem == "penalty"]
     assert len(cases) == 2 * 2 * 2 * 8  # backends × points × dtypes × strategies
     assert {c.sizes for c in cases} == {(("points", 101),), (("points", 10000),)}
-    assert len({c.id for c in cases}) == len(cases)
+    assert len({c.id for c in load_sweep("default")}) == len(load_sweep("default"))
+    assert {c.problem for c in load_sweep("default")} >= {"penalty", "lv-ude"}
 
 
 def test_overrides_narrow_the_sweep():
     cases = load_sweep("default", {"backends": ["torch"], "dtypes": ["float32"], "sizes": {"points": [101]}})
+    cases = [c for c in cases if c.problem == "penalty"]
     assert {c.backend for c in cases} == {"torch"} and len(cases) == 8
 
 
@@ -35,7 +37,7 @@ def test_case_round_trip(tmp_path):
 @pytest.mark.parametrize(
     "spec, message",
     [
-        ({"problem": "nope"}, "valid problems: penalty"),
+        ({"problem": "nope"}, "valid problems: .*lv-ude, penalty"),
         ({"problem": "penalty", "backends": ["julia"]}, "valid backends: jax, torch"),
         ({"problem": "penalty", "strategies": ["magic"]}, "unknown strategy 'magic'"),
         ({"problem": "penalty", "dtypes": ["float16"]}, "valid dtypes: float32, float64"),

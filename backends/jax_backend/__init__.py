@@ -40,3 +40,9 @@ class JaxBackend(Backend):
             "jaxlib": jaxlib.__version__,
             "jax_devices": ", ".join(str(d.device_kind) for d in jax.devices()),
         }
+
+
+from backends.jax_backend import ude  # noqa: E402, F401  (registers the UDE strategies)
+
+# isort: split
+from backends.jax_backend import higher_order, pinn  # noqa: E402, F401  (k-th order and PINN strategies)

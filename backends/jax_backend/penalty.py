@@ -106,7 +106,7 @@ def forward_over_forward(spec):
 
 
 # -- building --------------------------------------------------------------------------------
-def _compile(problem, dtype, device, variant, fn, *extra, loss=None) -> Compiled:
+def compile_evaluation(problem, dtype, device, variant, fn, *extra, loss=None) -> Compiled:
     """jit (variant "jit") or op-by-op dispatch (variant "eager") of `fn(params, X, *extra)`;
     `loss(params, X, *extra)` is the value alone, timed as the "loss" part (cost ratio)."""
     jax_device = jax.devices(device)[0]
@@ -129,6 +129,7 @@ def _compile(problem, dtype, device, variant, fn, *extra, loss=None) -> Compiled
     if loss is not None:
         loss_fn = compile_fn(loss)
         parts["loss"] = lambda native: jax.block_until_ready(loss_fn(native, X, *extra))
+
     def metrics(native):
         return compiled_statistics(jitted, native, X, *extra) if variant == "jit" else {}
 
@@ -146,8 +147,9 @@ for _name, _input_grad in _REVERSE_OUTER.items():
 
     def _build(problem, dtype, device, variant, _input_grad=_input_grad):
         input_grad = _input_grad(problem.network)
-        return _compile(problem, dtype, device, variant, reverse_outer(input_grad),
-                        loss=penalty_value(input_grad))  # fmt: skip
+        return compile_evaluation(
+            problem, dtype, device, variant, reverse_outer(input_grad), loss=penalty_value(input_grad)
+        )
 
     registry.register("penalty", _name)(_build)
 
@@ -155,26 +157,45 @@ for _name, _input_grad in _REVERSE_OUTER.items():
 @registry.register("penalty", "fd-central")
 def _build_fd(problem, dtype, device, variant):
     input_grad = input_grad_central_difference(problem.network)
-    return _compile(problem, dtype, device, variant, reverse_outer(input_grad), problem.fd_steps(dtype),
-                    loss=penalty_value(input_grad))  # fmt: skip
+    return compile_evaluation(
+        problem,
+        dtype,
+        device,
+        variant,
+        reverse_outer(input_grad),
+        problem.fd_steps(dtype),
+        loss=penalty_value(input_grad),
+    )
 
 
 @registry.register("penalty", "fwd-over-rev")
 def _build_fwd_over_rev(problem, dtype, device, variant):
-    return _compile(problem, dtype, device, variant, forward_over_reverse(problem.network),
-                    loss=penalty_value(input_grad_reverse(problem.network)))  # fmt: skip
+    return compile_evaluation(
+        problem,
+        dtype,
+        device,
+        variant,
+        forward_over_reverse(problem.network),
+        loss=penalty_value(input_grad_reverse(problem.network)),
+    )
 
 
 @registry.register("penalty", "fwd-over-fwd")
 def _build_fwd_over_fwd(problem, dtype, device, variant):
-    return _compile(problem, dtype, device, variant, forward_over_forward(problem.network),
-                    loss=penalty_value(input_grad_forward(problem.network)))  # fmt: skip
+    return compile_evaluation(
+        problem,
+        dtype,
+        device,
+        variant,
+        forward_over_forward(problem.network),
+        loss=penalty_value(input_grad_forward(problem.network)),
+    )
 
 
 @registry.register("penalty", "hand-derived")
 def _build_hand_derived(problem, dtype, device, variant):
     spec = problem.network
-    return _compile(problem, dtype, device, variant,
+    return compile_evaluation(problem, dtype, device, variant,
                     lambda params, X: floor.penalty_value_and_grad(params, X, spec, jnp),
                     loss=lambda params, X: floor.penalty_value(params, X, spec, jnp))  # fmt: skip
 

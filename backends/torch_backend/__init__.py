@@ -31,3 +31,9 @@ class TorchBackend(Backend):
         if torch.cuda.is_available():
             env["torch_devices"] = torch.cuda.get_device_name(0)
         return env
+
+
+from backends.torch_backend import ude  # noqa: E402, F401  (registers the UDE strategies)
+
+# isort: split
+from backends.torch_backend import higher_order, pinn  # noqa: E402, F401  (k-th order and PINN strategies)

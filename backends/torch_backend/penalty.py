@@ -73,7 +73,7 @@ class Setup:
         return Compiled(self.prepare, run, to_numpy, parts=parts)
 
 
-def _reverse_outer(setup: Setup, penalty):
+def reverse_outer(setup: Setup, penalty):
     """value, ∇θ by torch.autograd over a scalar `penalty(params)` built with create_graph."""
     leaves = [setup.params[k] for k in setup.names]
 
@@ -95,7 +95,7 @@ def _build_rev_over_rev(problem, dtype, device, variant):
         (G,) = torch.autograd.grad(u1, X, create_graph=create_graph)
         return (G**2).sum()
 
-    return s.compiled(_reverse_outer(s, penalty), loss=lambda params: penalty(params, create_graph=False))
+    return s.compiled(reverse_outer(s, penalty), loss=lambda params: penalty(params, create_graph=False))
 
 
 def _u1_point(spec):
@@ -235,7 +235,7 @@ def _build_fd_central(problem, dtype, device, variant):
         with torch.no_grad():
             return penalty(params)
 
-    return s.compiled(_reverse_outer(s, penalty), loss=loss)
+    return s.compiled(reverse_outer(s, penalty), loss=loss)
 
 
 @registry.register("penalty", "hand-derived")

@@ -16,6 +16,9 @@ import pandas as pd
 SECTION_MODULES = (
     "reports.sections.summary",
     "reports.sections.penalty",
+    "reports.sections.ude",
+    "reports.sections.order_scaling",
+    "reports.sections.pinn",
     "reports.sections.cost",
     "reports.sections.correctness",
     "reports.sections.failures",

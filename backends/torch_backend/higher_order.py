@@ -1,0 +1,153 @@
+"""PyTorch strategies for the k-th input derivative loss L(θ) = Σᵢ (∂ᵏU₁/∂x₁ᵏ(xᵢ; θ))².
+
+Each strategy builds `derivative(params) -> (N,)`, the k-th derivative of t ↦ U₁(xᵢ + t e₁) at
+t = 0 for all grid points at once; the weight gradient of Σ D² is always reverse mode
+(`torch.autograd.grad` on the persistent parameter leaves of the penalty's `Setup`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch.func import grad, jvp, vmap
+
+from backends.base import UnsupportedStrategy
+from backends.torch_backend.network import mlp
+from backends.torch_backend.penalty import Setup, reverse_outer
+from backends.torch_backend.program_size import autograd_nodes
+from backends.torch_backend.registry import registry
+
+KIND = "derivative-order"
+DTYPE_NAMES = {torch.float32: "float32", torch.float64: "float64"}
+
+
+def _e1(s: Setup) -> torch.Tensor:
+    return torch.eye(2, dtype=s.dtype, device=s.device)[0]
+
+
+def nested_reverse(s: Setup, order: int):
+    """k-fold `torch.autograd.grad(create_graph=True)` in a per-point shift t (points are
+    independent, so the gradient of the sum holds each point's derivative)."""
+    e1 = _e1(s)
+
+    def derivative(params):
+        t = torch.zeros(s.X.shape[0], dtype=s.dtype, device=s.device, requires_grad=True)
+        d = mlp(params, s.X + t[:, None] * e1, s.spec)[:, 0]
+        for _ in range(order):
+            (d,) = torch.autograd.grad(d.sum(), t, create_graph=True)
+        return d
+
+    return derivative, {}
+
+
+def _along_x1(s: Setup, params):
+    e1 = _e1(s)
+    return lambda x, t: mlp(params, x + t * e1, s.spec)[0]
+
+
+def _jvp_in_t(f):
+    return lambda x, t: jvp(lambda u: f(x, u), (t,), (torch.ones_like(t),))[1]
+
+
+def _per_point(s: Setup, f):
+    zero = torch.zeros((), dtype=s.dtype, device=s.device)
+    return vmap(f, in_dims=(0, None))(s.X, zero)
+
+
+def nested_forward(s: Setup, order: int):
+    """k-fold `torch.func.jvp` in t, vmapped over points."""
+
+    def derivative(params):
+        f = _along_x1(s, params)
+        for _ in range(order):
+            f = _jvp_in_t(f)
+        return _per_point(s, f)
+
+    return derivative, {}
+
+
+def forward_over_reverse(s: Setup, order: int):
+    """Second order only: `torch.func.jvp` over `torch.func.grad`, vmapped over points."""
+    if order != 2:
+        raise UnsupportedStrategy(
+            f"fwd-over-rev is the mixed second-order mode (order 2); order {order} is measured by "
+            "nested-fwd, nested-rev and taylor"
+        )
+
+    def derivative(params):
+        f = _along_x1(s, params)
+        first = lambda x, t: grad(lambda u: f(x, u))(t)
+        return _per_point(s, _jvp_in_t(first))
+
+    return derivative, {}
+
+
+def taylor(s: Setup, order: int):
+    """jet-for-pytorch: one k-jet of the whole network with coefficients (e₁, 0, …, 0) for every
+    point, captured once as an FX graph; weights closed over by reference get gradients through
+    autograd. The output's k-th coefficient is the k-th derivative (jets carry derivatives)."""
+    from jet import capture_graph, jet
+
+    E = _e1(s).expand_as(s.X).contiguous()
+    Z = torch.zeros_like(s.X)
+    args = ((s.X, E) + (Z,) * (order - 1),)
+    jet_net = jet(lambda x: mlp(s.params, x, s.spec), (s.X,))
+    graph, in_spec = capture_graph(jet_net, args)
+    flat = in_spec.flatten_up_to(args)
+
+    def derivative(params):
+        return graph(*flat)[order][:, 0]
+
+    return derivative, {"program_ops": len(graph.graph.nodes)}
+
+
+def stencil(s: Setup, u):
+    """Σ_m w_m u(x + o_m) for the problem's stencil, all points × nodes in one batch;
+    `u(params, X) -> (B,)`."""
+    offsets, weights = s.problem.stencil(DTYPE_NAMES[s.dtype])
+    o = torch.as_tensor(offsets, dtype=s.dtype, device=s.device)
+    w = torch.as_tensor(weights, dtype=s.dtype, device=s.device)
+    nodes = (s.X[:, None, :] + o[None, :, :]).reshape(-1, s.X.shape[1])
+
+    def derivative(params):
+        return u(params, nodes).reshape(s.X.shape[0], len(w)) @ w
+
+    return derivative
+
+
+def fd_stencil(s: Setup, order: int):
+    """Σⱼ (c_j/hᵏ) U₁(x + j h e₁) with the problem's central stencil."""
+    return stencil(s, lambda params, X: mlp(params, X, s.spec)[:, 0]), {}
+
+
+def _build_with(factory):
+    """value and ∇θ of Σ D² by reverse mode; the loss alone (timed as the "loss" part) on detached
+    weights; metrics: nodes of the autograd graph the weight gradient runs through, and of the
+    captured jet graph where there is one (`program_ops`, as for the penalty)."""
+
+    def build(problem, dtype, device, variant):
+        s = Setup(problem, dtype, device, variant)
+        derivative, static_metrics = factory(s, problem.order)
+        value = lambda params: (derivative(params) ** 2).sum()
+
+        def loss(params):
+            detached = {k: p.detach() for k, p in params.items()}
+            with torch.no_grad() if factory is not nested_reverse else contextlib.nullcontext():
+                return value(detached).detach()
+
+        compiled = s.compiled(reverse_outer(s, value), loss=loss)
+        compiled.metrics = lambda params: {"autograd_nodes": autograd_nodes(value(params)), **static_metrics}
+        return compiled
+
+    return build
+
+
+for _name, _factory in {
+    "nested-rev": nested_reverse,
+    "nested-fwd": nested_forward,
+    "fwd-over-rev": forward_over_reverse,
+    "taylor": taylor,
+    "fd-stencil": fd_stencil,
+}.items():
+    registry.register(KIND, _name)(_build_with(_factory))

@@ -1,0 +1,195 @@
+"""PyTorch strategies for the PINN operators: Δu (Poisson) and Δ²u (biharmonic).
+
+`LAPLACIAN[name](f)` and `BIHARMONIC[name](f)` turn a per-point function f: ℝᵈ → ℝ¹ into a batched
+operator `op(X, *data) -> (N,)`, so the same operators are checked on closed-form functions in the
+tests and on the MLP in the benchmark. The MLP closes over the persistent parameter leaves of the
+penalty's `Setup`; the weight gradient of mean_n (op(xₙ) + sₙ)² is always reverse mode
+(`torch.autograd.grad`). Taylor-mode operators are jet-for-pytorch's own (`laplacian`,
+`bilaplacian`, collapsed or not, and `jet(collapsed=True)` for the stochastic estimator), vmapped
+over points and captured once as an FX graph (`capture_graph`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.func import hessian, jacrev, jvp, vmap
+
+from backends.torch_backend.higher_order import stencil
+from backends.torch_backend.network import mlp
+from backends.torch_backend.penalty import Setup, reverse_outer
+from backends.torch_backend.program_size import autograd_nodes
+from backends.torch_backend.registry import registry
+
+
+def _scalar(f):
+    return lambda x: f(x)[0]
+
+
+def laplacian_nested_reverse(f):
+    """Trace of the Hessian by reverse over reverse (`jacrev` of `jacrev`), vmapped over points."""
+    return lambda X: vmap(lambda x: torch.trace(jacrev(jacrev(_scalar(f)))(x)))(X)[:, None]
+
+
+def laplacian_forward_over_reverse(f):
+    """Trace of `torch.func.hessian` (forward over reverse), vmapped over points."""
+    return lambda X: vmap(lambda x: torch.trace(hessian(_scalar(f))(x)))(X)[:, None]
+
+
+def laplacian_nested_forward(f):
+    """Σᵢ ∂²f/∂xᵢ² by `jvp` of `jvp` along each basis vector, vmapped over directions and points."""
+
+    def lap(x):
+        def second(e):
+            first = lambda y: jvp(_scalar(f), (y,), (e,))[1]
+            return jvp(first, (x,), (e,))[1]
+
+        return vmap(second)(torch.eye(x.shape[0], dtype=x.dtype, device=x.device)).sum()
+
+    return lambda X: vmap(lap)(X)[:, None]
+
+
+def _jet_operator(transform, f, mock_x, **options):
+    """A jet-for-pytorch per-point operator (`laplacian`, `bilaplacian`) vmapped over points."""
+    return vmap(transform(f, (mock_x,), **options))
+
+
+def jet_laplacian(collapsed: bool):
+    from jet import laplacian
+
+    return lambda f, mock_x: _jet_operator(laplacian, f, mock_x, collapsed=collapsed)
+
+
+def jet_bilaplacian(collapsed: bool):
+    from jet import bilaplacian
+
+    return lambda f, mock_x: _jet_operator(bilaplacian, f, mock_x, collapsed=collapsed)
+
+
+def hutchinson(order: int):
+    """Σ_s D^m_{v_s}f / (S·c) over given directions V (N, S, d) by one collapsed jet per point
+    (`jet(collapsed=True)` sums the top coefficient over the S directions as it propagates):
+    Rademacher v, c = 1 for Δ; Gaussian v, c = 3 for Δ²."""
+    from jet import jet
+
+    def build(f, mock_x):
+        cjet = jet(f, (mock_x,), collapsed=True)
+        scale = 1.0 if order == 2 else 3.0
+
+        def per_point(x, V):
+            zeros = torch.zeros_like(V)
+            series = (x, V) + (zeros,) * (order - 2) + (torch.zeros_like(x),)
+            return cjet(series)[order] / (V.shape[0] * scale)
+
+        return vmap(per_point)
+
+    return build
+
+
+def _exact(operator):
+    return lambda f, mock_x: operator(f)
+
+
+LAPLACIAN = {
+    "nested-rev": _exact(laplacian_nested_reverse),
+    "nested-fwd": _exact(laplacian_nested_forward),
+    "fwd-over-rev": _exact(laplacian_forward_over_reverse),
+    "taylor": jet_laplacian(collapsed=False),
+    "collapsed-taylor": jet_laplacian(collapsed=True),
+}
+"""Exact Laplacians: name -> ((f, mock_x) -> (X -> Δf(X), shape (N, 1)))."""
+
+
+def _twice(operator):
+    """The operator applied to the per-point result of itself (Δ of Δ)."""
+
+    def build(f, mock_x):
+        inner = lambda x: operator(f)(x[None])[0]
+        return operator(inner)
+
+    return lambda f, mock_x: build(f, mock_x)
+
+
+BIHARMONIC = {
+    "nested-rev": _twice(laplacian_nested_reverse),
+    "nested-fwd": _twice(laplacian_nested_forward),
+    "fwd-over-rev": _twice(laplacian_forward_over_reverse),
+    "taylor": jet_bilaplacian(collapsed=False),
+    "collapsed-taylor": jet_bilaplacian(collapsed=True),
+}
+"""Exact biharmonic operators: the nested ones apply their Laplacian to the Laplacian."""
+
+OPERATORS = {"laplacian": LAPLACIAN, "biharmonic": BIHARMONIC}
+ORDER = {"laplacian": 2, "biharmonic": 4}
+
+
+def _build_with(make_operator, data=None, captured: bool = False, statistics: bool = False):
+    """value and ∇θ of mean (op(X) + s)² by reverse mode; the loss alone on no-grad; metrics:
+    autograd graph nodes, captured FX graph nodes (`program_ops`) for jet operators."""
+
+    def build(problem, dtype, device, variant):
+        s = Setup(problem, dtype, device, variant)
+        f = lambda x: mlp(s.params, x, s.spec)
+        op = make_operator(f, s.X[0])
+        kw = {"dtype": s.dtype, "device": s.device}
+        args = (s.X,) if data is None else (s.X, torch.as_tensor(data(problem), **kw))
+        static = {}
+        if captured:
+            from jet import capture_graph
+
+            graph, in_spec = capture_graph(op, args)
+            flat = in_spec.flatten_up_to(args)
+            op, args = (lambda *a: graph(*flat)), ()
+            static["program_ops"] = len(graph.graph.nodes)
+        source = torch.as_tensor(problem.source(), **kw)
+        value = lambda params: ((op(*args).reshape(-1) + source) ** 2).mean()
+
+        def loss(params):
+            with torch.no_grad():
+                return value(params)
+
+        compiled = s.compiled(reverse_outer(s, value), loss=loss)
+
+        def metrics(params):
+            out = {"autograd_nodes": autograd_nodes(value(params)), **static}
+            if statistics:
+                numpy_params = {k: v.detach().cpu().double().numpy() for k, v in params.items()}
+                out.update(problem.estimator_statistics(numpy_params))
+            return out
+
+        compiled.metrics = metrics
+        return compiled
+
+    return build
+
+
+def _build_fd(problem, dtype, device, variant):
+    """The problem's stencil (discrete Laplacian, or its square) on all points × nodes at once."""
+    s = Setup(problem, dtype, device, variant)
+    A = stencil(s, lambda params, X: mlp(params, X, s.spec)[:, 0])
+    source = torch.as_tensor(problem.source(), dtype=s.dtype, device=s.device)
+    value = lambda params: ((A(params) + source) ** 2).mean()
+
+    def loss(params):
+        with torch.no_grad():
+            return value(params)
+
+    compiled = s.compiled(reverse_outer(s, value), loss=loss)
+    compiled.metrics = lambda params: {"autograd_nodes": autograd_nodes(value(params))}
+    return compiled
+
+
+for _kind, _operators in OPERATORS.items():
+    for _name, _make in _operators.items():
+        registry.register(_kind, _name)(_build_with(_make, captured=_name in ("taylor", "collapsed-taylor")))
+    registry.register(_kind, "hutchinson")(
+        _build_with(
+            hutchinson(ORDER[_kind]), data=lambda p: p.hutchinson_directions(), captured=True, statistics=True
+        )  # fmt: skip
+    )
+    registry.register(_kind, "fd-stencil")(_build_fd)
+    registry.unsupported(
+        _kind,
+        "forward-laplacian",
+        "folx is JAX-only; jet-for-pytorch's collapsed laplacian/bilaplacian propagates the same "
+        "collapsed coefficients and is measured as collapsed-taylor",
+    )

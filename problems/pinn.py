@@ -1,0 +1,365 @@
+"""PINN residual losses with second- and fourth-order operators of an MLP u: ℝᵈ → ℝ.
+
+* `poisson`:    L(θ) = mean_n (Δu(x_n) + f(x_n))²,  f = π² Σᵢ sin(π xᵢ)
+* `biharmonic`: L(θ) = mean_n (Δ²u(x_n) − f(x_n))², f = π⁴ Σᵢ sin(π xᵢ)
+
+Both sources come from the known solution u*(x) = Σᵢ sin(π xᵢ) (Δu* = −f, Δ²u* = f), so each loss
+is a well-posed PINN residual that vanishes at u*. u is a tanh MLP (`width`, `depth` Dense layers);
+`points` collocation points are uniform in [0, 1]ᵈ from a fixed seed. The float64 reference uses
+no AD framework: directional derivatives Dᵐ_v u from hand-written Taylor propagation, combined
+into Δ (basis directions) and Δ² (polarisation along eᵢ ± eⱼ), and the complex step in θ.
+
+Strategy-specific data lives here too, written once for both backends: the finite-difference
+stencil with its predicted error, and the sampled directions of the stochastic estimator.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+import numpy as np
+
+from problems.derivative_order import (
+    EXACT_FLOAT64_TOLERANCE,
+    FULL_GRADIENT_MAX_PARAMS,
+    check_directions,
+    check_int_option,
+    compare_gradient,
+    freeze,
+    stencil_error_bound,
+    thaw,
+    usable_bound,
+)
+from problems.network import MLPSpec, flatten, init_params, unflatten
+from problems.penalty import PROBABILISTIC_LAMBDA, check_dtype
+from problems.reference import COMPLEX_STEP, batched, complex_step_gradient, taylor_coefficients
+
+MAX_DIM = {"poisson": 256, "biharmonic": 16}
+"""Valid input dimensions are 1 … MAX_DIM (the sweeps use d = 2, 8, 32, 128 and 2, 4, 8); the
+biharmonic strategies cost O(d²) directions and the reference O(d²) too, so it stops at 16."""
+
+STATISTICAL_Z = 5.0
+"""Standard deviations allowed to the stochastic estimator (two-sided normal tail 6e-7)."""
+
+DIRECTION_SEED = 20_240_607
+POINT_SEED = 7
+
+
+def directional_derivatives(params, spec: MLPSpec, X: np.ndarray, V: np.ndarray, order: int) -> np.ndarray:
+    """Dᵐ_v u(x) = m!·(m-th Taylor coefficient) for each point and direction, shape (B, N, R).
+
+    X: (N, d) points, V: (N, R, d) directions (R per point); batched params give a leading B.
+    """
+    N, R, d = V.shape
+    x = np.repeat(X, R, axis=0)
+    coeffs = taylor_coefficients(params, spec, x, V.reshape(N * R, d), order)
+    out = coeffs[order][..., 0] * math.factorial(order)
+    return out.reshape(*out.shape[:-1], N, R)
+
+
+def pair_directions(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(eᵢ for all i, eᵢ + eⱼ for i < j, eᵢ − eⱼ for i < j) as arrays of directions."""
+    E = np.eye(d)
+    i, j = np.triu_indices(d, k=1)
+    return E, E[i] + E[j], E[i] - E[j]
+
+
+def combine_pure_and_pairs(order: int, pure, plus, minus, d: int, mixed_order: int):
+    """Σᵢ ∂ᵢ^order u + weight·Σ_{i<j} (mixed terms) from directional derivatives by polarisation.
+
+    With S = [D^m(eᵢ+eⱼ) + D^m(eᵢ−eⱼ)]/2 = Σ_{k even} C(m,k) ∂ᵢ^(m−k)∂ⱼ^k u, the mixed part for m = 4
+    is 6 ∂ᵢ²∂ⱼ² u and for m = 6 it is 15(∂ᵢ⁴∂ⱼ² + ∂ᵢ²∂ⱼ⁴) u: returns (Σ pure, Σ_{i<j} mixed/C).
+    """
+    i, j = np.triu_indices(d, k=1)
+    half_sum = (plus + minus) / 2.0
+    mixed = half_sum - pure[..., i] - pure[..., j]
+    return pure.sum(axis=-1), (mixed / math.comb(order, mixed_order)).sum(axis=-1)
+
+
+@dataclass(frozen=True)
+class _PinnProblem:
+    """Common part: network, collocation points, reference machinery; subclasses set the operator."""
+
+    dim: int = 2
+    width: int = 64
+    depth: int = 4
+    points: int = 128
+    samples: int = 32
+
+    OPERATOR_ORDER = 2  # derivative order of the operator (2: Δ, 4: Δ²)
+
+    def __post_init__(self):
+        dims = range(1, MAX_DIM[self.name] + 1)
+        check_int_option("dim", self.dim, f"an integer in 1 … {dims[-1]}", allowed=dims)
+        check_int_option("width", self.width, "an integer ≥ 1")
+        check_int_option("depth", self.depth, "an integer ≥ 2 (Dense layers)", minimum=2)
+        check_int_option("points", self.points, "an integer ≥ 1")
+        check_int_option("samples", self.samples, "an integer ≥ 2 (Hutchinson samples per point)", minimum=2)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {"dim": self.dim, "width": self.width, "depth": self.depth, "points": self.points,
+                "samples": self.samples}  # fmt: skip
+
+    @cached_property
+    def network(self) -> MLPSpec:
+        return MLPSpec((self.dim,) + (self.width,) * (self.depth - 1) + (1,), "tanh")
+
+    def init_params(self, seed: int = 0) -> dict[str, np.ndarray]:
+        return init_params(self.network, seed)
+
+    def grid(self) -> np.ndarray:
+        """Collocation points, shape (points, dim), uniform in [0, 1]ᵈ from a fixed seed."""
+        return np.random.default_rng(POINT_SEED).uniform(0.0, 1.0, size=(self.points, self.dim))
+
+    def exact_solution(self, X: np.ndarray) -> np.ndarray:
+        """u*(x) = Σᵢ sin(π xᵢ), whose operator the source cancels."""
+        return np.sin(np.pi * X).sum(axis=-1)
+
+    # -- stochastic estimator ----------------------------------------------------------------
+    def hutchinson_directions(self, seed: int = DIRECTION_SEED) -> np.ndarray:
+        """`samples` directions per point, shape (points, samples, dim): Rademacher for Δ
+        (E[vvᵀ] = I), standard normal for Δ² (E[D⁴_v u] = 3Δ²u). Fixed by `seed`."""
+        rng = np.random.default_rng(seed)
+        shape = (self.points, self.samples, self.dim)
+        if self.OPERATOR_ORDER == 2:
+            return rng.choice([-1.0, 1.0], size=shape)
+        return rng.standard_normal(shape)
+
+    def estimator_scale(self) -> float:
+        """Divide Σ_s Dᵐ_{v_s}u by this to estimate the operator: S for Δ, 3S for Δ²."""
+        return float(self.samples * (1 if self.OPERATOR_ORDER == 2 else 3))
+
+    def operator_samples(self, params, directions: np.ndarray) -> np.ndarray:
+        """Per-sample unbiased estimates Dᵐ_v u / (1 or 3), shape (B, N, S)."""
+        D = directional_derivatives(params, self.network, self.grid(), directions, self.OPERATOR_ORDER)
+        return D / (1.0 if self.OPERATOR_ORDER == 2 else 3.0)
+
+    def estimator_loss(self, params, directions: np.ndarray | None = None) -> np.ndarray:
+        """The loss with the operator replaced by the sample mean over `directions`, shape (B,)."""
+        directions = self.hutchinson_directions() if directions is None else directions
+        estimate = self.operator_samples(params, directions).mean(axis=-1)
+        return ((estimate + self.source()) ** 2).mean(axis=-1)
+
+    # -- finite differences -------------------------------------------------------------------
+    def fd_step(self, dtype: str) -> float:
+        """h balancing truncation ~h² against rounding ~ε·Σ|w|·h^(−m) for unit-scale derivatives:
+        h = (ε·c)^(1/(m+2)), c = 4d (Δ) or (4d)² (Δ²), the stencil's weight sum times h^m,
+        rounded to a power of two so the offsets are exact."""
+        eps = float(np.finfo(np.dtype(check_dtype(dtype))).eps)
+        m = self.OPERATOR_ORDER
+        c = (4 * self.dim) ** (m // 2)
+        return float(2.0 ** round(math.log2((eps * c) ** (1.0 / (m + 2)))))
+
+    def stencil(self, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+        """(offsets (M, d), weights (M,)): the discrete Laplacian Σᵢ (u(x+heᵢ) − 2u + u(x−heᵢ))/h²
+        (2d+1 nodes), for Δ² applied twice ((2d+1)² nodes, repeats kept: simple, and cheap at
+        d ≤ 16)."""
+        h = self.fd_step(dtype)
+        E = np.eye(self.dim) * h
+        offsets = np.concatenate([np.zeros((1, self.dim)), E, -E])
+        weights = np.concatenate([[-2.0 * self.dim], np.ones(2 * self.dim)]) / h**2
+        if self.OPERATOR_ORDER == 4:
+            offsets = (offsets[:, None, :] + offsets[None, :, :]).reshape(-1, self.dim)
+            weights = np.outer(weights, weights).reshape(-1)
+        return offsets, weights
+
+    # -- reference ------------------------------------------------------------------------------
+    def loss(self, params) -> np.ndarray:
+        """L for batched (possibly complex) parameters, shape (B,)."""
+        return ((self.operator(params) + self.source()) ** 2).mean(axis=-1)
+
+    @property
+    def full_gradient(self) -> bool:
+        return self.network.n_params <= FULL_GRADIENT_MAX_PARAMS
+
+    def reference(self, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
+        """Float64 value and weight gradient (full complex step; see `compare` for large nets)."""
+        value = float(np.real(self.loss(batched(params))[0]))
+        return value, complex_step_gradient(self.loss, params, self.network)
+
+    def compare(self, params, value, grads) -> tuple[float, float, float]:
+        """Errors against the reference: the full gradient for small nets, directional derivatives
+        along fixed random directions otherwise (as for `derivative-order`)."""
+        return _compare_cached(self, freeze(params), float(value), freeze(grads))
+
+    def tolerance(self, strategy: str, dtype: str, params: dict[str, np.ndarray]) -> float:
+        """Allowed relative error of `strategy` in `dtype`.
+
+        float64, exact strategies: EXACT_FLOAT64_TOLERANCE (1e-9; observed ≤ 1e-12). float32: the
+        probabilistic rounding bound λ·√n·ε with n = (m + 1)·(path ops) + (operator terms) + N:
+        m+1 passes over a path of Σ_layers (fan-in + 4) roundings, the d (Δ) or d² (Δ²) terms the
+        operator sums, and the mean over N points. `fd-stencil` adds its predicted error
+        (`fd_error_bound`), `hutchinson` its statistical error (`hutchinson_error_bound`); either
+        is refused above MAX_USEFUL_ERROR, where it would accept any gradient.
+        """
+        check_dtype(dtype)
+        eps = float(np.finfo(np.dtype(dtype)).eps)
+        if dtype == "float64":
+            exact = EXACT_FLOAT64_TOLERANCE
+        else:
+            path = sum(fan_in + 4 for fan_in in self.network.sizes[:-1])
+            n = (self.OPERATOR_ORDER + 1) * path + self.dim ** (self.OPERATOR_ORDER // 2) + self.points
+            exact = PROBABILISTIC_LAMBDA * math.sqrt(n) * eps
+        if strategy == "fd-stencil":
+            bound = fd_error_bound(self, dtype, freeze(params))
+            return exact + usable_bound(bound, strategy, self, dtype, "use float64")
+        if strategy == "hutchinson":
+            bound = hutchinson_error_bound(self, freeze(params))
+            return exact + usable_bound(bound, strategy, self, dtype, "raise samples or points")
+        return exact
+
+    def estimator_statistics(self, params: dict[str, np.ndarray]) -> dict[str, float]:
+        """The stochastic estimator at the fixed directions, measured on the reference: samples per
+        point, the relative standard deviation of its per-point operator estimate (sample variance
+        over the S directions, / S, relative to the RMS of the exact operator), and its loss's
+        relative error against the exact loss."""
+        return _estimator_statistics(self, freeze(params))
+
+
+@lru_cache(maxsize=8)
+def _compare_cached(problem, frozen_params, value, frozen_grads):
+    return compare_gradient(problem.loss, thaw(frozen_params), problem.network, value, thaw(frozen_grads),
+                            problem.full_gradient)  # fmt: skip
+
+
+@lru_cache(maxsize=8)
+def _estimator_statistics(problem, frozen_params) -> dict[str, float]:
+    params = batched(thaw(frozen_params))
+    q = problem.operator_samples(params, problem.hutchinson_directions())[0]  # (N, S)
+    exact_op = problem.operator(params)[0]
+    variance = q.var(axis=-1, ddof=1) / problem.samples
+    exact_loss = float(problem.loss(params)[0])
+    estimate_loss = float(problem.estimator_loss(params)[0])
+    return {
+        "estimator_samples": problem.samples,
+        "estimator_rel_std": float(np.sqrt(variance.mean()) / np.sqrt(np.mean(exact_op**2))),
+        "estimator_loss_rel_err": abs(estimate_loss - exact_loss) / abs(exact_loss),
+    }
+
+
+@dataclass(frozen=True)
+class PoissonProblem(_PinnProblem):
+    """mean_n (Δu(x_n) + π² Σᵢ sin(π x_{n,i}))² for a tanh MLP u: ℝᵈ → ℝ."""
+
+    name: str = "poisson"
+    kind: str = "laplacian"
+    OPERATOR_ORDER = 2
+
+    def source(self) -> np.ndarray:
+        """The term added to the operator in the residual: +π² Σᵢ sin(π xᵢ) (= −Δu*)."""
+        return np.pi**2 * self.exact_solution(self.grid())
+
+    def operator(self, params) -> np.ndarray:
+        """Δu at the collocation points: Σᵢ D²_{eᵢ}u, shape (B, N)."""
+        E = np.broadcast_to(np.eye(self.dim), (self.points, self.dim, self.dim))
+        return directional_derivatives(params, self.network, self.grid(), E, 2).sum(axis=-1)
+
+    def truncation(self, params, h: float) -> np.ndarray:
+        """Leading error of the discrete Laplacian: (h²/12) Σᵢ ∂ᵢ⁴u, shape (B, N)."""
+        E = np.broadcast_to(np.eye(self.dim), (self.points, self.dim, self.dim))
+        return h**2 / 12.0 * directional_derivatives(params, self.network, self.grid(), E, 4).sum(axis=-1)
+
+
+@dataclass(frozen=True)
+class BiharmonicProblem(_PinnProblem):
+    """mean_n (Δ²u(x_n) − π⁴ Σᵢ sin(π x_{n,i}))² for a tanh MLP u: ℝᵈ → ℝ."""
+
+    dim: int = 2
+    samples: int = 64  # the fourth-order estimator's variance is ~10× the Laplacian's
+    name: str = "biharmonic"
+    kind: str = "biharmonic"
+    OPERATOR_ORDER = 4
+
+    def source(self) -> np.ndarray:
+        """The term added to the operator in the residual: −π⁴ Σᵢ sin(π xᵢ) (= −Δ²u*)."""
+        return -(np.pi**4) * self.exact_solution(self.grid())
+
+    def _pure_and_pairs(self, params, order: int, mixed_order: int):
+        pure, plus, minus = pair_directions(self.dim)
+        X = self.grid()
+
+        def along(V):
+            V = np.broadcast_to(V, (len(X), *V.shape))
+            return directional_derivatives(params, self.network, X, V, order)
+
+        if self.dim == 1:
+            return along(pure).sum(axis=-1), 0.0
+        return combine_pure_and_pairs(order, along(pure), along(plus), along(minus), self.dim, mixed_order)
+
+    def operator(self, params) -> np.ndarray:
+        """Δ²u = Σᵢ ∂ᵢ⁴u + 2 Σ_{i<j} ∂ᵢ²∂ⱼ²u by polarisation along eᵢ ± eⱼ, shape (B, N)."""
+        pure, mixed = self._pure_and_pairs(params, 4, 2)
+        return pure + 2.0 * mixed
+
+    def truncation(self, params, h: float) -> np.ndarray:
+        """Leading error of the squared discrete Laplacian: Δₕ = Δ + (h²/12)Σᵢ∂ᵢ⁴ + O(h⁴), so
+        Δₕ² − Δ² = (h²/6) Σᵢⱼ ∂ᵢ⁴∂ⱼ²u = (h²/6)[Σᵢ ∂ᵢ⁶u + Σ_{i<j} (∂ᵢ⁴∂ⱼ² + ∂ᵢ²∂ⱼ⁴)u]."""
+        pure, mixed = self._pure_and_pairs(params, 6, 2)
+        return h**2 / 6.0 * (pure + mixed)
+
+
+@lru_cache(maxsize=16)
+def fd_error_bound(problem: _PinnProblem, dtype: str, frozen_params: tuple) -> float:
+    """Predicted relative error of the stencil loss's gradient (`stencil_error_bound`).
+
+    Truncation: the operator is off by T(x) (`truncation`), so the loss mean (A + f)² by
+    E = mean 2(A + f)T to first order; ∂L/∂Aₙ = 2(Aₙ + fₙ)/N.
+    """
+    params = thaw(frozen_params)
+    h = problem.fd_step(dtype)
+    source = problem.source()
+
+    def first_order_error(p):
+        return (2.0 * (problem.operator(p) + source) * problem.truncation(p, h)).mean(axis=-1)
+
+    offsets, weights = problem.stencil(dtype)
+    nodes = problem.grid()[:, None, :] + offsets[None, :, :]
+    residual = problem.operator(batched(params))[0] + source
+    coefficient = 2.0 * np.abs(residual) / problem.points
+    return stencil_error_bound(problem.network, params, dtype, problem.full_gradient, problem.loss,
+                               first_order_error, nodes, weights, coefficient)  # fmt: skip
+
+
+@lru_cache(maxsize=16)
+def hutchinson_error_bound(problem: _PinnProblem, frozen_params: tuple) -> float:
+    """Statistical bound on the estimator loss's relative error: |bias| + STATISTICAL_Z·σ.
+
+    With per-sample estimates q_{n,s} (S per point, independent across points), δₙ = q̄ₙ − Aₙ has
+    variance σₙ²/S and L̂ − L = mean(2rₙδₙ + δₙ²) (rₙ = exact residual). Along a parameter direction
+    w, ∂_wL̂ − ∂_wL = mean 2(rₙ∂_wδₙ + δₙ∂_wAₙ + δₙ∂_wδₙ). The bias terms (mean σₙ²/S and mean
+    2Cov(q, ∂_wq)/S) and the standard deviations of the linear terms are estimated from the S samples
+    themselves (one complex evaluation per check direction gives q and ∂_wq); the bound is the
+    larger of the value's (relative to L) and the directional gradient's (relative to the
+    largest directional derivative, as `compare` measures). Valid when N·S is large enough for
+    the central limit theorem (N ≥ 32 points in the sweeps).
+    """
+    params = thaw(frozen_params)
+    spec = problem.network
+    S, N = problem.samples, problem.points
+    directions = problem.hutchinson_directions()
+    source = problem.source()
+    w = check_directions(spec)
+    theta = flatten(params, spec)
+    batch = unflatten(theta[None, :] + 1j * COMPLEX_STEP * w, spec)
+    q_c = problem.operator_samples(batch, directions)  # (W, N, S) complex
+    a_c = problem.operator(batch)  # (W, N)
+    q, dq = np.real(q_c[0]), np.imag(q_c) / COMPLEX_STEP
+    a, da = np.real(a_c[0]), np.imag(a_c) / COMPLEX_STEP
+    r = a + source
+    var_q = q.var(axis=-1, ddof=1)  # (N,)
+    loss = float(np.mean(r**2))
+    value_bias = np.mean(var_q) / S
+    value_sd = 2.0 / N * math.sqrt(np.sum(r**2 * var_q) / S)
+    value_rel = (abs(value_bias) + STATISTICAL_Z * value_sd) / loss
+
+    # Linear term per sample: rₙ ∂_w q + ∂_w Aₙ q, its variance over s; bias 2 Cov(q, ∂_w q)/S.
+    linear = r[None, :, None] * dq + da[:, :, None] * q[None]
+    grad_sd = 2.0 / N * np.sqrt(np.sum(linear.var(axis=-1, ddof=1), axis=-1) / S)  # (W,)
+    cov = np.mean((q - q.mean(-1, keepdims=True))[None] * (dq - dq.mean(-1, keepdims=True)), axis=-1)
+    grad_bias = np.abs(2.0 * np.mean(cov, axis=-1) * S / (S - 1) / S)
+    ref_dir = np.mean(2.0 * r[None] * da, axis=-1)  # exact ∂_w L
+    grad_rel = np.max(grad_bias + STATISTICAL_Z * grad_sd) / max(np.max(np.abs(ref_dir)), 1e-300)
+    return float(max(value_rel, grad_rel))

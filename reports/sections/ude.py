@@ -1,0 +1,178 @@
+"""The Lotka–Volterra UDE: where a training step's time goes, and how training runs compare.
+
+Two sources: the `lv-ude` cases of the tidy frame (loss+gradient with its parts: forward solve,
+data misfit's value+gradient through the solve, penalty's value+gradient) and, from each run
+directory, `training.csv` / `training.jsonl` written by `python -m bench.train`.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from reports.html import figure_png, fmt, img, table
+
+ANCHOR, TITLE = "ude", "Lotka–Volterra UDE: training step and training runs"
+PROBLEM = "lv-ude"
+CONFIG = ["backend", "ode", "solver", "sensitivity", "variant", "dtype", "device"]
+PARTS = {
+    "median_s": "whole loss+gradient",
+    "ode_median_s": "data misfit value+gradient (ODE)",
+    "penalty_median_s": "penalty value+gradient",
+    "solve_median_s": "forward solve alone",
+}
+
+NOTE = (
+    "<p class='note'>One training step's loss+gradient: mean((X_noisy − X̂)²) through an adaptive "
+    "solve (rtol = atol = 10<sup>−tol</sup>) plus the seed penalty taken by the named strategy. "
+    "<b>discretise</b>: reverse mode through the solver's steps (diffrax RecursiveCheckpointAdjoint, "
+    "torchdiffeq odeint, torchode AutoDiffAdjoint); <b>adjoint</b>: the continuous adjoint solved "
+    "backwards (BacksolveAdjoint, odeint_adjoint). In PyTorch the misfit's and the penalty's "
+    "gradients are taken by separate paths and summed (torchdiffeq does not compose with torch.func). "
+    "Parts are timed separately, each synchronised, so they need not add up exactly. "
+    "<b>rhs_evals</b>: vector-field calls in one forward solve; <b>rhs_evals_grad</b>: in one misfit "
+    "value+gradient (backward recomputation and adjoint VJPs included); <b>steps</b>: the library's "
+    "own count where it reports one (diffrax, torchode). Correctness: error against an independent "
+    "float64 reference (tight scipy solve, complex-step gradient) within a tolerance derived from the "
+    "solver tolerance (LVUDEProblem.tolerance). At the initial weights the misfit's gradient is ~10⁴–10⁵× "
+    "the penalty's, so the penalty part is verified on its own (penalty cases and tests).</p>"
+)
+
+
+def _config_label(df: pd.DataFrame) -> pd.Series:
+    label = df["backend"] + " " + df["ode"].astype(str) + " " + df["solver"].astype(str) + " "
+    label += df["sensitivity"].astype(str)
+    non_default = ~df["variant"].isin(["jit", "eager"])
+    label = label.where(~non_default, label + " [" + df["variant"].astype(str) + "]")
+    return label + " " + df["dtype"]
+
+
+def split_figure(best: pd.DataFrame) -> str:
+    """Horizontal bars per configuration (its fastest strategy): the whole step and its parts."""
+    parts = [c for c in PARTS if c in best and best[c].notna().any()]
+    rows = best.sort_values("median_s", ascending=False)
+    palette = dict(zip(parts, sns.color_palette("colorblind", len(parts))))
+    fig, ax = plt.subplots(figsize=(10, 0.55 * len(rows) * max(1, len(parts) / 3) + 1.5))
+    height = 0.8 / len(parts)
+    for i, (_, row) in enumerate(rows.iterrows()):
+        for j, col in enumerate(parts):
+            if pd.notna(row[col]):
+                ax.barh(i - 0.4 + (j + 0.5) * height, row[col] * 1e3, height=height, color=palette[col],
+                        label=PARTS[col])  # fmt: skip
+    ax.set_yticks(range(len(rows)), rows["label"] + "\n" + rows["strategy"])
+    ax.set_xscale("log")
+    ax.set_xlabel("median time [ms] (log)")
+    handles, labels = ax.get_legend_handles_labels()
+    uniq = dict(zip(labels, handles))
+    ax.legend(uniq.values(), uniq.keys(), loc="lower right", fontsize=8)
+    ax.invert_yaxis()
+    fig.tight_layout()
+    return figure_png(fig)
+
+
+def framework_ratio(ok: pd.DataFrame) -> str:
+    """Fastest PyTorch over fastest JAX loss+gradient, per dtype, device and environment."""
+    lines = []
+    for (dtype, device, _), g in ok.groupby(["dtype", "device", "env_id"], dropna=False):
+        if not {"jax", "torch"} <= set(g["backend"]):
+            continue
+        fastest = {b: g.loc[g[g["backend"] == b]["median_s"].idxmin()] for b in ("jax", "torch")}
+        described = {
+            b: f"{html.escape(r['label'] + ' ' + r['strategy'])}, {fmt(r['median_s'], 'median_s')}"
+            for b, r in fastest.items()
+        }
+        ratio = fastest["torch"]["median_s"] / fastest["jax"]["median_s"]
+        lines.append(
+            f"<li>{html.escape(f'{dtype}, {device}')}: fastest PyTorch ({described['torch']}) / "
+            f"fastest JAX ({described['jax']}) = <b>{ratio:.0f}×</b></li>"
+        )
+    return f"<ul>{''.join(lines)}</ul>" if lines else ""
+
+
+def load_training(run_dirs: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-iteration curves, per-configuration summaries) of every run directory that has them."""
+    curves, summaries = [], []
+    for run in run_dirs:
+        run = Path(run)
+        if (run / "training.csv").exists():
+            c = pd.read_csv(run / "training.csv")
+            curves.append(c.assign(run_id=run.name))
+        if (run / "training.jsonl").exists():
+            s = pd.read_json(run / "training.jsonl", lines=True)
+            summaries.append(s.assign(run_id=run.name))
+    curves_df = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
+    summary_df = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
+    return curves_df, summary_df
+
+
+def training_figure(curves: pd.DataFrame) -> str:
+    """Loss against iteration and against wall-clock time, every configuration on one figure."""
+    fig, (by_iter, by_time) = plt.subplots(1, 2, figsize=(13, 4.5))
+    keys = curves[["run_id", "config"]].drop_duplicates().itertuples(index=False)
+    keys = list(keys)
+    palette = sns.color_palette("colorblind", len(keys))
+    several_runs = curves["run_id"].nunique() > 1
+    for color, (run_id, config) in zip(palette, keys):
+        c = curves[(curves["run_id"] == run_id) & (curves["config"] == config)].sort_values("iteration")
+        label = f"{config} ({run_id})" if several_runs else config
+        style = "-" if c["backend"].iloc[0] == "jax" else "--"
+        by_iter.plot(c["iteration"], c["loss"], style, color=color, label=label)
+        by_time.plot(c["elapsed_s"], c["loss"], style, color=color, label=label)
+    by_iter.set(xlabel="Adam iteration", ylabel="loss (log)", yscale="log", title="loss per iteration")
+    by_time.set(xlabel="wall-clock seconds since the build started (log)", ylabel="loss (log)",
+                xscale="log", yscale="log", title="loss against time (compilation included)")  # fmt: skip
+    by_iter.legend(fontsize=7)
+    fig.tight_layout()
+    return figure_png(fig)
+
+
+def render_step(ok: pd.DataFrame) -> str:
+    ok = ok.copy()
+    ok["label"] = _config_label(ok)
+    if "penalty_median_s" in ok:
+        ok["penalty_share"] = ok["penalty_median_s"] / ok["median_s"]
+    best = ok.sort_values("median_s").drop_duplicates(["label", "env_id"])
+    body = "<h3>Loss+gradient of one training step, split into its parts</h3>"
+    body += framework_ratio(ok)
+    body += img(split_figure(best), "UDE time split per configuration")
+    body += "<p class='note'>Each configuration with its fastest penalty strategy; all rows below.</p>"
+    cols = ["label", "strategy", "median_s", "ode_median_s", "penalty_median_s", "solve_median_s",
+            "loss_median_s", "penalty_share", "rhs_evals", "rhs_evals_grad", "steps", "compile_s",
+            "grad_rel_err", "tolerance"]  # fmt: skip
+    rows = ok.sort_values(["dtype", "backend", "ode", "solver", "sensitivity", "median_s"])
+    body += f"<div class='scroll'>{table(rows, cols, 'ude')}</div>"
+    return body
+
+
+def render_training(curves: pd.DataFrame, summary: pd.DataFrame) -> str:
+    body = "<h3>Training runs (Adam, learning rate 1e-3)</h3>"
+    body += (
+        "<p class='note'>Every configuration starts from the same weights and data; its first loss "
+        "is checked against the float64 reference before training. compile_s = build + first step; "
+        "train_s = the remaining steps; the curves' time axis includes compilation. Solid: JAX, "
+        "dashed: PyTorch.</p>"
+    )
+    if not curves.empty:
+        body += img(training_figure(curves), "UDE training curves")
+    if not summary.empty:
+        cols = ["config", "status", "iters", "compile_s", "train_s", "wall_s", "step_median_s",
+                "initial_loss", "final_loss", "initial_loss_rel_err", "error"]  # fmt: skip
+        body += f"<div class='scroll'>{table(summary, cols, 'training')}</div>"
+    return body
+
+
+def render(ctx) -> str | None:
+    ok = ctx.ok[ctx.ok["problem"] == PROBLEM] if "problem" in ctx.ok else pd.DataFrame()
+    curves, summary = load_training(ctx.run_dirs)
+    if ok.empty and curves.empty and summary.empty:
+        return None
+    body = NOTE
+    if not ok.empty:
+        body += render_step(ok)
+    if not (curves.empty and summary.empty):
+        body += render_training(curves, summary)
+    return body

@@ -1,0 +1,160 @@
+"""The k-th derivative loss: its reference, stencils and tolerances, and every strategy of both
+backends against the independent float64 reference for k = 1 … 6."""
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from backends import BACKENDS, STRATEGY_NAMES, UnsupportedStrategy, get_backend
+from bench.measure import params_in_dtype
+from problems import BenchInputError, get_problem
+from problems.derivative_order import central_stencil
+from problems.network import SEED_NETWORK
+from problems.reference import taylor_coefficients
+
+EXACT = ["nested-rev", "nested-fwd", "taylor"]
+SMALL = {"points": 11}  # the seed net on 11 grid points: compile time, not the grid, dominates
+
+
+@pytest.fixture(scope="module")
+def problems():
+    return {k: get_problem("derivative-order", order=k, **SMALL) for k in range(1, 9)}
+
+
+def _check(problem, strategy, backend, dtype="float64", params=None):
+    params = problem.init_params(0) if params is None else params
+    value, grads = get_backend(backend).value_and_grad(problem, strategy, dtype=dtype)(params)
+    ref_params = params_in_dtype(params, dtype)
+    value_err, grad_err, _ = problem.compare(ref_params, value, grads)
+    return value_err, grad_err, problem.tolerance(strategy, dtype, ref_params)
+
+
+# -- the problem ---------------------------------------------------------------------------------
+def test_default_instance_follows_the_foundation_api():
+    problem = get_problem("derivative-order", order=3)
+    assert problem.network == SEED_NETWORK and problem.grid().shape == (101, 2)
+    np.testing.assert_allclose(problem.grid()[:, 0], np.arange(101) / 10, atol=1e-12)
+    value, grads = get_backend("jax").value_and_grad(problem, "taylor")(problem.init_params(0))
+    assert set(grads) == set(SEED_NETWORK.param_names)
+    assert all(grads[k].shape == s for k, s in SEED_NETWORK.param_shapes().items())
+    assert isinstance(value, float)
+
+
+@pytest.mark.parametrize("k", [1, 4, 8])
+def test_reference_derivative_matches_the_cauchy_integral(k):
+    """d^k U/dx^k = k!/(2πi) ∮ U(z)/(z − x)^(k+1) dz: the trapezoid rule on a circle of radius r
+    through the complex network converges geometrically — no Taylor recurrence involved."""
+    problem = get_problem("derivative-order", order=k, points=5)
+    params = problem.init_params(0)
+    X = problem.grid()
+    r, m = 0.5, 64
+    omega = np.exp(2j * np.pi * np.arange(m) / m)
+    values = []
+    for w in omega:
+        shifted = X.astype(complex)
+        shifted[:, 0] += r * w
+        values.append(
+            taylor_coefficients(params, problem.network, shifted, np.zeros_like(shifted), 0)[0][:, 0]
+        )
+    cauchy = math.factorial(k) * np.mean(np.array(values) * omega[:, None] ** (-k), axis=0).real / r**k
+    reference = problem.derivatives(params)[-1]
+    np.testing.assert_allclose(reference, cauchy, rtol=1e-9, atol=1e-12 * np.max(np.abs(reference)))
+
+
+def test_central_stencils_are_the_textbook_ones():
+    assert central_stencil(1)[1] == (Fraction(-1, 2), 0, Fraction(1, 2))
+    assert central_stencil(2)[1] == (1, -2, 1)
+    assert central_stencil(4)[1] == (1, -4, 6, -4, 1)
+    assert central_stencil(1)[2] == Fraction(1, 6) and central_stencil(2)[2] == Fraction(1, 12)
+
+
+@pytest.mark.parametrize("k", range(1, 9))
+def test_stencil_moments_vanish_up_to_order_k_plus_one(k):
+    nodes, weights, mu = central_stencil(k)
+    for n in range(k + 2):
+        moment = sum(c * Fraction(j) ** n for c, j in zip(weights, nodes)) / math.factorial(n)
+        assert moment == (1 if n == k else 0), n
+    assert mu != 0
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"order": 0}, "order must be an integer in 1, 2, 3, 4, 5, 6, 7, 8, got 0"),
+        ({"order": -2}, "order must be an integer in 1, 2"),
+        ({"order": 9}, "got 9"),
+        ({"order": 2.5}, "got 2.5"),
+        ({"order": "3"}, "got '3'"),
+        ({"order": True}, "got True"),
+        ({"points": 1}, "points must be an integer ≥ 2"),
+        ({"width": 0}, "width must be an integer ≥ 1"),
+        ({"depth": 1}, "depth must be an integer ≥ 2"),
+        ({"degree": 3}, "valid options: order, points, width, depth"),
+    ],
+)
+def test_bad_options_are_refused_listing_valid_values(options, message):
+    with pytest.raises(BenchInputError, match=message):
+        get_problem("derivative-order", **options)
+
+
+# -- strategies ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["derivative-order", "laplacian", "biharmonic"])
+def test_every_pair_is_implemented_or_explained(kind):
+    for backend in BACKENDS:
+        b = get_backend(backend)
+        supported = set(b.registry.supported(kind))
+        reasons = b.registry.unsupported_reasons(kind)
+        assert supported | set(reasons) == set(STRATEGY_NAMES[kind]), (backend, kind)
+        assert all(reason.strip() for reason in reasons.values())
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("strategy", EXACT)
+@pytest.mark.parametrize("k", range(1, 7))
+def test_exact_strategies_match_the_reference(k, strategy, backend, problems):
+    value_err, grad_err, tol = _check(problems[k], strategy, backend)
+    assert tol == 1e-9
+    assert grad_err <= tol and value_err <= tol, (grad_err, value_err)
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_forward_over_reverse_is_second_order_only(backend, problems):
+    value_err, grad_err, tol = _check(problems[2], "fwd-over-rev", backend)
+    assert grad_err <= tol and value_err <= tol
+    with pytest.raises(UnsupportedStrategy, match="mixed second-order mode"):
+        get_backend(backend).value_and_grad(problems[3], "fwd-over-rev")
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_float32_within_the_rounding_bound(backend, problems):
+    value_err, grad_err, tol = _check(problems[3], "taylor", backend, dtype="float32")
+    assert grad_err <= tol and value_err <= tol
+    assert tol < 1e-4
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("k", [1, 2, 4, 6])
+def test_fd_stencil_error_is_real_but_within_its_predicted_bound(k, backend, problems):
+    value_err, grad_err, tol = _check(problems[k], "fd-stencil", backend)
+    assert 1e-13 < grad_err <= tol, (grad_err, tol)
+    assert tol < 100 * grad_err  # a prediction (worst-case rounding sums at small k), not a blanket
+
+
+def test_fd_stencil_too_inaccurate_to_verify_is_refused(problems):
+    params = params_in_dtype(problems[8].init_params(0), "float32")
+    with pytest.raises(BenchInputError, match="predicted relative error .* > 0.5"):
+        problems[8].tolerance("fd-stencil", "float32", params)
+
+
+def test_directional_check_on_a_wide_net_accepts_right_and_catches_wrong_gradients():
+    problem = get_problem("derivative-order", order=2, points=11, width=64)
+    assert not problem.full_gradient and problem.network.n_params == 8642
+    params = problem.init_params(0)
+    value, grads = get_backend("jax").value_and_grad(problem, "taylor")(params)
+    value_err, grad_err, _ = problem.compare(params, value, grads)
+    assert grad_err < 1e-12 and value_err < 1e-12
+    nudged = {k: v.copy() for k, v in grads.items()}
+    nudged["W2"][3, 7] += 1e-4 * np.max(np.abs(grads["W2"]))
+    assert problem.compare(params, value, nudged)[1] > 1e-9
