@@ -5,8 +5,10 @@ from problems import BenchInputError
 
 
 def test_default_set_covers_every_penalty_pair_at_two_sizes_and_dtypes():
-    cases = [c for c in load_sweep("default") if c.problem == "penalty"]
+    cases = [c for c in load_sweep("default") if c.problem == "penalty" and c.variant != "compile"]
     assert len(cases) == 2 * 2 * 2 * 8  # backends × points × dtypes × strategies
+    compiled = [c for c in load_sweep("default") if c.variant == "compile"]
+    assert {(c.backend, c.dtype) for c in compiled} == {("torch", "float32")} and len(compiled) == 16
     assert {c.sizes for c in cases} == {(("points", 101),), (("points", 10000),)}
     assert len({c.id for c in load_sweep("default")}) == len(load_sweep("default"))
     assert {c.problem for c in load_sweep("default")} >= {"penalty", "lv-ude"}
@@ -14,7 +16,7 @@ def test_default_set_covers_every_penalty_pair_at_two_sizes_and_dtypes():
 
 def test_overrides_narrow_the_sweep():
     cases = load_sweep("default", {"backends": ["torch"], "dtypes": ["float32"], "sizes": {"points": [101]}})
-    cases = [c for c in cases if c.problem == "penalty"]
+    cases = [c for c in cases if c.problem == "penalty" and c.variant == "eager"]
     assert {c.backend for c in cases} == {"torch"} and len(cases) == 8
 
 
