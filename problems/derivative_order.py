@@ -152,8 +152,27 @@ def thaw(frozen: tuple) -> dict[str, np.ndarray]:
 
 
 # -- the problem -------------------------------------------------------------------------------
+class ComplexStepReference:
+    """Reference and comparison for a problem with `loss(batched params) -> (B,)` and `network`:
+    the float64 value, the complex-step gradient, and `compare` by the full gradient up to
+    FULL_GRADIENT_MAX_PARAMS parameters, otherwise by directional derivatives along
+    CHECK_DIRECTIONS fixed random directions. Shared by `derivative-order` and the PINN losses."""
+
+    @property
+    def full_gradient(self) -> bool:
+        return self.network.n_params <= FULL_GRADIENT_MAX_PARAMS
+
+    def reference(self, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
+        """Float64 value and weight gradient: Taylor propagation by hand and the complex step."""
+        value = float(np.real(self.loss(batched(params))[0]))
+        return value, complex_step_gradient(self.loss, params, self.network)
+
+    def compare(self, params, value, grads) -> tuple[float, float, float]:
+        return _compare_cached(self, freeze(params), float(value), freeze(grads))
+
+
 @dataclass(frozen=True)
-class DerivativeOrderProblem:
+class DerivativeOrderProblem(ComplexStepReference):
     """Σ over `points` evenly spaced x ∈ [0, 10] of (∂ᵏU₁/∂x₁ᵏ([x, 1]))², k = `order`.
 
     `width` is the hidden width and `depth` the number of Dense layers of the rbf MLP 2 → 2;
@@ -211,20 +230,6 @@ class DerivativeOrderProblem:
         """L for batched (possibly complex) parameters, shape (B,)."""
         return (self.derivatives(params)[-1] ** 2).sum(axis=-1)
 
-    @property
-    def full_gradient(self) -> bool:
-        return self.network.n_params <= FULL_GRADIENT_MAX_PARAMS
-
-    def reference(self, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
-        """Float64 value and weight gradient: Taylor propagation by hand and the complex step."""
-        value = float(np.real(self.loss(batched(params))[0]))
-        return value, complex_step_gradient(self.loss, params, self.network)
-
-    def compare(self, params, value, grads) -> tuple[float, float, float]:
-        """Errors against the reference: full gradient up to FULL_GRADIENT_MAX_PARAMS parameters,
-        otherwise directional derivatives along CHECK_DIRECTIONS fixed random directions."""
-        return _compare_cached(self, freeze(params), float(value), freeze(grads))
-
     def tolerance(self, strategy: str, dtype: str, params: dict[str, np.ndarray]) -> float:
         """Allowed relative error of `strategy` in `dtype`.
 
@@ -260,7 +265,7 @@ def usable_bound(bound: float, strategy: str, problem, dtype: str, remedy: str) 
 
 
 @lru_cache(maxsize=8)
-def _compare_cached(problem: DerivativeOrderProblem, frozen_params, value, frozen_grads):
+def _compare_cached(problem: ComplexStepReference, frozen_params, value, frozen_grads):
     return compare_gradient(problem.loss, thaw(frozen_params), problem.network, value, thaw(frozen_grads),
                             problem.full_gradient)  # fmt: skip
 

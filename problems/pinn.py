@@ -23,10 +23,9 @@ import numpy as np
 
 from problems.derivative_order import (
     EXACT_FLOAT64_TOLERANCE,
-    FULL_GRADIENT_MAX_PARAMS,
+    ComplexStepReference,
     check_directions,
     check_int_option,
-    compare_gradient,
     freeze,
     stencil_error_bound,
     thaw,
@@ -34,7 +33,7 @@ from problems.derivative_order import (
 )
 from problems.network import MLPSpec, flatten, init_params, unflatten
 from problems.penalty import PROBABILISTIC_LAMBDA, check_dtype
-from problems.reference import COMPLEX_STEP, batched, complex_step_gradient, taylor_coefficients
+from problems.reference import COMPLEX_STEP, batched, taylor_coefficients
 
 MAX_DIM = {"poisson": 256, "biharmonic": 16}
 """Valid input dimensions are 1 … MAX_DIM (the sweeps use d = 2, 8, 32, 128 and 2, 4, 8); the
@@ -79,7 +78,7 @@ def combine_pure_and_pairs(order: int, pure, plus, minus, d: int, mixed_order: i
 
 
 @dataclass(frozen=True)
-class _PinnProblem:
+class _PinnProblem(ComplexStepReference):
     """Common part: network, collocation points, reference machinery; subclasses set the operator."""
 
     dim: int = 2
@@ -171,20 +170,6 @@ class _PinnProblem:
         """L for batched (possibly complex) parameters, shape (B,)."""
         return ((self.operator(params) + self.source()) ** 2).mean(axis=-1)
 
-    @property
-    def full_gradient(self) -> bool:
-        return self.network.n_params <= FULL_GRADIENT_MAX_PARAMS
-
-    def reference(self, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
-        """Float64 value and weight gradient (full complex step; see `compare` for large nets)."""
-        value = float(np.real(self.loss(batched(params))[0]))
-        return value, complex_step_gradient(self.loss, params, self.network)
-
-    def compare(self, params, value, grads) -> tuple[float, float, float]:
-        """Errors against the reference: the full gradient for small nets, directional derivatives
-        along fixed random directions otherwise (as for `derivative-order`)."""
-        return _compare_cached(self, freeze(params), float(value), freeze(grads))
-
     def tolerance(self, strategy: str, dtype: str, params: dict[str, np.ndarray]) -> float:
         """Allowed relative error of `strategy` in `dtype`.
 
@@ -217,12 +202,6 @@ class _PinnProblem:
         over the S directions, / S, relative to the RMS of the exact operator), and its loss's
         relative error against the exact loss."""
         return _estimator_statistics(self, freeze(params))
-
-
-@lru_cache(maxsize=8)
-def _compare_cached(problem, frozen_params, value, frozen_grads):
-    return compare_gradient(problem.loss, thaw(frozen_params), problem.network, value, thaw(frozen_grads),
-                            problem.full_gradient)  # fmt: skip
 
 
 @lru_cache(maxsize=8)

@@ -150,13 +150,7 @@ def build(problem, dtype: str, device: str, variant: str, strategy: str) -> Comp
     if "loss" in penalty.parts:
         parts["loss"] = lambda native: (parts["solve"](native), penalty.parts["loss"](native))
     jax_device = jax.devices(device)[0]
-
-    def prepare(params):
-        return jax.device_put({k: jnp.asarray(v, dtype=dtype) for k, v in params.items()}, jax_device)
-
-    def to_numpy(out):
-        value, grads = out
-        return float(value), {k: np.asarray(v, dtype=np.float64) for k, v in grads.items()}
+    prepare, to_numpy = penalty.prepare, penalty.to_numpy  # same parameters, dtype and device
 
     def metrics(native):
         frozen = tuple((k, np.asarray(v, dtype=np.float64).tobytes(), v.shape) for k, v in native.items())

@@ -155,10 +155,6 @@ def build(problem, dtype: str, device: str, variant: str, strategy: str) -> Comp
         sync()
         return out
 
-    def to_numpy(out):
-        value, grads = out
-        return float(value), {k: grads[k].detach().cpu().double().numpy() for k in names}
-
     parts = {"solve": solve_only, "ode": ode_part, "penalty": penalty.run}
     if "loss" in penalty.parts:
         parts["loss"] = lambda native: (solve_only(native), penalty.parts["loss"](native))
@@ -184,7 +180,7 @@ def build(problem, dtype: str, device: str, variant: str, strategy: str) -> Comp
     return Compiled(
         penalty.prepare,
         run,
-        to_numpy,
+        penalty.to_numpy,  # same parameter names: W1..Wn, b1..bn
         info={"library": library, "adam": lambda lr: adam(penalty.prepare, run, lr)},
         parts=parts,
         metrics=metrics,
