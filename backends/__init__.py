@@ -1,26 +1,41 @@
-"""Framework adapters: `get_backend(name)`; each implements every strategy for every problem.
+"""Framework adapters: `get_backend(name)`; each implements the catalogue strategies of every problem.
 
-Backends are imported lazily so that using one framework never imports the other.
+What the rest of the suite needs to know about a backend without importing its framework (its
+compile modes, the default first) is declared once here, in BACKENDS. Backends are imported
+lazily, so using one framework never imports the other. `register_strategy` is the public way to
+add a strategy from outside the suite (plugins, the tests' deliberately faulty strategies).
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 
-from backends.base import (
-    DEVICES,
-    PENALTY_STRATEGIES,
-    STRATEGY_NAMES,
-    Backend,
-    Compiled,
-    UnsupportedStrategy,
-)
+from backends.base import Backend, Builder, Compiled, Condition, PureFunction, UnsupportedStrategy
+from backends.devices import DEVICES
+from problems.core import Strategy, catalogue
 from problems.errors import unknown_name
 
-BACKENDS: dict[str, str] = {
-    "jax": "backends.jax_backend:JaxBackend",
-    "torch": "backends.torch_backend:TorchBackend",
+
+@dataclass(frozen=True)
+class BackendInfo:
+    target: str
+    """module:class of the adapter."""
+    variants: tuple[str, ...]
+    """Compile modes, the default first."""
+
+    @property
+    def default_variant(self) -> str:
+        return self.variants[0]
+
+
+BACKENDS: dict[str, BackendInfo] = {
+    "jax": BackendInfo("backends.jax_backend:JaxBackend", ("jit", "eager")),
+    "torch": BackendInfo("backends.torch_backend:TorchBackend", ("eager", "compile")),
 }
+
+VARIANTS: dict[str, tuple[str, ...]] = {name: info.variants for name, info in BACKENDS.items()}
+DEFAULT_VARIANT: dict[str, str] = {name: info.default_variant for name, info in BACKENDS.items()}
 
 _instances: dict[str, Backend] = {}
 
@@ -30,18 +45,40 @@ def get_backend(name: str) -> Backend:
     if name not in BACKENDS:
         raise unknown_name("backend", name, BACKENDS)
     if name not in _instances:
-        module, cls = BACKENDS[name].split(":")
+        module, cls = BACKENDS[name].target.split(":")
         _instances[name] = getattr(importlib.import_module(module), cls)()
     return _instances[name]
 
 
+def register_strategy(backend: str, kind: str, name: str, build: Builder, description: str = "",
+                      error: str = "exact", when: Condition | None = None) -> None:  # fmt: skip
+    """Add strategy `name` for problem kind `kind` to `backend`: a catalogue entry (if the kind's
+    catalogue lacks it) with its error model, and the implementation `build(problem, dtype,
+    device, variant) -> Compiled`. Idempotent."""
+    strategies = catalogue(kind)
+    if name not in strategies:
+        strategies.add(Strategy(name, description or f"plugin strategy {name}", error=error))
+    get_backend(backend).registry.register(kind, name, when)(build)
+
+
+def unregister_strategy(backend: str, kind: str, name: str, catalogue_entry: bool = True) -> None:
+    """Undo `register_strategy` (and drop the catalogue entry unless `catalogue_entry` is False)."""
+    get_backend(backend).registry.remove(kind, name)
+    if catalogue_entry:
+        catalogue(kind).remove(name)
+
+
 __all__ = [
     "BACKENDS",
+    "DEFAULT_VARIANT",
     "DEVICES",
-    "PENALTY_STRATEGIES",
-    "STRATEGY_NAMES",
+    "VARIANTS",
     "Backend",
+    "BackendInfo",
     "Compiled",
+    "PureFunction",
     "UnsupportedStrategy",
     "get_backend",
+    "register_strategy",
+    "unregister_strategy",
 ]

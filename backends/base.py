@@ -1,44 +1,45 @@
-"""The backend protocol: a registry of strategies, each building a `Compiled` evaluation.
+"""The backend protocol: a registry of strategy implementations, each building a `Compiled`.
 
-A strategy is a recipe for the weight gradient of a problem's loss ("how is the input derivative
-taken, and how is the weight gradient taken through it"). Each backend keeps one
-`StrategyRegistry`; a strategy the framework cannot express is registered as unsupported with the
-reason, so every backend × strategy pair is either runnable or explained.
+A strategy is named by a problem kind's catalogue (`problems.core.Catalogue`): what it computes
+and how correct it must be. A backend implements catalogue names; each implementation may state
+when it cannot serve an instance (`when(problem) -> reason | None`), and a name a backend cannot
+express at all is registered as unsupported with the reason. `Backend.unsupported(problem)` is the
+one place all of these meet: catalogue applicability, missing implementations and conditions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
+from backends.devices import DEVICES, cpu_model
+from problems.core import Problem, catalogue, check_dtype
 from problems.errors import BenchInputError, unknown_name
-from problems.penalty import check_dtype
-
-PENALTY_STRATEGIES: dict[str, str] = {
-    "rev-over-rev": "input gradient by reverse mode, weight gradient by reverse mode through it",
-    "rev-over-rev-func": "as rev-over-rev, written with torch.func (grad over vmap(jacrev))",
-    "rev-over-fwd": "input gradient by forward mode (jvp), weight gradient by reverse mode over it",
-    "fwd-over-rev": "∇θ(w·∇ₓU) as a JVP in input direction w of one reverse pass ∇θU (HVP trick)",
-    "fwd-over-fwd": "weight gradient by forward mode, one JVP per parameter, over forward input JVPs",
-    "taylor": "input derivative by Taylor mode (jets), weight gradient by reverse mode",
-    "fd-central": "input derivative by central differences, weight gradient by reverse mode",
-    "hand-derived": "the floor: Jacobian propagation and its adjoint derived by hand, fused, no AD",
-}
-"""Every strategy name the suite knows for the `penalty` kind, with what it computes."""
-
-STRATEGY_NAMES: dict[str, dict[str, str]] = {"penalty": PENALTY_STRATEGIES}
-
-DEVICES = ("cpu", "cuda")
 
 
 class UnsupportedStrategy(BenchInputError):
-    """The backend cannot express this strategy; the message says why."""
+    """The backend cannot run this strategy for this instance; the message says why."""
 
 
-@dataclass
+@dataclass(frozen=True)
+class PureFunction:
+    """A side-effect-free evaluation `fn(params, *args) -> (value, grads)` and its data arguments
+    (JAX): what a composite strategy (the UDE) combines with its own terms before compiling."""
+
+    fn: Callable[..., Any]
+    args: tuple = ()
+
+
+Trainer = Callable[[float], tuple[Callable[[dict], Any], Callable[[Any], tuple[Any, float]]]]
+"""learning rate -> (init(numpy params) -> state, step(state) -> (state, loss before the update))."""
+
+
+@dataclass(frozen=True)
 class Compiled:
     """A built (jit-compiled, traced, ...) loss+gradient evaluation.
 
@@ -50,103 +51,119 @@ class Compiled:
     prepare: Callable[[dict[str, np.ndarray]], Any]
     run: Callable[[Any], Any]
     to_numpy: Callable[[Any], tuple[float, dict[str, np.ndarray]]]
-    info: dict[str, Any] = field(default_factory=dict)
-    parts: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    parts: Mapping[str, Callable[[Any], Any]] = field(default_factory=lambda: MappingProxyType({}))
     """Extra synchronised callables on the prepared params, each timed like `run` and recorded as
     `<name>_median_s` (e.g. "loss" for the loss alone, "ode"/"penalty" for a UDE's parts)."""
     metrics: Callable[[Any], dict[str, Any]] | None = None
-    """Optional counts recorded with the case (e.g. right-hand-side evaluations per solve)."""
+    """Counts and sizes recorded with the case (program size, right-hand-side evaluations...)."""
+    pure: PureFunction | None = None
+    """JAX: the pure function `run` executes, for composition (the UDE adds its solve to it)."""
+    trainer: Trainer | None = None
+    """Adam training with this evaluation (the UDE's training runs)."""
 
     def __call__(self, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
         return self.to_numpy(self.run(self.prepare(params)))
 
 
-Builder = Callable[[Any, str, str, str], Compiled]
+Builder = Callable[[Problem, str, str, str], Compiled]
 """build(problem, dtype, device, variant) -> Compiled."""
+
+Condition = Callable[[Problem], str | None]
+"""when(problem) -> None if the implementation serves this instance, else the reason it cannot."""
 
 
 @dataclass(frozen=True)
-class Strategy:
-    name: str
+class Implementation:
     kind: str
-    description: str
-    build: Builder | None = None
-    unsupported: str | None = None
+    name: str
+    build: Builder | None
+    when: Condition | None = None
+
+    def reason(self, problem: Problem) -> str | None:
+        return self.when(problem) if self.when is not None else None
 
 
 class StrategyRegistry:
-    """Strategies of one backend, keyed by problem kind and name."""
+    """One backend's implementations, keyed by problem kind and catalogue name."""
 
     def __init__(self, backend: str):
         self.backend = backend
-        self._entries: dict[str, dict[str, Strategy]] = {}
+        self._entries: dict[tuple[str, str], Implementation] = {}
+        self._composites: dict[str, tuple[Callable[[Problem], Problem], Callable, Condition | None]] = {}
 
-    def register(self, kind: str, name: str) -> Callable[[Builder], Builder]:
+    def register(self, kind: str, name: str, when: Condition | None = None) -> Callable[[Builder], Builder]:
         """Decorator registering `build(problem, dtype, device, variant) -> Compiled` as `name`."""
 
         def decorate(build: Builder) -> Builder:
-            self._add(Strategy(name, kind, _description(kind, name), build=build))
+            self._entries[(kind, name)] = Implementation(kind, name, build, when)
             return build
 
         return decorate
 
-    def register_composite(self, kind: str, inner_kind: str, build) -> None:
-        """Register every `inner_kind` strategy under `kind` as `build(problem, dtype, device,
-        variant, strategy)`: a problem whose loss contains an `inner_kind` part (the UDE's
-        penalty) is differentiated by each inner strategy; unsupported ones stay unsupported."""
-        unsupported = self.unsupported_reasons(inner_kind)
-        for name in STRATEGY_NAMES[kind]:
-            if name in unsupported:
-                self.unsupported(kind, name, f"its {inner_kind} strategy is unsupported: {unsupported[name]}")
-            else:
-                self.register(kind, name)(lambda p, d, dev, v, s=name: build(p, d, dev, v, s))
-
     def unsupported(self, kind: str, name: str, reason: str) -> None:
-        self._add(Strategy(name, kind, _description(kind, name), unsupported=reason))
+        """`name` is a strategy this framework cannot express; `reason` says why."""
+        self._entries[(kind, name)] = Implementation(kind, name, None, lambda problem: reason)
 
-    def _add(self, strategy: Strategy) -> None:
-        if strategy.name not in STRATEGY_NAMES.get(strategy.kind, {}):
-            raise ValueError(f"strategy {strategy.name!r} is not a known {strategy.kind} strategy")
-        self._entries.setdefault(strategy.kind, {})[strategy.name] = strategy
+    def register_composite(self, kind: str, inner: Callable[[Problem], Problem], build,
+                           when: Condition | None = None) -> None:  # fmt: skip
+        """Every strategy of `kind` is the same strategy of an inner problem (`inner(problem)`, e.g.
+        the UDE's penalty) built into `build(problem, dtype, device, variant, strategy)`; it serves
+        an instance when `when` allows it and the inner strategy is supported for the inner one."""
+        self._composites[kind] = (inner, build, when)
 
-    def supported(self, kind: str) -> list[str]:
-        return [n for n, s in self._entries.get(kind, {}).items() if s.unsupported is None]
+    def remove(self, kind: str, name: str) -> None:
+        self._entries.pop((kind, name), None)
 
-    def unsupported_reasons(self, kind: str) -> dict[str, str]:
-        return {n: s.unsupported for n, s in self._entries.get(kind, {}).items() if s.unsupported}
+    def names(self, kind: str) -> set[str]:
+        """Names this backend implements or declares unsupported for `kind` (a composite kind:
+        all of its catalogue). A catalogue name outside this set is an omission, not a decision."""
+        if kind in self._composites:
+            return set(catalogue(kind))
+        return {name for k, name in self._entries if k == kind}
 
-    def get(self, kind: str, name: str) -> Strategy:
-        entries = self._entries.get(kind, {})
-        if name not in entries:
-            raise unknown_name(f"{self.backend} strategy", name, self.supported(kind))
-        strategy = entries[name]
-        if strategy.unsupported:
-            raise UnsupportedStrategy(f"{self.backend} does not support {name!r}: {strategy.unsupported}")
-        return strategy
+    def reason(self, problem: Problem, name: str) -> str | None:
+        """Why `name` cannot run for `problem` on this backend, or None if it can."""
+        applicable = problem.strategies[name].reason_not_applicable(problem)
+        if applicable:
+            return applicable
+        if problem.kind in self._composites:
+            inner, _, when = self._composites[problem.kind]
+            inner_reason = self.reason(inner(problem), name)
+            if inner_reason:
+                return f"its {inner(problem).kind} strategy is unsupported: {inner_reason}"
+            return when(problem) if when is not None else None
+        entry = self._entries.get((problem.kind, name))
+        if entry is None:
+            return f"{self.backend} has no implementation of {name!r} for {problem.kind}"
+        return entry.reason(problem)
+
+    def builder(self, problem: Problem, name: str) -> Builder:
+        """The build function for a supported `name` (check `reason` first)."""
+        if problem.kind in self._composites:
+            _, build, _ = self._composites[problem.kind]
+            return lambda p, dtype, device, variant: build(p, dtype, device, variant, name)
+        return self._entries[(problem.kind, name)].build
 
 
-def _description(kind: str, name: str) -> str:
-    return STRATEGY_NAMES.get(kind, {}).get(name, "")
-
-
-class Backend:
+class Backend(ABC):
     """One framework's adapter: strategies for every problem, built per dtype and device."""
 
     name: str = ""
     registry: StrategyRegistry
     variants: tuple[str, ...] = ()
-    """Compile modes, the default first."""
+    """Compile modes, the default first (declared once, in `backends.BACKENDS`)."""
 
-    def strategies(self, problem) -> list[str]:
-        """Names of the strategies this backend can run for `problem`."""
-        return self.registry.supported(problem.kind)
+    def strategies(self, problem: Problem) -> list[str]:
+        """Names of the strategies this backend can build for `problem` (this instance)."""
+        return [name for name in problem.strategies if self.registry.reason(problem, name) is None]
 
-    def unsupported(self, problem) -> dict[str, str]:
-        """Strategies known for `problem` that this backend cannot run, with the reason."""
-        return self.registry.unsupported_reasons(problem.kind)
+    def unsupported(self, problem: Problem) -> dict[str, str]:
+        """Every catalogue strategy this backend cannot build for `problem`, with the reason."""
+        reasons = {name: self.registry.reason(problem, name) for name in problem.strategies}
+        return {name: reason for name, reason in reasons.items() if reason}
 
-    def available_devices(self) -> list[str]:
-        raise NotImplementedError
+    @abstractmethod
+    def available_devices(self) -> list[str]: ...
 
     def check_device(self, device: str) -> str:
         if device not in DEVICES:
@@ -160,63 +177,31 @@ class Backend:
 
     def value_and_grad(
         self,
-        problem,
+        problem: Problem,
         strategy: str,
         dtype: str = "float64",
         device: str = "cpu",
         variant: str | None = None,
     ) -> Compiled:
         """Build once (trace, jit...) and return `f(params) -> (value, grads)` (numpy dicts)."""
-        entry = self.registry.get(problem.kind, strategy)
+        if strategy not in problem.strategies:
+            raise unknown_name(f"{self.name} strategy", strategy, self.strategies(problem))
+        reason = self.registry.reason(problem, strategy)
+        if reason:
+            raise UnsupportedStrategy(f"{self.name} does not support {strategy!r}: {reason}")
         variant = variant or self.variants[0]
         if variant not in self.variants:
             raise unknown_name(f"{self.name} variant", variant, self.variants)
-        return entry.build(problem, check_dtype(dtype), self.check_device(device), variant)
+        build = self.registry.builder(problem, strategy)
+        return build(problem, check_dtype(dtype), self.check_device(device), variant)
 
     def device_name(self, device: str) -> str:
         """What the device is (CPU model, GPU model), recorded with every case."""
-        if device == "cpu":
-            from bench.environment import cpu_model
+        return cpu_model() if device == "cpu" else self.gpu_name()
 
-            return cpu_model()
-        return self.gpu_name()
+    @abstractmethod
+    def gpu_name(self) -> str: ...
 
-    def gpu_name(self) -> str:
-        raise NotImplementedError
-
+    @abstractmethod
     def environment(self) -> dict[str, str]:
         """Library versions and device names for the report."""
-        raise NotImplementedError
-
-
-STRATEGY_NAMES["lv-ude"] = PENALTY_STRATEGIES
-"""The UDE loss takes its penalty by any penalty strategy (the data term's gradient by the
-problem's `sensitivity` option), so its strategies are the penalty's."""
-
-DERIVATIVE_ORDER_STRATEGIES: dict[str, str] = {
-    "nested-rev": "∂ᵏU/∂x₁ᵏ by k nested reverse passes (grad of grad …), weight gradient by reverse mode",
-    "nested-fwd": "∂ᵏU/∂x₁ᵏ by k nested forward passes (jvp of jvp …), weight gradient by reverse mode",
-    "fwd-over-rev": "order 2 only: forward mode over one reverse pass, weight gradient by reverse mode",
-    "taylor": "one k-th order Taylor-mode jet (jax.experimental.jet / jet-for-pytorch), then reverse mode",
-    "fd-stencil": "central finite-difference stencil for ∂ᵏ (2⌊(k+1)/2⌋+1 points), then reverse mode",
-}
-"""Strategies for `derivative-order` (the k-th input derivative)."""
-
-OPERATOR_STRATEGIES: dict[str, str] = {
-    "nested-rev": "Hessian rows by reverse over reverse (d HVPs), trace; Δ² applies it to Δu again",
-    "nested-fwd": "∂²/∂xᵢ² by forward over forward along each basis vector, summed (Δ²: nested twice)",
-    "fwd-over-rev": "Hessian by forward over reverse (jax.hessian / torch.func.hessian), trace",
-    "taylor": "standard Taylor mode: jets along basis directions (Δ²: and eᵢ±eⱼ, polarised), summed",
-    "collapsed-taylor": "collapsed Taylor mode: jet-for-pytorch laplacian / bilaplacian",
-    "forward-laplacian": "forward Laplacian (folx): Δ propagated with the forward pass (Δ²: Δ of Δ)",
-    "fd-stencil": "central differences: discrete Laplacian (Δ²: its square), error predicted",
-    "hutchinson": "stochastic: mean of directional derivatives along sampled v (Rademacher for Δ, "
-    "Gaussian/3 for Δ²), Taylor mode; `samples` per point",
-}
-"""Strategies for the PINN operators (`laplacian` for Poisson, `biharmonic`); the weight gradient
-of the residual loss is always reverse mode."""
-
-STRATEGY_NAMES.update(
-    {"derivative-order": DERIVATIVE_ORDER_STRATEGIES, "laplacian": OPERATOR_STRATEGIES,
-     "biharmonic": OPERATOR_STRATEGIES}
-)  # fmt: skip

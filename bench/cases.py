@@ -1,7 +1,9 @@
-"""Benchmark cases: one (problem, sizes, backend, strategy, variant, dtype, device) each.
+"""Benchmark cases: one (problem, options, backend, strategy, variant, dtype, device) each.
 
-Sweeps are described in TOML (see `bench/sets/`); expansion and sharding are deterministic so
-that n machines running `--shard i/n` cover every case exactly once.
+The case id (`penalty[points=101]-jax-rev-over-rev-jit-float32-cpu`) and the instance it names
+(`penalty[points=101]`) are built and parsed here and nowhere else. Sweeps are described in TOML
+(see `bench/sets/`); expansion and sharding are deterministic so that n machines running
+`--shard i/n` cover every case exactly once.
 """
 
 from __future__ import annotations
@@ -12,26 +14,31 @@ import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from backends.base import DEVICES, STRATEGY_NAMES
-from problems import DTYPES, PROBLEMS, get_problem
+from backends import DEFAULT_VARIANT, DEVICES, VARIANTS
+from problems import DTYPES, PROBLEMS, get_problem, problem_options
 from problems.errors import BenchInputError, unknown_name
 
-VARIANTS = {
-    "jax": ("jit", "eager"),
-    "torch": ("eager", "compile"),
-}
-"""Compile modes per backend, the default first (mirrors each Backend.variants without
-importing the frameworks; a test keeps the two in step)."""
-
-DEFAULT_VARIANT = {backend: variants[0] for backend, variants in VARIANTS.items()}
-
 SETS_DIR = Path(__file__).parent / "sets"
+
+Options = tuple[tuple[str, int | str], ...]
+"""A problem's options as sorted (name, value) pairs: hashable, and the order of the case id."""
+
+
+def instance_id(problem: str, options: Options | dict) -> str:
+    """`problem[name=value,...]`: one problem instance, the options sorted by name."""
+    items = sorted(options.items()) if isinstance(options, dict) else options
+    return f"{problem}[{','.join(f'{k}={v}' for k, v in items)}]"
+
+
+def instance_of(case_id: str) -> str:
+    """The instance part of a case id (its problem and options)."""
+    return case_id[: case_id.index("]-") + 1]
 
 
 @dataclass(frozen=True, order=True)
 class Case:
     problem: str
-    sizes: tuple[tuple[str, int | str], ...]
+    options: Options
     """Problem options that identify the instance (points, order, dim, solver...)."""
     backend: str
     strategy: str
@@ -40,23 +47,28 @@ class Case:
     device: str
 
     @property
-    def id(self) -> str:
-        size = ",".join(f"{k}={v}" for k, v in self.sizes)
-        return (
-            f"{self.problem}[{size}]-{self.backend}-{self.strategy}-{self.variant}-{self.dtype}-{self.device}"
-        )
+    def instance(self) -> str:
+        return instance_id(self.problem, self.options)
 
-    def options(self) -> dict[str, int | str]:
-        return dict(self.sizes)
+    @property
+    def id(self) -> str:
+        return f"{self.instance}-{self.backend}-{self.strategy}-{self.variant}-{self.dtype}-{self.device}"
+
+    def options_dict(self) -> dict[str, int | str]:
+        return dict(self.options)
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["sizes"] = dict(self.sizes)
+        d["options"] = dict(self.options)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Case:
-        return cls(**{**d, "sizes": tuple(sorted(d["sizes"].items()))})
+        d = dict(d)
+        options = d.pop("options", None)
+        if options is None:  # files written before `sizes` was renamed `options`
+            options = d.pop("sizes")
+        return cls(**d, options=tuple(sorted(options.items())))
 
 
 def _as_list(value, valid, kind: str) -> list:
@@ -69,18 +81,26 @@ def _as_list(value, valid, kind: str) -> list:
     return values
 
 
+def _entry_options(spec: dict) -> dict:
+    """A sweep entry's problem options (`options`, or the older name `sizes`)."""
+    if "options" in spec and "sizes" in spec:
+        raise BenchInputError("a sweep entry has both `options` and `sizes`; use `options`")
+    return spec.get("options", spec.get("sizes", {}))
+
+
 def expand(spec: dict) -> list[Case]:
-    """Cases of one sweep entry: {problem, sizes: {name: [values]}, backends, strategies, ...}."""
+    """Cases of one sweep entry: {problem, options: {name: [values]}, backends, strategies, ...}."""
     problem = spec.get("problem")
     if problem not in PROBLEMS:
         raise unknown_name("problem", problem, PROBLEMS)
-    size_names = sorted(spec.get("sizes", {}))
-    size_values = [v if isinstance(v, list) else [v] for v in (spec["sizes"][n] for n in size_names)]
+    options = _entry_options(spec)
+    names = sorted(options)
+    values = [v if isinstance(v, list) else [v] for v in (options[n] for n in names)]
     cases = []
-    for combo in itertools.product(*size_values):
-        sizes = tuple(zip(size_names, combo))
-        kind = get_problem(problem, **dict(sizes)).kind  # validates the sizes
-        strategies = _as_list(spec.get("strategies"), STRATEGY_NAMES[kind], "strategy")
+    for combo in itertools.product(*values):
+        chosen = tuple(zip(names, combo))
+        instance = get_problem(problem, **dict(chosen))  # validates the options
+        strategies = _as_list(spec.get("strategies"), instance.strategies, "strategy")
         for backend in _as_list(spec.get("backends"), VARIANTS, "backend"):
             variants = spec.get("variants", "default")
             variants = (
@@ -94,7 +114,7 @@ def expand(spec: dict) -> list[Case]:
                 _as_list(spec.get("dtypes"), DTYPES, "dtype"),
                 _as_list(spec.get("devices", "cpu"), DEVICES, "device"),
             ):
-                cases.append(Case(problem, sizes, backend, strategy, variant, dtype, device))
+                cases.append(Case(problem, chosen, backend, strategy, variant, dtype, device))
     return cases
 
 
@@ -102,43 +122,48 @@ def _all_variants() -> list[str]:
     return sorted({v for vs in VARIANTS.values() for v in vs})
 
 
-def load_sweep(path_or_name: str, overrides: dict | None = None) -> list[Case]:
-    """Cases of a sweep file (a path, or a name in bench/sets/), with CLI overrides applied."""
+def sweep_path(path_or_name: str) -> Path:
+    """A sweep file: a path, or the name of a built-in set in bench/sets/."""
     path = Path(path_or_name)
     if not path.exists():
         path = SETS_DIR / f"{path_or_name}.toml"
     if not path.exists():
         names = sorted(p.stem for p in SETS_DIR.glob("*.toml"))
         raise BenchInputError(f"no sweep file {path_or_name!r}; built-in sets: {', '.join(names)}")
+    return path
+
+
+def load_sweep_config(path_or_name: str) -> dict:
+    path = sweep_path(path_or_name)
     try:
-        config = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise BenchInputError(f"sweep file {path} is not valid TOML: {exc}") from exc
-    entries = config.get("sweep")
+
+
+def load_sweep(path_or_name: str, overrides: dict | None = None) -> list[Case]:
+    """Cases of a sweep file (a path, or a name in bench/sets/), with CLI overrides applied
+    (`options` overrides apply to the entries whose problem accepts them)."""
+    path = sweep_path(path_or_name)
+    entries = load_sweep_config(path_or_name).get("sweep")
     if not entries:
         raise BenchInputError(f"sweep file {path} has no [[sweep]] entries")
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    size_overrides = overrides.pop("sizes", {})
+    option_overrides = {**overrides.pop("sizes", {}), **overrides.pop("options", {})}  # sizes: the older name
     used = set()
     cases = []
     for entry in entries:
         entry = {**entry, **overrides}
-        accepted = _options(entry.get("problem"))
-        sizes = {**entry.get("sizes", {}), **{k: v for k, v in size_overrides.items() if k in accepted}}
-        used |= set(size_overrides) & accepted
-        cases.extend(expand({**entry, "sizes": sizes}))
-    if unused := sorted(set(size_overrides) - used):
+        if entry.get("problem") not in PROBLEMS:
+            raise unknown_name("problem", entry.get("problem"), PROBLEMS)
+        accepted = set(problem_options(entry["problem"]))
+        options = {**_entry_options(entry), **{k: v for k, v in option_overrides.items() if k in accepted}}
+        used |= set(option_overrides) & accepted
+        entry.pop("sizes", None)
+        cases.extend(expand({**entry, "options": options}))
+    if unused := sorted(set(option_overrides) - used):
         raise BenchInputError(f"no problem in {path.name} has the option(s) {', '.join(unused)}")
     return sorted(set(cases))
-
-
-def _options(problem: str) -> set[str]:
-    """The options a problem accepts (its constructor's parameters)."""
-    import inspect
-
-    if problem not in PROBLEMS:
-        raise unknown_name("problem", problem, PROBLEMS)
-    return set(inspect.signature(PROBLEMS[problem]).parameters) - {"name", "kind", "network"}
 
 
 def shard(cases: list[Case], index: int, count: int) -> list[Case]:

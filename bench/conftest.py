@@ -25,7 +25,7 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    from bench.run import load_plugins
+    from bench.plugins import load_plugins
 
     load_plugins(config.getoption("--plugin"))
     import bench.measure

@@ -9,32 +9,12 @@ import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
 
+from backends.devices import cpu_model, gpu_name
+
 LIBRARIES = (
     "jax", "jaxlib", "diffrax", "optax", "folx", "torch", "torchdiffeq", "torchode",
     "jet-for-pytorch", "numpy", "scipy", "pytest-benchmark", "pandas", "seaborn",
 )  # fmt: skip
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def gpu_name() -> str:
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=10, check=True,
-        )  # fmt: skip
-        return out.stdout.strip().splitlines()[0]
-    except (OSError, subprocess.SubprocessError, IndexError):
-        return ""
 
 
 def git_commit() -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from functools import lru_cache
 
 import numpy as np
 
@@ -21,7 +20,6 @@ from bench.memory import peak_memory
 from bench.timing import TimingPolicy, measure_until_stable
 from problems import get_problem, load_params
 from problems.errors import BenchInputError
-from problems.reference import relative_error
 
 PARAM_SEED = 0
 WARMUP_CALLS = 2
@@ -43,7 +41,7 @@ def base_record(case: Case) -> dict:
     return {
         "case_id": case.id,
         "problem": case.problem,
-        **case.options(),
+        **case.options_dict(),
         "backend": case.backend,
         "strategy": case.strategy,
         "variant": case.variant,
@@ -60,27 +58,16 @@ def params_in_dtype(params: dict[str, np.ndarray], dtype: str) -> dict[str, np.n
     return {k: v.astype(dtype).astype(np.float64) for k, v in params.items()}
 
 
-@lru_cache(maxsize=16)
-def _reference(problem, dtype: str):
-    params = params_in_dtype(case_params(problem), dtype)
-    value, grads = problem.reference(params)
-    return params, value, grads
-
-
 def check(problem, strategy: str, dtype: str, value: float, grads: dict) -> dict:
     """Errors against the reference and the verdict: status `ok` or `wrong`.
 
-    By default the full reference gradient is compared (`relative_error`). A problem too large
-    for that may define `compare(params, value, grads) -> (value_err, grad_err, ref_value)`
-    (e.g. comparing complex-step directional derivatives g·v along fixed random directions).
+    The problem's `compare` measures the errors (the full reference gradient, or complex-step
+    directional derivatives g·v for networks too large for it) at the parameters as the strategy
+    saw them (rounded to `dtype`); its `tolerance` says how large they may be.
     """
     params = params_in_dtype(case_params(problem), dtype)
     tolerance = problem.tolerance(strategy, dtype, params)
-    if hasattr(problem, "compare"):
-        value_err, grad_err, ref_value = problem.compare(params, value, grads)
-    else:
-        _, ref_value, ref_grads = _reference(problem, dtype)
-        value_err, grad_err = relative_error(value, grads, ref_value, ref_grads)
+    value_err, grad_err, ref_value = problem.compare(params, value, grads)
     result = {
         "value": value,
         "reference_value": ref_value,
@@ -104,7 +91,7 @@ def measure(case: Case, benchmark=None) -> dict:
     """The full record of one case; never raises for a failing strategy."""
     record = base_record(case)
     try:
-        problem = get_problem(case.problem, **case.options())
+        problem = get_problem(case.problem, **case.options_dict())
         backend = get_backend(case.backend)
         if case.device not in backend.available_devices():
             return {

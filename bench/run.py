@@ -1,33 +1,26 @@
 """Run a benchmark sweep: `python -m bench.run [--set default] [--out DIR | --resume DIR] ...`.
 
-Cases run under pytest-benchmark in child processes, so a segfault, an out-of-memory kill or a
-hang in one case ends only that child: the case in progress is recorded as `crashed` or
-`over budget` and a new child continues with the rest. Every finished case is appended to
-`results.jsonl` at once; `--resume DIR` skips cases already recorded there. Ctrl-C stops the
-child, keeps everything measured, and renders the report of what exists.
+The command line of the harness: it selects the cases, validates every input up front (one
+`error:` line and exit 2), then hands them to the crash-proof driver (`bench/driver.py`), runs the
+UDE training and renders the report. `--resume DIR` skips cases already recorded there. Ctrl-C
+stops the child, keeps everything measured, and renders the report of what exists.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.cases import Case, load_sweep, shard, write_cases
+from bench.cases import Case, load_sweep, load_sweep_config, shard, write_cases
+from bench.driver import ROOT, Driver, render_report, run_training
 from bench.environment import environment, gpu_name
-from bench.measure import base_record
-from bench.results import append_record, load_records
-from bench.timing import TIMING_OPTIONS, add_timing_options
+from bench.plugins import load_plugins
+from bench.timing import add_timing_options
+from problems import get_problem, load_params
 from problems.errors import BenchInputError
-
-ROOT = Path(__file__).resolve().parent.parent
-POLL_S = 0.25
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -38,7 +31,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dtypes", help="comma-separated: float32,float64")
     p.add_argument("--device", dest="devices", help="cpu or cuda (comma-separated for both)")
     p.add_argument("--variants", help="compile modes: jit,eager (JAX), eager,compile (PyTorch)")
-    p.add_argument("--sizes", help="problem option overrides, e.g. points=101,10000;order=1,2")
+    p.add_argument(
+        "--options", "--sizes", dest="options",
+        help="problem option overrides, e.g. points=101,10000;order=1,2 (--sizes is the older name)",
+    )  # fmt: skip
     p.add_argument("--out", help="output directory (default reports/out/<run-id>)")
     p.add_argument("--resume", help="continue the run in this directory, skipping finished cases")
     p.add_argument("--shard", help="i/n: run the i-th of n disjoint slices of the sweep")
@@ -62,16 +58,18 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-def _parse_sizes(value: str | None) -> dict | None:
+def _parse_options(value: str | None) -> dict | None:
     if not value:
         return None
-    sizes = {}
+    options = {}
     for item in value.split(";"):
         name, sep, values = item.partition("=")
         if not sep or not name.strip() or not values.strip():
-            raise BenchInputError(f"sizes must look like points=101,10000;order=1,2; got {value!r}")
-        sizes[name.strip()] = [_scalar(v.strip()) for v in values.split(",")]
-    return sizes
+            raise BenchInputError(
+                f"--options / --sizes must look like points=101,10000;order=1,2; got {value!r}"
+            )
+        options[name.strip()] = [_scalar(v.strip()) for v in values.split(",")]
+    return options
 
 
 def _scalar(text: str) -> int | str:
@@ -93,7 +91,7 @@ def select_cases(args) -> list[Case]:
         "dtypes": _split(args.dtypes),
         "devices": _split(args.devices),
         "variants": _split(args.variants),
-        "sizes": _parse_sizes(args.sizes),
+        "options": _parse_options(args.options),
     }
     cases = load_sweep(args.set, overrides)
     if args.shard:
@@ -105,135 +103,18 @@ def select_cases(args) -> list[Case]:
     return cases
 
 
-class Driver:
-    """Runs pending cases in child pytest processes and keeps `results.jsonl` complete."""
-
-    def __init__(self, out: Path, cases: list[Case], args):
-        self.out, self.cases, self.args = out, cases, args
-        self.results = out / "results.jsonl"
-        self.current = out / "current-case"
-        self.started = time.monotonic()
-        self.children = 0
-        self.proc: subprocess.Popen | None = None
-        self.finished = len(self.done_ids() & {c.id for c in cases})
-
-    def done_ids(self) -> set[str]:
-        return {r["case_id"] for r in load_records(self.results)}
-
-    def pending(self) -> list[Case]:
-        done = self.done_ids()
-        return [c for c in self.cases if c.id not in done]
-
-    def progress(self, record: dict) -> None:
-        self.finished += 1
-        done = self.finished
-        median = record.get("median_s")
-        timing = f"{median * 1e3:9.3f} ms" if median else " " * 12
-        elapsed = time.monotonic() - self.started
-        print(
-            f"[{done:3d}/{len(self.cases)}] {elapsed:7.1f}s {record['status']:<11} {timing}  "
-            f"{record['case_id']}" + (f"  ({record['error'][:90]})" if record.get("error") else ""),
-            flush=True,
-        )
-
-    def run(self) -> None:
-        while pending := self.pending():
-            self.run_child(pending)
-
-    def run_child(self, pending: list[Case]) -> None:
-        self.children += 1
-        cases_file = self.out / "pending-cases.json"
-        write_cases(cases_file, pending)
-        (self.out / "raw").mkdir(exist_ok=True)
-        (self.out / "logs").mkdir(exist_ok=True)
-        log_path = self.out / "logs" / f"child-{self.children:03d}.log"
-        stamp = datetime.now(UTC).strftime("%H%M%S")
-        cmd = [
-            sys.executable, "-m", "pytest", str(ROOT / "bench" / "test_cases.py"),
-            "-q", "-rsx", "-p", "no:cacheprovider", "--rootdir", str(ROOT),
-            "--cases", str(cases_file), "--results", str(self.results),
-            "--current", str(self.current), "--threads", str(self.args.threads),
-            "--raw", str(self.out / "raw" / "benchmarks.jsonl"),
-            f"--benchmark-json={self.out / 'raw' / f'benchmark-{self.children:03d}-{stamp}.json'}",
-            *(f"{flag}={getattr(self.args, flag[2:].replace('-', '_'))}" for flag, *_ in TIMING_OPTIONS),
-            "--benchmark-sort=name",
-            *(f"--plugin={m}" for m in self.args.plugin),
-            *([f"--params={Path(self.args.params).resolve()}"] if self.args.params else []),
-        ]  # fmt: skip
-        if self.current.exists():
-            self.current.unlink()
-        seen = len(load_records(self.results))
-        with open(log_path, "w") as log:
-            self.proc = subprocess.Popen(
-                cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )  # fmt: skip
-            while self.proc.poll() is None:
-                time.sleep(POLL_S)
-                seen = self._report_new(seen)
-                if self._over_budget():
-                    self._kill()
-                    self._record_interrupted("over budget", f"exceeded the {self.args.budget:g} s budget")
-            seen = self._report_new(seen)
-        code = self.proc.returncode
-        self.proc = None
-        if self.current.exists():
-            detail = f"child exited with {_exit_reason(code)}; log {log_path.relative_to(self.out)}"
-            self._record_interrupted("crashed", detail + _tail(log_path))
-        elif {c.id for c in pending} - self.done_ids() and not self._made_progress(pending):
-            # The child died before starting any case (e.g. an import error): record, don't loop.
-            error = f"harness child failed: {_exit_reason(code)}{_tail(log_path)}"
-            for case in pending:
-                if case.id not in self.done_ids():
-                    self._append({**base_record(case), "status": "failed", "error": error})
-
-    def _made_progress(self, pending) -> bool:
-        return any(c.id in self.done_ids() for c in pending)
-
-    def _report_new(self, seen: int) -> int:
-        records = load_records(self.results)
-        for record in records[seen:]:
-            self.progress(record)
-        return len(records)
-
-    def _over_budget(self) -> bool:
-        try:
-            return time.time() - self.current.stat().st_mtime > self.args.budget
-        except FileNotFoundError:
-            return False
-
-    def _kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-    def _record_interrupted(self, status: str, error: str) -> None:
-        case_id = self.current.read_text().strip() if self.current.exists() else ""
-        case = next((c for c in self.cases if c.id == case_id), None)
-        if self.current.exists():
-            self.current.unlink()
-        if case is not None and case.id not in self.done_ids():
-            self._append({**base_record(case), "status": status, "error": error})
-
-    def _append(self, record: dict) -> None:
-        append_record(self.results, record)
-        self.progress(record)
-
-
 def check_params_file(path: str | None, cases: list[Case]) -> None:
     """Validate `--params` against the network of every problem in the sweep, up front."""
     if not path:
         return
-    from problems import get_problem, load_params
-
     if not Path(path).is_file():
         raise BenchInputError(f"--params {path}: no such file")
-    for case in {(c.problem, c.sizes): c for c in cases}.values():
-        problem = get_problem(case.problem, **case.options())
+    for case in {c.instance: c for c in cases}.values():
+        problem = get_problem(case.problem, **case.options_dict())
         try:
             load_params(path, problem.network)
         except BenchInputError as exc:
-            raise BenchInputError(f"--params {path} does not fit {case.id.split(']-')[0]}]: {exc}") from exc
+            raise BenchInputError(f"--params {path} does not fit {case.instance}: {exc}") from exc
 
 
 def check_devices(cases: list[Case]) -> None:
@@ -251,48 +132,7 @@ def check_devices(cases: list[Case]) -> None:
 
 def sweep_training_iters(set_name: str) -> int:
     """Iterations of the sweep file's `[training]` table (0 when it has none)."""
-    import tomllib
-
-    from bench.cases import SETS_DIR
-
-    path = Path(set_name) if Path(set_name).exists() else SETS_DIR / f"{set_name}.toml"
-    return int(tomllib.loads(path.read_text()).get("training", {}).get("iters", 0))
-
-
-def run_training(out: Path, iters: int, threads: int) -> None:
-    """The UDE training runs (bench/train.py) in a child process, output streamed; a failing
-    configuration is recorded in training.jsonl by the child and never ends the run."""
-    print(f"training: Adam, {iters} iterations per configuration (bench.train)", flush=True)
-    cmd = [sys.executable, "-m", "bench.train", "--out", str(out), "--iters", str(iters),
-           "--threads", str(threads)]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    if proc.returncode not in (0, 1):  # 1: some configuration failed (recorded in training.jsonl)
-        print(f"training ended with {_exit_reason(proc.returncode)}; see training.jsonl", flush=True)
-
-
-def load_plugins(modules: list[str]) -> None:
-    """Import each module and call its register(): extra strategies without editing the suite."""
-    import importlib
-
-    for name in modules:
-        try:
-            importlib.import_module(name).register()
-        except (ImportError, AttributeError) as exc:
-            raise BenchInputError(f"cannot load plugin {name!r}: {exc}") from exc
-
-
-def _exit_reason(code: int | None) -> str:
-    if code is not None and code < 0:
-        return f"signal {signal.Signals(-code).name}"
-    return f"exit code {code}"
-
-
-def _tail(path: Path, lines: int = 3) -> str:
-    try:
-        text = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return ""
-    return (": " + " | ".join(text[-lines:]))[:400] if text else ""
+    return int(load_sweep_config(set_name).get("training", {}).get("iters", 0))
 
 
 def main(argv=None) -> int:
@@ -330,10 +170,7 @@ def main(argv=None) -> int:
         driver._kill()
         print("\ninterrupted: everything measured so far is kept", file=sys.stderr)
     if not args.no_report:
-        from reports.render import render
-
-        paths = render([out], out)
-        print("report:", ", ".join(str(p) for p in paths))
+        render_report(out)
     return 130 if interrupted else 0
 
 

@@ -1,15 +1,29 @@
 """Framework-neutral problem definitions: `get_problem(name, **options)`.
 
-Each problem is a frozen dataclass holding its data, its parameter layout (`network`), a float64
-reference (`reference(params)`) and its accuracy contract (`tolerance(strategy, dtype, params)`).
+Each problem is a frozen dataclass implementing `Problem` (`problems/core.py`): its options, its
+parameter layout (`network`), its data, a float64 reference (`reference(params)`), its accuracy
+contract (`tolerance(strategy, dtype, params)`, `compare`) and, through its `kind`, the catalogue of
+strategies that apply to it. A problem module registers itself; this package imports the modules
+named in PROBLEM_MODULES (the one line a new problem adds) and offers a flat namespace.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
+import importlib
 
-from problems.errors import BenchInputError, unknown_name
+from problems.core import (
+    CATALOGUES,
+    DTYPES,
+    PROBLEMS,
+    Catalogue,
+    Problem,
+    Strategy,
+    catalogue,
+    get_problem,
+    problem_options,
+    register_problem,
+)
+from problems.errors import BenchInputError
 from problems.network import (
     SEED_NETWORK,
     MLPSpec,
@@ -18,53 +32,40 @@ from problems.network import (
     save_params,
     validate_params,
 )
-from problems.penalty import DTYPES, PenaltyProblem
 
-PROBLEMS: dict[str, Callable] = {
-    "penalty": PenaltyProblem,
-}
+PROBLEM_MODULES = ("penalty", "lv_ude", "derivative_order", "pinn")
+"""Modules of this package that define problems; backends implement a module of the same name."""
 
+for _module in PROBLEM_MODULES:
+    importlib.import_module(f"{__name__}.{_module}")
 
-def get_problem(name: str, **options):
-    """Build a registered problem; unknown names or options raise a BenchInputError."""
-    if name not in PROBLEMS:
-        raise unknown_name("problem", name, PROBLEMS)
-    factory = PROBLEMS[name]
-    valid = [p for p in inspect.signature(factory).parameters if p not in ("name", "kind")]
-    bad = sorted(set(options) - set(valid))
-    if bad:
-        raise BenchInputError(
-            f"problem {name!r} has no option(s) {', '.join(bad)}; valid options: {', '.join(valid)}"
-        )
-    return factory(**options)
-
+from problems.derivative_order import DerivativeOrderProblem  # noqa: E402
+from problems.lv_ude import LVUDEProblem  # noqa: E402
+from problems.penalty import PenaltyProblem  # noqa: E402
+from problems.pinn import BiharmonicProblem, PoissonProblem  # noqa: E402
 
 __all__ = [
+    "CATALOGUES",
     "DTYPES",
     "PROBLEMS",
+    "PROBLEM_MODULES",
     "SEED_NETWORK",
     "BenchInputError",
+    "BiharmonicProblem",
+    "Catalogue",
+    "DerivativeOrderProblem",
+    "LVUDEProblem",
     "MLPSpec",
     "PenaltyProblem",
+    "PoissonProblem",
+    "Problem",
+    "Strategy",
+    "catalogue",
     "get_problem",
     "init_params",
     "load_params",
+    "problem_options",
+    "register_problem",
     "save_params",
     "validate_params",
 ]
-
-from problems.lv_ude import LVUDEProblem  # noqa: E402
-
-PROBLEMS["lv-ude"] = LVUDEProblem
-__all__ += ["LVUDEProblem"]
-
-from problems.derivative_order import DerivativeOrderProblem  # noqa: E402
-
-PROBLEMS["derivative-order"] = DerivativeOrderProblem
-__all__ += ["DerivativeOrderProblem"]
-
-from problems.pinn import BiharmonicProblem, PoissonProblem  # noqa: E402
-
-PROBLEMS["poisson"] = PoissonProblem
-PROBLEMS["biharmonic"] = BiharmonicProblem
-__all__ += ["BiharmonicProblem", "PoissonProblem"]

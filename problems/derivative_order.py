@@ -4,175 +4,73 @@ The loss that shows how the cost of an input derivative grows with its order k: 
 first-order passes repeats the network's program 2ᵏ-fold (exponential), Taylor mode propagates k+1
 coefficients (polynomial). The network is the seed net by default (`width=5, depth=4`: the
 foundation's exact parameter layout W1..W4, b1..b4); `width`/`depth` widen or deepen it and
-`points` refines the grid. Also holds what every k-th order strategy shares: the central
-finite-difference stencil with its predicted error, and the float64 reference.
+`points` refines the grid. Also holds the central finite-difference stencil of order k with its
+predicted error, shared by both backends.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from fractions import Fraction
-from functools import cache, cached_property, lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
-from problems.errors import BenchInputError
-from problems.network import MLPSpec, flatten, init_params, unflatten
-from problems.penalty import (
-    NETWORK_PATH_OPS,
-    PROBABILISTIC_LAMBDA,
+from problems.core import (
+    Catalogue,
+    Problem,
+    Strategy,
     check_dtype,
+    check_int_option,
+    freeze,
+    register_catalogue,
+    register_problem,
+    thaw,
 )
-from problems.reference import (
-    COMPLEX_STEP,
-    batched,
-    complex_step_gradient,
-    complex_step_jacobian,
-    relative_error,
-    taylor_coefficients,
+from problems.network import MLPSpec
+from problems.reference import ComplexStepReference, taylor_coefficients
+from problems.stencils import central_stencil, stencil_step
+from problems.tolerances import (
+    EXACT_FLOAT64_TOLERANCE,
+    NETWORK_PATH_OPS,
+    rounding_bound,
+    stencil_error_bound,
+    usable_bound,
 )
 
 ORDERS = tuple(range(1, 9))
 """Valid derivative orders k."""
 
-EXACT_FLOAT64_TOLERANCE = 1e-9
-"""Contract for exact strategies in float64 (issue 4: relative 1e-9). A k-th derivative sums
-Faà di Bruno terms of growing count and size, so it is allowed more than the penalty's 1e-10;
-observed errors are ≤ 2e-14 up to k = 8 on the seed net."""
 
-FULL_GRADIENT_MAX_PARAMS = 1000
-"""Above this many parameters the reference compares directional derivatives g·v (one complex
-evaluation per direction) instead of the full complex-step gradient (one per parameter)."""
-
-CHECK_DIRECTIONS = 3
-"""Fixed random directions v (seeded Gaussian) for the directional comparison."""
-
-MAX_USEFUL_ERROR = 0.5
-"""An approximate strategy (finite differences, stochastic estimator) whose predicted relative error
-exceeds this is refused (recorded as failed with the reason), not timed: its tolerance would accept
-any gradient."""
-
-FD_ROUNDING_ULPS = 1.0
-"""Rounding charged to each network evaluation of a stencil, in ulps of its output layer's absolute
-sum (`output_magnitude`); summed in absolute value over the stencil, divided by hᵏ."""
+def _second_order_only(problem) -> str | None:
+    if problem.order == 2:
+        return None
+    return (
+        f"fwd-over-rev is the mixed second-order mode (order 2); order {problem.order} is measured by "
+        "nested-fwd, nested-rev and taylor"
+    )
 
 
-def check_int_option(name: str, value, valid: str, minimum: int = 1, allowed=None) -> int:
-    """An integer problem option (bool and float refused); BenchInputError names the valid range."""
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    if ok and allowed is not None:
-        ok = int(value) in allowed
-    elif ok:
-        ok = int(value) >= minimum
-    if not ok:
-        raise BenchInputError(f"{name} must be {valid}, got {value!r}")
-    return int(value)
+STRATEGIES = register_catalogue(Catalogue("derivative-order", [
+    Strategy("nested-rev",
+             "∂ᵏU/∂x₁ᵏ by k nested reverse passes (grad of grad …), weight gradient by reverse mode"),
+    Strategy("nested-fwd",
+             "∂ᵏU/∂x₁ᵏ by k nested forward passes (jvp of jvp …), weight gradient by reverse mode"),
+    Strategy("fwd-over-rev",
+             "order 2 only: forward mode over one reverse pass, weight gradient by reverse mode",
+             applies=_second_order_only),
+    Strategy("taylor",
+             "one k-th order Taylor-mode jet (jax.experimental.jet / jet-for-pytorch), then reverse mode"),
+    Strategy("fd-stencil",
+             "central finite-difference stencil for ∂ᵏ (2⌊(k+1)/2⌋+1 points), then reverse mode",
+             error="finite-difference"),
+], baseline="nested-rev"))  # fmt: skip
+"""Strategies for `derivative-order` (the k-th input derivative)."""
 
 
-# -- finite-difference stencils ----------------------------------------------------------------
-@cache
-def central_stencil(order: int) -> tuple[tuple[int, ...], tuple[Fraction, ...], Fraction]:
-    """Offsets j, exact weights c_j and error constant μ of the second-order central stencil.
-
-    Dₕ = Σⱼ c_j f(x + j h) / hᵏ with j = −m … m, m = ⌊(k+1)/2⌋: the k-th derivative of the
-    polynomial interpolating f at the 2m+1 nodes (Lagrange basis, exact rational arithmetic:
-    float weights would break the moment conditions at 1e-16 and rounding/hᵏ would amplify it).
-    Symmetry makes moment k+1 vanish, so Dₕ − f⁽ᵏ⁾ = μ h² f⁽ᵏ⁺²⁾ + O(h⁴), μ = Σ c_j j^(k+2)/(k+2)!.
-    """
-    m = (order + 1) // 2
-    nodes = tuple(range(-m, m + 1))
-    weights = []
-    for j in nodes:
-        poly = [Fraction(1)]  # coefficients of Π_{i≠j} (t − i)/(j − i), lowest degree first
-        for i in nodes:
-            if i == j:
-                continue
-            poly = [Fraction(0)] + poly  # t · poly
-            poly = [a - i * b for a, b in zip(poly, poly[1:] + [Fraction(0)])]
-            poly = [a / (j - i) for a in poly]
-        weights.append(poly[order] * math.factorial(order) if order < len(poly) else Fraction(0))
-    mu = sum(c * Fraction(j) ** (order + 2) for c, j in zip(weights, nodes)) / math.factorial(order + 2)
-    return nodes, tuple(weights), mu
-
-
-def stencil_step(order: int, dtype: str) -> float:
-    """h = ε^(1/(k+2)) rounded to a power of two (so j·h is exact).
-
-    Truncation μh²|f⁽ᵏ⁺²⁾| and rounding ε Σ|c_j||f|/hᵏ balance at h ∝ ε^(1/(k+2)) when f and
-    f⁽ᵏ⁺²⁾ have similar scale; derivatives of the rbf net grow with their order, so truncation
-    dominates at this h and the bound below is mostly the predicted truncation.
-    """
-    eps = float(np.finfo(np.dtype(check_dtype(dtype))).eps)
-    return float(2.0 ** round(math.log2(eps ** (1.0 / (order + 2)))))
-
-
-# -- comparison against the reference ----------------------------------------------------------
-def check_directions(spec: MLPSpec, count: int = CHECK_DIRECTIONS, seed: int = 1234) -> np.ndarray:
-    """Fixed Gaussian directions in parameter space, shape (count, n_params)."""
-    return np.random.default_rng(seed).standard_normal((count, spec.n_params))
-
-
-def directional_reference(objective, params, spec: MLPSpec, directions: np.ndarray):
-    """(value, g·v for each direction) of a real-analytic batched `objective` by complex step."""
-    theta = flatten(params, spec).astype(np.complex128)
-    batch = theta[None, :] + 1j * COMPLEX_STEP * directions
-    out = objective(unflatten(batch, spec))
-    return float(np.real(out[0])), np.imag(out) / COMPLEX_STEP
-
-
-def compare_gradient(objective, params, spec, value, grads, full: bool):
-    """(value_err, grad_err, ref_value) of (value, grads) against `objective`'s reference.
-
-    Full: the norm-wise error of `relative_error`. Directional: max_j |g·v_j − r_j| / max_j |r_j|
-    over `check_directions`, where r_j is the complex-step derivative along v_j; a wrong gradient
-    passes only if its error is orthogonal to every v_j (probability zero for Gaussian v).
-    """
-    if full:
-        ref_value = float(np.real(objective(batched(params))[0]))
-        ref_grads = complex_step_gradient(objective, params, spec)
-        return (*relative_error(value, grads, ref_value, ref_grads), ref_value)
-    directions = check_directions(spec)
-    ref_value, ref_dir = directional_reference(objective, params, spec, directions)
-    g = flatten({k: np.asarray(grads[k], dtype=np.float64) for k in spec.param_names}, spec)
-    if not (np.all(np.isfinite(g)) and np.isfinite(value)):
-        return float("nan"), float("nan"), ref_value
-    value_err = abs(float(value) - ref_value) / max(abs(ref_value), np.finfo(float).tiny)
-    grad_err = float(np.max(np.abs(directions @ g - ref_dir)) / max(np.max(np.abs(ref_dir)), 1e-300))
-    return value_err, grad_err, ref_value
-
-
-def freeze(params: dict[str, np.ndarray]) -> tuple:
-    """Hashable form of a parameter dict (for caching references)."""
-    return tuple((k, np.asarray(v, np.float64).tobytes(), np.shape(v)) for k, v in sorted(params.items()))
-
-
-def thaw(frozen: tuple) -> dict[str, np.ndarray]:
-    return {k: np.frombuffer(b, dtype=np.float64).reshape(s) for k, b, s in frozen}
-
-
-# -- the problem -------------------------------------------------------------------------------
-class ComplexStepReference:
-    """Reference and comparison for a problem with `loss(batched params) -> (B,)` and `network`:
-    the float64 value, the complex-step gradient, and `compare` by the full gradient up to
-    FULL_GRADIENT_MAX_PARAMS parameters, otherwise by directional derivatives along
-    CHECK_DIRECTIONS fixed random directions. Shared by `derivative-order` and the PINN losses."""
-
-    @property
-    def full_gradient(self) -> bool:
-        return self.network.n_params <= FULL_GRADIENT_MAX_PARAMS
-
-    def reference(self, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
-        """Float64 value and weight gradient: Taylor propagation by hand and the complex step."""
-        value = float(np.real(self.loss(batched(params))[0]))
-        return value, complex_step_gradient(self.loss, params, self.network)
-
-    def compare(self, params, value, grads) -> tuple[float, float, float]:
-        return _compare_cached(self, freeze(params), float(value), freeze(grads))
-
-
+@register_problem
 @dataclass(frozen=True)
-class DerivativeOrderProblem(ComplexStepReference):
+class DerivativeOrderProblem(ComplexStepReference, Problem):
     """Σ over `points` evenly spaced x ∈ [0, 10] of (∂ᵏU₁/∂x₁ᵏ([x, 1]))², k = `order`.
 
     `width` is the hidden width and `depth` the number of Dense layers of the rbf MLP 2 → 2;
@@ -183,8 +81,8 @@ class DerivativeOrderProblem(ComplexStepReference):
     points: int = 101
     width: int = 5
     depth: int = 4
-    name: str = "derivative-order"
-    kind: str = "derivative-order"
+    name = "derivative-order"
+    kind = "derivative-order"
 
     def __post_init__(self):
         valid = ", ".join(map(str, ORDERS))
@@ -192,10 +90,6 @@ class DerivativeOrderProblem(ComplexStepReference):
         check_int_option("points", self.points, "an integer ≥ 2", minimum=2)
         check_int_option("width", self.width, "an integer ≥ 1")
         check_int_option("depth", self.depth, "an integer ≥ 2 (Dense layers)", minimum=2)
-
-    @property
-    def sizes(self) -> dict[str, int]:
-        return {"order": self.order, "points": self.points, "width": self.width, "depth": self.depth}
 
     @cached_property
     def network(self) -> MLPSpec:
@@ -205,9 +99,6 @@ class DerivativeOrderProblem(ComplexStepReference):
         """Collocation points, shape (points, 2): rows [x, 1.0]."""
         x = np.linspace(0.0, 10.0, self.points)
         return np.stack([x, np.ones_like(x)], axis=1)
-
-    def init_params(self, seed: int = 0) -> dict[str, np.ndarray]:
-        return init_params(self.network, seed)
 
     # -- finite differences --------------------------------------------------------------
     def stencil(self, dtype: str) -> tuple[np.ndarray, np.ndarray]:
@@ -236,101 +127,19 @@ class DerivativeOrderProblem(ComplexStepReference):
         float64, exact strategies: EXACT_FLOAT64_TOLERANCE. float32: the penalty's probabilistic
         rounding bound λ·√n·ε with n = (k + 1)·NETWORK_PATH_OPS + N, since each order adds one
         pass over the network path's roundings (3e-6 at k = 1 … 2.6e-5 at k = 8 on 101 points;
-        observed ≤ 1e-6 at every order). `fd-stencil` adds its predicted error
+        observed ≤ 1e-6 at every order). A finite-difference strategy adds its predicted error
         (`fd_error_bound`); where that exceeds MAX_USEFUL_ERROR the case is refused with a
         BenchInputError (recorded as failed, not as ok): such a tolerance would pass any gradient.
         """
         check_dtype(dtype)
-        eps = float(np.finfo(np.dtype(dtype)).eps)
         if dtype == "float64":
             exact = EXACT_FLOAT64_TOLERANCE
         else:
-            n = (self.order + 1) * NETWORK_PATH_OPS + self.points
-            exact = PROBABILISTIC_LAMBDA * np.sqrt(n) * eps
-        if strategy == "fd-stencil":
+            exact = rounding_bound((self.order + 1) * NETWORK_PATH_OPS + self.points, dtype)
+        if self.error_model(strategy) == "finite-difference":
             bound = fd_error_bound(self, dtype, freeze(params))
             return exact + usable_bound(bound, strategy, self, dtype, "use float64 or a lower order")
         return exact
-
-
-def usable_bound(bound: float, strategy: str, problem, dtype: str, remedy: str) -> float:
-    """`bound`, or a BenchInputError when it is too large to tell an approximate gradient (finite
-    differences, a stochastic estimate) from a wrong one."""
-    if bound > MAX_USEFUL_ERROR:
-        raise BenchInputError(
-            f"{strategy} on {problem.name} {problem.sizes} in {dtype}: predicted relative error "
-            f"{bound:.2g} > {MAX_USEFUL_ERROR:g}; a tolerance this loose would accept any gradient ({remedy})"
-        )
-    return bound
-
-
-@lru_cache(maxsize=8)
-def _compare_cached(problem: ComplexStepReference, frozen_params, value, frozen_grads):
-    return compare_gradient(problem.loss, thaw(frozen_params), problem.network, value, thaw(frozen_grads),
-                            problem.full_gradient)  # fmt: skip
-
-
-def output_magnitude(params, spec: MLPSpec, x: np.ndarray) -> np.ndarray:
-    """|W_L||h_(L−1)(x)| + |b_L|, shape (N, d_out): the scale of the output layer's rounding error
-    (the leading factor of the dot-product error bound |fl(wᵀh) − wᵀh| ≤ γₙ|w|ᵀ|h|)."""
-    activation = {"rbf": lambda z: np.exp(-(z**2)), "tanh": np.tanh}[spec.activation]
-    h = x
-    for i in range(1, spec.n_layers):
-        h = activation(h @ params[f"W{i}"].T + params[f"b{i}"])
-    last = spec.n_layers
-    return np.abs(h) @ np.abs(params[f"W{last}"]).T + np.abs(params[f"b{last}"])
-
-
-def stencil_error_bound(spec, params, dtype, full, loss, first_order_error, nodes, weights, coefficient):
-    """Predicted relative gradient error of a loss built from a stencil Dₙ = Σ_m w_m U(x_nm).
-
-    `loss(p)` is the exact loss and `first_order_error(p)` its first-order change from the stencil's
-    truncation (both batched, real-analytic); `nodes` (N, M, d) the evaluation points, `weights` (M,)
-    the stencil weights (h⁻ᵏ included) and `coefficient` (N,) = |∂L/∂Dₙ|. Three terms, relative to the
-    gradient's scale (max|g| for the full comparison, the RMS of g·v over the check directions for the
-    directional one):
-
-    - truncation: 2·|∇θ first_order_error| (the 2 covers the O(h⁴) and squared-error remainders);
-    - rounding of Dₙ: each evaluation off by FD_ROUNDING_ULPS·ε·M (`output_magnitude`), so Dₙ by
-      ρₙ = ε Σ_m |w_m| M(x_nm) and the gradient's factor ∇L/∂D by the loss's relative error Σ cₙρₙ / L;
-    - rounding of the gradient's accumulation Σₙ cₙ Σ_m w_m ∇θU(x_nm), usually the larger term: the
-      weights sum to ~0 (for the output bias exactly), so each component is a sum of N·M terms that
-      cancel; pairwise/blocked summation (XLA, ATen) errs by ≤ ⌈log₂(N·M)⌉·ε·Σ|terms| (Higham,
-      Accuracy and Stability of Numerical Algorithms, §4.2), with |∂θU(x_nm)| from the complex-step
-      Jacobian at every node (full), or bounded in 2-norm via ‖∇θU(x)‖ estimated by 16 random
-      projections (directional). Without the log factor the Poisson stencil at d = 32 exceeded it.
-    """
-    eps = float(np.finfo(np.dtype(dtype)).eps)
-    N, M, d = nodes.shape
-    flat_nodes = nodes.reshape(N * M, d)
-
-    def u_at_nodes(p):
-        return taylor_coefficients(p, spec, flat_nodes, np.zeros_like(flat_nodes), 0)[0][..., 0]
-
-    weight_matrix = coefficient[:, None] * np.abs(weights)[None, :]  # (N, M)
-    if full:
-        grad_e = flatten(complex_step_gradient(first_order_error, params, spec), spec)
-        scale = np.max(np.abs(flatten(complex_step_gradient(loss, params, spec), spec)))
-        truncation = np.max(np.abs(grad_e))
-        jacobian = np.abs(complex_step_jacobian(u_at_nodes, params, spec)).reshape(-1, N, M)
-        gradient_rounding = np.max(np.einsum("nm,pnm->p", weight_matrix, jacobian))
-    else:
-        directions = check_directions(spec)
-        _, grad_e = directional_reference(first_order_error, params, spec, directions)
-        _, grad_l = directional_reference(loss, params, spec, directions)
-        scale, truncation = np.sqrt(np.mean(grad_l**2)), np.max(np.abs(grad_e))
-        probes = check_directions(spec, count=16, seed=4321)
-        theta = flatten(params, spec)
-        projected = np.imag(u_at_nodes(unflatten(theta + 1j * COMPLEX_STEP * probes, spec))) / COMPLEX_STEP
-        norms = np.sqrt(np.mean(projected**2, axis=0)).reshape(N, M)
-        gradient_rounding = np.sum(weight_matrix * norms)
-    rho = (np.abs(weights)[None, :] * output_magnitude(params, spec, flat_nodes)[:, 0].reshape(N, M)).sum(-1)
-    value = abs(float(np.real(loss(batched(params))[0])))
-    value_rounding = np.sum(coefficient * rho) / max(value, 1e-300)
-    summation_depth = max(1, math.ceil(math.log2(N * M)))
-    gradient_rounding *= summation_depth
-    rounding = FD_ROUNDING_ULPS * eps * (gradient_rounding / max(scale, 1e-300) + value_rounding)
-    return float(2.0 * truncation / max(scale, 1e-300) + rounding)
 
 
 @lru_cache(maxsize=32)

@@ -7,12 +7,13 @@ stored in `problems/data/lv_data.npz` (`python -m problems.lv_ude` regenerates i
 the file matches a regeneration bit for bit).
 
 Model: du₁ = α u₁ + U(u)₁, du₂ = −δ u₂ + U(u)₂ (α, δ known, U the seed network) from the first
-noisy sample. Loss(θ) = mean((X_noisy − X̂(θ))²) + P(θ), P the seed penalty (`PenaltyProblem`).
+noisy sample. Loss(θ) = mean((X_noisy − X̂(θ))²) + P(θ), P the seed penalty (the `penalty`
+problem, taken from the registry); its strategies are the penalty's.
 
 The float64 reference uses no AD framework: the loss by a tight DOP853 solve, its gradient by the
 complex step through one vectorised complex solve that carries all 87 parameter perturbations at
 once (plus two initial-state perturbations that give the propagator used by the error bound);
-the penalty part comes from `PenaltyProblem.reference`.
+the penalty part comes from the penalty problem's reference.
 """
 
 from __future__ import annotations
@@ -25,10 +26,20 @@ from pathlib import Path
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from problems.core import (
+    Problem,
+    check_choice,
+    check_dtype,
+    check_int_option,
+    freeze,
+    get_problem,
+    register_problem,
+    share_catalogue,
+    thaw,
+)
 from problems.errors import BenchInputError
-from problems.network import SEED_NETWORK, MLPSpec, flatten, init_params, unflatten
-from problems.penalty import DTYPES, PenaltyProblem, check_dtype
-from problems.reference import COMPLEX_STEP
+from problems.network import SEED_NETWORK, MLPSpec, flatten, unflatten
+from problems.reference import COMPLEX_STEP, GradientReference
 
 # -- data -------------------------------------------------------------------------------------
 LV_PARAMETERS = (1.3, 0.9, 0.8, 1.8)
@@ -102,10 +113,9 @@ SENSITIVITIES = {
 TOL_DIGITS = range(3, 13)
 """`tol = k` means rtol = atol = 10**-k."""
 
-
-def _check_choice(name: str, value, valid, plural: str | None = None) -> None:
-    if not isinstance(value, str) or value not in valid:
-        raise BenchInputError(f"unknown {name} {value!r}; valid {plural or name + 's'}: {', '.join(valid)}")
+share_catalogue("lv-ude", of="penalty")
+"""Every penalty strategy names a UDE strategy: the penalty part is taken that way, the data
+misfit's gradient by the `sensitivity` option."""
 
 
 # -- error model ------------------------------------------------------------------------------
@@ -118,8 +128,9 @@ FLOAT32_ROUNDING_ULPS = 10.0
 """Rounding per step in float32: ~10 roundings of ε|y| per Runge–Kutta step (stages and update)."""
 
 
+@register_problem
 @dataclass(frozen=True)
-class LVUDEProblem:
+class LVUDEProblem(GradientReference, Problem):
     """Loss+gradient of one UDE training step: the data misfit through an ODE solve + penalty.
 
     Options: `ode` library, `solver`, `sensitivity` (how the gradient goes through the solve),
@@ -132,33 +143,16 @@ class LVUDEProblem:
     tol: int = 6
     points: int = 101
     network: MLPSpec = field(default=SEED_NETWORK)
-    name: str = "lv-ude"
-    kind: str = "lv-ude"
+    name = "lv-ude"
+    kind = "lv-ude"
 
     def __post_init__(self):
-        _check_choice("ode", self.ode, ODE_LIBRARIES, "ode libraries")
-        _check_choice("solver", self.solver, SOLVERS)
-        _check_choice("sensitivity", self.sensitivity, SENSITIVITIES, "sensitivities")
-        if (
-            isinstance(self.tol, bool)
-            or not isinstance(self.tol, (int, np.integer))
-            or self.tol not in TOL_DIGITS
-        ):
-            raise BenchInputError(
-                f"tol must be an integer k in {TOL_DIGITS.start}..{TOL_DIGITS.stop - 1} "
-                f"(rtol = atol = 10^-k), got {self.tol!r}"
-            )
+        check_choice("ode", self.ode, ODE_LIBRARIES, "ode libraries")
+        check_choice("solver", self.solver, SOLVERS)
+        check_choice("sensitivity", self.sensitivity, SENSITIVITIES, "sensitivities")
+        check_int_option("tol", self.tol, f"an integer k in {TOL_DIGITS.start}..{TOL_DIGITS.stop - 1} "
+                         "(rtol = atol = 10^-k)", allowed=TOL_DIGITS)  # fmt: skip
         self.penalty  # validates points  # noqa: B018
-
-    @property
-    def sizes(self) -> dict[str, int | str]:
-        return {
-            "ode": self.ode,
-            "solver": self.solver,
-            "sensitivity": self.sensitivity,
-            "tol": int(self.tol),
-            "points": int(self.points),
-        }
 
     @property
     def rtol(self) -> float:
@@ -167,20 +161,21 @@ class LVUDEProblem:
     atol = rtol
 
     @cached_property
-    def penalty(self) -> PenaltyProblem:
+    def penalty(self) -> Problem:
         """The foundation's penalty problem, whose strategies every backend reuses."""
-        return PenaltyProblem(points=self.points, network=self.network)
+        return get_problem("penalty", points=self.points, network=self.network)
+
+    def grid(self) -> np.ndarray:
+        """The penalty's collocation points: where the UDE's input derivatives are taken."""
+        return self.penalty.grid()
 
     def data(self) -> dict[str, np.ndarray]:
         return load_data()
 
-    def init_params(self, seed: int = 0) -> dict[str, np.ndarray]:
-        return init_params(self.network, seed)
-
     # -- reference ----------------------------------------------------------------------------
     def reference(self, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
         """Float64 loss and gradient, independent of any AD framework and of the solver options."""
-        data_value, data_grad = _data_reference(self.network, _freeze(params))
+        data_value, data_grad = _data_reference(self.network, freeze(params))
         pen_value, pen_grads = self.penalty.reference(params)
         grads = unflatten(data_grad, self.network)
         return data_value + pen_value, {k: grads[k] + pen_grads[k] for k in self.network.param_names}
@@ -213,11 +208,11 @@ class LVUDEProblem:
 
         The sum of both, relative to |L| and max|∇L|, times SOLVER_SAFETY (different
         controllers and error constants of methods of the same order), plus the penalty's own
-        tolerance (`PenaltyProblem.tolerance`). float32 adds FLOAT32_ROUNDING_ULPS·ε to tol per
+        tolerance (the penalty problem's `tolerance`). float32 adds FLOAT32_ROUNDING_ULPS·ε to tol per
         step. A gradient with a missing term or a wrong sign is off by O(1) and still fails.
         """
         check_dtype(dtype)
-        frozen = _freeze(params)
+        frozen = freeze(params)
         order = SOLVERS[self.solver]
         steps = _step_times(self.network, frozen, order, self.rtol).size - 1
         per_step = self.rtol
@@ -237,16 +232,6 @@ class LVUDEProblem:
         return float(SOLVER_SAFETY * max(value_err, grad_err)) + self.penalty.tolerance(
             strategy, dtype, params
         )
-
-
-def _freeze(params: dict[str, np.ndarray]) -> tuple:
-    return tuple(
-        (k, np.asarray(v, dtype=np.float64).tobytes(), np.shape(v)) for k, v in sorted(params.items())
-    )
-
-
-def _thaw(frozen: tuple) -> dict[str, np.ndarray]:
-    return {k: np.frombuffer(b, dtype=np.float64).reshape(s) for k, b, s in frozen}
 
 
 def _mlp_batched(params: dict[str, np.ndarray], u: np.ndarray, spec: MLPSpec) -> np.ndarray:
@@ -290,7 +275,7 @@ def _complex_solve(spec: MLPSpec, frozen_params: tuple):
     """One complex DOP853 solve at 1e-12 of 87 + 2 lanes with dense output: lane m < 87 perturbs
     θₘ by i·h, the last two perturb u₀ by i·h·eⱼ. Returns (dense solution of the flat complex
     state (lanes·2,), its right-hand side)."""
-    theta = flatten(_thaw(frozen_params), spec)
+    theta = flatten(thaw(frozen_params), spec)
     n = theta.size
     lanes = np.tile(theta.astype(np.complex128), (n + 2, 1))
     lanes[np.arange(n), np.arange(n)] += 1j * COMPLEX_STEP
@@ -338,7 +323,7 @@ def _data_reference(spec: MLPSpec, frozen_params: tuple) -> tuple[float, np.ndar
 @lru_cache(maxsize=32)
 def _step_times(spec: MLPSpec, frozen_params: tuple, order: int, tol: float) -> np.ndarray:
     """Accepted step times of scipy's solver of this order at rtol = atol = tol on this problem."""
-    params = {k: v[None] for k, v in _thaw(frozen_params).items()}
+    params = {k: v[None] for k, v in thaw(frozen_params).items()}
     method = "RK45" if order == 5 else "DOP853"
     sol = solve_ivp(
         ude_rhs(params, spec), T_SPAN, load_data()["X_noisy"][0], method=method, rtol=tol, atol=tol
@@ -424,7 +409,7 @@ def main(argv=None) -> int:
     return 0
 
 
-__all__ = ["DTYPES", "LVUDEProblem", "generate_data", "load_data", "write_data"]
+__all__ = ["LVUDEProblem", "generate_data", "load_data", "write_data"]
 
 if __name__ == "__main__":
     raise SystemExit(main())

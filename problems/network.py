@@ -51,6 +51,9 @@ class MLPSpec:
     def n_params(self) -> int:
         return sum(int(np.prod(s)) for s in self.param_shapes().values())
 
+    def init_params(self, seed: int = 0) -> dict[str, np.ndarray]:
+        return init_params(self, seed)
+
 
 SEED_NETWORK = MLPSpec()
 """Dense(2,5,rbf) -> Dense(5,5,rbf) -> Dense(5,5,rbf) -> Dense(5,2): 87 parameters."""

@@ -1,8 +1,8 @@
 """The seed derivative penalty P(θ) = Σ_{x ∈ grid} ‖∇ₓ U₁([x, 1]; θ)‖².
 
 `PenaltyProblem` holds the data every backend needs (network, collocation points, finite-difference
-steps) and the float64 reference with its accuracy bounds, so tests and benchmarks share one
-definition of "correct".
+steps), the float64 reference with its accuracy bounds (so tests and benchmarks share one
+definition of "correct"), and the catalogue of penalty strategies.
 """
 
 from __future__ import annotations
@@ -12,34 +12,49 @@ from functools import lru_cache
 
 import numpy as np
 
-from problems.errors import BenchInputError
-from problems.network import SEED_NETWORK, MLPSpec, init_params
+from problems.core import (
+    Catalogue,
+    Problem,
+    Strategy,
+    check_dtype,
+    check_int_option,
+    freeze,
+    machine_epsilon,
+    register_catalogue,
+    register_problem,
+    thaw,
+)
+from problems.network import SEED_NETWORK, MLPSpec
 from problems.reference import (
+    GradientReference,
     batched,
     complex_step_gradient,
     complex_step_jacobian,
     taylor_coefficients,
 )
+from problems.tolerances import NETWORK_PATH_OPS, rounding_bound
 
-DTYPES = ("float32", "float64")
+STRATEGIES = register_catalogue(Catalogue("penalty", [
+    Strategy("rev-over-rev", "input gradient by reverse mode, weight gradient by reverse mode through it"),
+    Strategy("rev-over-rev-func", "as rev-over-rev, written with torch.func (grad over vmap(jacrev))"),
+    Strategy("rev-over-fwd", "input gradient by forward mode (jvp), weight gradient by reverse mode over it"),
+    Strategy("fwd-over-rev", "∇θ(w·∇ₓU) as a JVP in input direction w of one reverse pass ∇θU (HVP trick)"),
+    Strategy("fwd-over-fwd",
+             "weight gradient by forward mode, one JVP per parameter, over forward input JVPs"),
+    Strategy("taylor", "input derivative by Taylor mode (jets), weight gradient by reverse mode"),
+    Strategy("fd-central", "input derivative by central differences, weight gradient by reverse mode",
+             error="finite-difference"),
+    Strategy("hand-derived", "the floor: Jacobian propagation and its adjoint derived by hand, fused, no AD",
+             floor=True),
+], baseline="rev-over-rev"))  # fmt: skip
+"""Every strategy of the `penalty` kind: what it computes and its error model."""
 
-NETWORK_PATH_OPS = 40
-"""Rounded operations on one path through the seed net and its input derivative (4 layers of
-≤5-term dot products, a bias add, z², exp and the chain-rule products)."""
-
-PROBABILISTIC_LAMBDA = 10.0
-"""λ in the probabilistic rounding bound λ·√n·ε (Higham & Mary, SIAM J. Sci. Comput. 2019): it
-holds with probability ≥ 1 − 2n·exp(−λ²/2)·..., i.e. essentially always for λ = 10."""
+EXACT_FLOAT64_TOLERANCE = 1e-10
+"""The penalty's contract for exact strategies in float64 (observed errors are ~1e-15)."""
 
 FD_ROUNDING_ULPS = 1.0
 """Rounding charged to each network evaluation inside a central difference, in ulps of |U| and
 |∇θU|; summed over points in absolute value (a worst-case sum), then divided by h."""
-
-
-def check_dtype(dtype: str) -> str:
-    if dtype not in DTYPES:
-        raise BenchInputError(f"unknown dtype {dtype!r}; valid dtypes: {', '.join(DTYPES)}")
-    return dtype
 
 
 def fd_step(x: np.ndarray, dtype: str) -> np.ndarray:
@@ -56,33 +71,23 @@ def fd_step(x: np.ndarray, dtype: str) -> np.ndarray:
     return ((x + h) - x).astype(np_dtype)
 
 
+@register_problem
 @dataclass(frozen=True)
-class PenaltyProblem:
+class PenaltyProblem(GradientReference, Problem):
     """Σ over `points` evenly spaced x in [0, 10] of ‖∇ₓU₁([x, 1])‖²; 101 points is 0:0.1:10."""
 
     points: int = 101
     network: MLPSpec = field(default=SEED_NETWORK)
-    name: str = "penalty"
-    kind: str = "penalty"
+    name = "penalty"
+    kind = "penalty"
 
     def __post_init__(self):
-        if isinstance(self.points, bool) or not isinstance(self.points, (int, np.integer)):
-            raise BenchInputError(f"points must be an integer ≥ 2, got {self.points!r}")
-        if self.points < 2:
-            raise BenchInputError(f"points must be an integer ≥ 2, got {self.points}")
-
-    @property
-    def sizes(self) -> dict[str, int]:
-        """The size parameters that identify an instance in results."""
-        return {"points": int(self.points)}
+        check_int_option("points", self.points, "an integer ≥ 2", minimum=2)
 
     def grid(self) -> np.ndarray:
         """Collocation points, shape (points, 2): rows [x, 1.0]."""
         x = np.linspace(0.0, 10.0, self.points)
         return np.stack([x, np.ones_like(x)], axis=1)
-
-    def init_params(self, seed: int = 0) -> dict[str, np.ndarray]:
-        return init_params(self.network, seed)
 
     def fd_steps(self, dtype: str) -> np.ndarray:
         """Per-point, per-input central-difference steps, shape (points, 2)."""
@@ -111,29 +116,20 @@ class PenaltyProblem:
     def tolerance(self, strategy: str, dtype: str, params: dict[str, np.ndarray]) -> float:
         """Allowed norm-wise relative gradient error of `strategy` in `dtype` (see `relative_error`).
 
-        Exact strategies make rounding errors only. float64: 1e-10, the suite's contract (observed
-        errors are ~1e-15). float32: λ·√n·ε with n = NETWORK_PATH_OPS + N, the probabilistic
-        bound for a chain of n roundings (the network path, then the sum over N points).
-        `fd-central` adds its own truncation and rounding error, predicted from the reference
-        (see `fd_error_bound`).
+        Exact strategies make rounding errors only. float64: EXACT_FLOAT64_TOLERANCE, the suite's
+        contract. float32: λ·√n·ε with n = NETWORK_PATH_OPS + N, the probabilistic bound for a
+        chain of n roundings (the network path, then the sum over N points). A finite-difference
+        strategy adds its own truncation and rounding error, predicted from the reference (see
+        `fd_error_bound`).
         """
         check_dtype(dtype)
-        eps = float(np.finfo(np.dtype(dtype)).eps)
         if dtype == "float64":
-            exact = 1e-10
+            exact = EXACT_FLOAT64_TOLERANCE
         else:
-            exact = PROBABILISTIC_LAMBDA * np.sqrt(NETWORK_PATH_OPS + self.points) * eps
-        if strategy == "fd-central":
-            return exact + fd_error_bound(self, dtype, _freeze(params))
+            exact = rounding_bound(NETWORK_PATH_OPS + self.points, dtype)
+        if self.error_model(strategy) == "finite-difference":
+            return exact + fd_error_bound(self, dtype, freeze(params))
         return exact
-
-
-def _freeze(params: dict[str, np.ndarray]) -> tuple:
-    return tuple((k, np.asarray(v).tobytes(), np.asarray(v).shape) for k, v in sorted(params.items()))
-
-
-def _thaw(frozen: tuple) -> dict[str, np.ndarray]:
-    return {k: np.frombuffer(b, dtype=np.float64).reshape(s) for k, b, s in frozen}
 
 
 @lru_cache(maxsize=32)
@@ -146,8 +142,8 @@ def fd_error_bound(problem: PenaltyProblem, dtype: str, frozen_params: tuple) ->
     κ·ε·Σ 2(|D|·|∇θU| + |U|·|∇θD|)/h with κ = FD_ROUNDING_ULPS. The bound returned is
     2·max|∇θE| + rounding, relative to max|∇θP|: the factor 2 covers the O(h⁴) remainder.
     """
-    params = _thaw(frozen_params)
-    eps = float(np.finfo(np.dtype(dtype)).eps)
+    params = thaw(frozen_params)
+    eps = machine_epsilon(dtype)
     h = problem.fd_steps(dtype).astype(np.float64)  # (N, 2)
 
     def truncation(p):

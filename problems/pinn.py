@@ -21,19 +21,32 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from problems.derivative_order import (
-    EXACT_FLOAT64_TOLERANCE,
-    ComplexStepReference,
-    check_directions,
+from problems.core import (
+    Catalogue,
+    Problem,
+    Strategy,
+    check_dtype,
     check_int_option,
     freeze,
-    stencil_error_bound,
+    machine_epsilon,
+    register_catalogue,
+    register_problem,
     thaw,
+)
+from problems.network import MLPSpec, flatten, unflatten
+from problems.reference import (
+    COMPLEX_STEP,
+    ComplexStepReference,
+    batched,
+    check_directions,
+    taylor_coefficients,
+)
+from problems.tolerances import (
+    EXACT_FLOAT64_TOLERANCE,
+    rounding_bound,
+    stencil_error_bound,
     usable_bound,
 )
-from problems.network import MLPSpec, flatten, init_params, unflatten
-from problems.penalty import PROBABILISTIC_LAMBDA, check_dtype
-from problems.reference import COMPLEX_STEP, batched, taylor_coefficients
 
 MAX_DIM = {"poisson": 256, "biharmonic": 16}
 """Valid input dimensions are 1 … MAX_DIM (the sweeps use d = 2, 8, 32, 128 and 2, 4, 8); the
@@ -44,6 +57,26 @@ STATISTICAL_Z = 5.0
 
 DIRECTION_SEED = 20_240_607
 POINT_SEED = 7
+
+_OPERATOR_STRATEGIES = [
+    Strategy("nested-rev", "Hessian rows by reverse over reverse (d HVPs), trace; Δ² applies it to Δu again"),
+    Strategy("nested-fwd",
+             "∂²/∂xᵢ² by forward over forward along each basis vector, summed (Δ²: nested twice)"),
+    Strategy("fwd-over-rev", "Hessian by forward over reverse (jax.hessian / torch.func.hessian), trace"),
+    Strategy("taylor",
+             "standard Taylor mode: jets along basis directions (Δ²: and eᵢ±eⱼ, polarised), summed"),
+    Strategy("collapsed-taylor", "collapsed Taylor mode: jet-for-pytorch laplacian / bilaplacian"),
+    Strategy("forward-laplacian",
+             "forward Laplacian (folx): Δ propagated with the forward pass (Δ²: Δ of Δ)"),
+    Strategy("fd-stencil", "central differences: discrete Laplacian (Δ²: its square), error predicted",
+             error="finite-difference"),
+    Strategy("hutchinson", "stochastic: mean of directional derivatives along sampled v (Rademacher for Δ, "
+             "Gaussian/3 for Δ²), Taylor mode; `samples` per point", error="stochastic"),
+]  # fmt: skip
+"""Strategies for the PINN operators; the weight gradient of the residual loss is always reverse mode."""
+
+LAPLACIAN_STRATEGIES = register_catalogue(Catalogue("laplacian", _OPERATOR_STRATEGIES, baseline="nested-rev"))
+BIHARMONIC_STRATEGIES = register_catalogue(Catalogue("biharmonic", _OPERATOR_STRATEGIES, baseline="nested-rev"))
 
 
 def directional_derivatives(params, spec: MLPSpec, X: np.ndarray, V: np.ndarray, order: int) -> np.ndarray:
@@ -78,7 +111,7 @@ def combine_pure_and_pairs(order: int, pure, plus, minus, d: int, mixed_order: i
 
 
 @dataclass(frozen=True)
-class _PinnProblem(ComplexStepReference):
+class _PinnProblem(ComplexStepReference, Problem):
     """Common part: network, collocation points, reference machinery; subclasses set the operator."""
 
     dim: int = 2
@@ -97,17 +130,9 @@ class _PinnProblem(ComplexStepReference):
         check_int_option("points", self.points, "an integer ≥ 1")
         check_int_option("samples", self.samples, "an integer ≥ 2 (Hutchinson samples per point)", minimum=2)
 
-    @property
-    def sizes(self) -> dict[str, int]:
-        return {"dim": self.dim, "width": self.width, "depth": self.depth, "points": self.points,
-                "samples": self.samples}  # fmt: skip
-
     @cached_property
     def network(self) -> MLPSpec:
         return MLPSpec((self.dim,) + (self.width,) * (self.depth - 1) + (1,), "tanh")
-
-    def init_params(self, seed: int = 0) -> dict[str, np.ndarray]:
-        return init_params(self.network, seed)
 
     def grid(self) -> np.ndarray:
         """Collocation points, shape (points, dim), uniform in [0, 1]ᵈ from a fixed seed."""
@@ -147,7 +172,7 @@ class _PinnProblem(ComplexStepReference):
         """h balancing truncation ~h² against rounding ~ε·Σ|w|·h^(−m) for unit-scale derivatives:
         h = (ε·c)^(1/(m+2)), c = 4d (Δ) or (4d)² (Δ²), the stencil's weight sum times h^m,
         rounded to a power of two so the offsets are exact."""
-        eps = float(np.finfo(np.dtype(check_dtype(dtype))).eps)
+        eps = machine_epsilon(dtype)
         m = self.OPERATOR_ORDER
         c = (4 * self.dim) ** (m // 2)
         return float(2.0 ** round(math.log2((eps * c) ** (1.0 / (m + 2)))))
@@ -176,22 +201,22 @@ class _PinnProblem(ComplexStepReference):
         float64, exact strategies: EXACT_FLOAT64_TOLERANCE (1e-9; observed ≤ 1e-12). float32: the
         probabilistic rounding bound λ·√n·ε with n = (m + 1)·(path ops) + (operator terms) + N:
         m+1 passes over a path of Σ_layers (fan-in + 4) roundings, the d (Δ) or d² (Δ²) terms the
-        operator sums, and the mean over N points. `fd-stencil` adds its predicted error
-        (`fd_error_bound`), `hutchinson` its statistical error (`hutchinson_error_bound`); either
-        is refused above MAX_USEFUL_ERROR, where it would accept any gradient.
+        operator sums, and the mean over N points. A finite-difference strategy adds its predicted
+        error (`fd_error_bound`), a stochastic one its statistical error (`hutchinson_error_bound`);
+        either is refused above MAX_USEFUL_ERROR, where it would accept any gradient.
         """
         check_dtype(dtype)
-        eps = float(np.finfo(np.dtype(dtype)).eps)
         if dtype == "float64":
             exact = EXACT_FLOAT64_TOLERANCE
         else:
             path = sum(fan_in + 4 for fan_in in self.network.sizes[:-1])
             n = (self.OPERATOR_ORDER + 1) * path + self.dim ** (self.OPERATOR_ORDER // 2) + self.points
-            exact = PROBABILISTIC_LAMBDA * math.sqrt(n) * eps
-        if strategy == "fd-stencil":
+            exact = rounding_bound(n, dtype)
+        error_model = self.error_model(strategy)
+        if error_model == "finite-difference":
             bound = fd_error_bound(self, dtype, freeze(params))
             return exact + usable_bound(bound, strategy, self, dtype, "use float64")
-        if strategy == "hutchinson":
+        if error_model == "stochastic":
             bound = hutchinson_error_bound(self, freeze(params))
             return exact + usable_bound(bound, strategy, self, dtype, "raise samples or points")
         return exact
@@ -219,12 +244,13 @@ def _estimator_statistics(problem, frozen_params) -> dict[str, float]:
     }
 
 
+@register_problem
 @dataclass(frozen=True)
 class PoissonProblem(_PinnProblem):
     """mean_n (Δu(x_n) + π² Σᵢ sin(π x_{n,i}))² for a tanh MLP u: ℝᵈ → ℝ."""
 
-    name: str = "poisson"
-    kind: str = "laplacian"
+    name = "poisson"
+    kind = "laplacian"
     OPERATOR_ORDER = 2
 
     def source(self) -> np.ndarray:
@@ -242,14 +268,15 @@ class PoissonProblem(_PinnProblem):
         return h**2 / 12.0 * directional_derivatives(params, self.network, self.grid(), E, 4).sum(axis=-1)
 
 
+@register_problem
 @dataclass(frozen=True)
 class BiharmonicProblem(_PinnProblem):
     """mean_n (Δ²u(x_n) − π⁴ Σᵢ sin(π x_{n,i}))² for a tanh MLP u: ℝᵈ → ℝ."""
 
     dim: int = 2
     samples: int = 64  # the fourth-order estimator's variance is ~10× the Laplacian's
-    name: str = "biharmonic"
-    kind: str = "biharmonic"
+    name = "biharmonic"
+    kind = "biharmonic"
     OPERATOR_ORDER = 4
 
     def source(self) -> np.ndarray:

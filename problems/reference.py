@@ -13,12 +13,21 @@ Nothing here uses an AD framework, so a strategy is never checked against itself
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 
+from problems.core import freeze, thaw
 from problems.network import MLPSpec, flatten, unflatten
 
 COMPLEX_STEP = 1e-30
+
+FULL_GRADIENT_MAX_PARAMS = 1000
+"""Above this many parameters a loss-defined problem compares directional derivatives g·v (one
+complex evaluation per direction) instead of the full complex-step gradient (one per parameter)."""
+
+CHECK_DIRECTIONS = 3
+"""Fixed random directions v (seeded Gaussian) for the directional comparison."""
 
 
 def _series_product(a: list[np.ndarray], b: list[np.ndarray]) -> list[np.ndarray]:
@@ -122,3 +131,77 @@ def relative_error(
     if not (np.all(np.isfinite(g)) and np.isfinite(value)):
         return float("nan"), float("nan")
     return value_err, grad_err
+
+
+# -- comparing a strategy's result with the reference --------------------------------------------
+def check_directions(spec: MLPSpec, count: int = CHECK_DIRECTIONS, seed: int = 1234) -> np.ndarray:
+    """Fixed Gaussian directions in parameter space, shape (count, n_params)."""
+    return np.random.default_rng(seed).standard_normal((count, spec.n_params))
+
+
+def directional_reference(objective, params, spec: MLPSpec, directions: np.ndarray):
+    """(value, g·v for each direction) of a real-analytic batched `objective` by complex step."""
+    theta = flatten(params, spec).astype(np.complex128)
+    batch = theta[None, :] + 1j * COMPLEX_STEP * directions
+    out = objective(unflatten(batch, spec))
+    return float(np.real(out[0])), np.imag(out) / COMPLEX_STEP
+
+
+def compare_gradient(objective, params, spec, value, grads, full: bool):
+    """(value_err, grad_err, ref_value) of (value, grads) against `objective`'s reference.
+
+    Full: the norm-wise error of `relative_error`. Directional: max_j |g·v_j − r_j| / max_j |r_j|
+    over `check_directions`, where r_j is the complex-step derivative along v_j; a wrong gradient
+    passes only if its error is orthogonal to every v_j (probability zero for Gaussian v).
+    """
+    if full:
+        ref_value = float(np.real(objective(batched(params))[0]))
+        ref_grads = complex_step_gradient(objective, params, spec)
+        return (*relative_error(value, grads, ref_value, ref_grads), ref_value)
+    directions = check_directions(spec)
+    ref_value, ref_dir = directional_reference(objective, params, spec, directions)
+    g = flatten({k: np.asarray(grads[k], dtype=np.float64) for k in spec.param_names}, spec)
+    if not (np.all(np.isfinite(g)) and np.isfinite(value)):
+        return float("nan"), float("nan"), ref_value
+    value_err = abs(float(value) - ref_value) / max(abs(ref_value), np.finfo(float).tiny)
+    grad_err = float(np.max(np.abs(directions @ g - ref_dir)) / max(np.max(np.abs(ref_dir)), 1e-300))
+    return value_err, grad_err, ref_value
+
+
+class GradientReference:
+    """`compare` against the full reference gradient of `self.reference`, cached per parameters:
+    for problems whose reference is not a plain batched loss (the penalty, the UDE)."""
+
+    def compare(self, params, value, grads) -> tuple[float, float, float]:
+        ref_value, ref_grads = _reference_cached(self, freeze(params))
+        return (*relative_error(value, grads, ref_value, ref_grads), ref_value)
+
+
+@lru_cache(maxsize=16)
+def _reference_cached(problem, frozen_params):
+    return problem.reference(thaw(frozen_params))
+
+
+class ComplexStepReference:
+    """Reference and comparison for a problem with `loss(batched params) -> (B,)` and `network`:
+    the float64 value, the complex-step gradient, and `compare` by the full gradient up to
+    FULL_GRADIENT_MAX_PARAMS parameters, otherwise by directional derivatives along
+    CHECK_DIRECTIONS fixed random directions."""
+
+    @property
+    def full_gradient(self) -> bool:
+        return self.network.n_params <= FULL_GRADIENT_MAX_PARAMS
+
+    def reference(self, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
+        """Float64 value and weight gradient: Taylor propagation by hand and the complex step."""
+        value = float(np.real(self.loss(batched(params))[0]))
+        return value, complex_step_gradient(self.loss, params, self.network)
+
+    def compare(self, params, value, grads) -> tuple[float, float, float]:
+        return _compare_cached(self, freeze(params), float(value), freeze(grads))
+
+
+@lru_cache(maxsize=8)
+def _compare_cached(problem, frozen_params, value, frozen_grads):
+    return compare_gradient(problem.loss, thaw(frozen_params), problem.network, value, thaw(frozen_grads),
+                            problem.full_gradient)  # fmt: skip

@@ -12,7 +12,7 @@ CSV schema (one row per case; UTF-8, header required):
 | dtype | yes | float32 or float64 |
 | status | yes | ok / wrong / failed / unsupported / over budget / crashed / skipped |
 | median_s | if ok | median seconds per loss+gradient evaluation |
-| points, order, dim, … | no | size options; they form the instance, e.g. penalty[points=101] |
+| points, order, dim, … | no | the problem's options; they form the instance, e.g. penalty[points=101] |
 | variant, iqr_s, min_s, rounds, compile_s | no | as in results.csv |
 | peak_memory_bytes, grad_rel_err, value_rel_err, error | no | as in results.csv |
 | source | no | where the row came from (tool, version, machine) |
@@ -28,11 +28,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.cases import Case
 from bench.results import STATUSES
-from problems.errors import BenchInputError
+from problems import PROBLEMS, problem_options
+from problems.errors import BenchInputError, unknown_name
 
 REQUIRED = ("problem", "backend", "strategy", "device", "dtype", "status")
-SIZE_COLUMNS = ("points", "order", "dim", "width", "solver", "sensitivity")
 
 
 def load_external(path: str | Path) -> pd.DataFrame:
@@ -52,21 +53,23 @@ def load_external(path: str | Path) -> pd.DataFrame:
         raise BenchInputError(f"external results {path}: unknown status {bad}; valid: {', '.join(STATUSES)}")
     if "median_s" not in df or df.loc[df["status"] == "ok", "median_s"].isna().any():
         raise BenchInputError(f"external results {path}: every ok row needs median_s")
+    unknown = sorted(set(df["problem"]) - set(PROBLEMS))
+    if unknown:
+        raise BenchInputError(f"external results {path}: {unknown_name('problem', unknown[0], PROBLEMS)}")
     df = df.copy()
     df["backend"] = df["backend"].astype(str) + " [external]"
     df["variant"] = df["variant"] if "variant" in df else "external"
     df["error"] = df["error"].fillna("") if "error" in df else ""
-    sizes = [c for c in SIZE_COLUMNS if c in df.columns]
 
-    def instance(row) -> str:
-        parts = [f"{c}={_plain(row[c])}" for c in sizes if pd.notna(row[c])]
-        return f"{row['problem']}[{','.join(parts)}]"
+    def case(row) -> Case:
+        names = [c for c in problem_options(row["problem"]) if c in row and pd.notna(row[c])]
+        options = tuple(sorted((c, _plain(row[c])) for c in names))
+        return Case(row["problem"], options, row["backend"], row["strategy"], row["variant"], row["dtype"],
+                    row["device"])  # fmt: skip
 
-    df["instance"] = df.apply(instance, axis=1)
-    df["case_id"] = df.apply(
-        lambda r: f"{r['instance']}-{r['backend']}-{r['strategy']}-{r['variant']}-{r['dtype']}-{r['device']}",
-        axis=1,
-    )
+    cases = df.apply(case, axis=1)
+    df["instance"] = [c.instance for c in cases]
+    df["case_id"] = [c.id for c in cases]
     df["run_id"] = f"external:{path.name}"
     df["env_id"] = f"external:{path.stem}"
     df["external"] = True

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.cases import instance_of
 from bench.results import load_records
 from problems.errors import BenchInputError
 from reports.derived import add_derived
@@ -38,7 +39,7 @@ def load_runs(run_dirs: list[Path], external: list[Path] = ()) -> tuple[pd.DataF
             df = pd.DataFrame(records).drop_duplicates("case_id", keep="last")
             df["run_id"] = run.name
             df["env_id"] = env.get("env_id", "")
-            df["instance"] = df["case_id"].str.split("]-").str[0] + "]"
+            df["instance"] = df["case_id"].map(instance_of)
             frames.append(df)
     for path in external:
         frames.append(load_external(path))

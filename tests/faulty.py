@@ -8,8 +8,7 @@ import time
 
 import numpy as np
 
-from backends import base, get_backend
-from backends.base import Compiled
+from backends import Compiled, get_backend, register_strategy, unregister_strategy
 
 FAULTS = ("test-wrong", "test-nan", "test-raise", "test-segfault", "test-hang")
 
@@ -43,14 +42,12 @@ def _build(fault):
 
 def register() -> None:
     """Add the faulty strategies to the jax backend for the penalty problem (idempotent)."""
-    registry = get_backend("jax").registry
     for fault in FAULTS:
-        base.PENALTY_STRATEGIES.setdefault(fault, f"deliberately faulty ({fault}) for the tests")
-        registry.register("penalty", fault)(_build(fault))
+        register_strategy(
+            "jax", "penalty", fault, _build(fault), f"deliberately faulty ({fault}) for the tests"
+        )
 
 
 def unregister() -> None:
-    registry = get_backend("jax").registry
     for fault in FAULTS:
-        base.PENALTY_STRATEGIES.pop(fault, None)
-        registry._entries.get("penalty", {}).pop(fault, None)
+        unregister_strategy("jax", "penalty", fault)

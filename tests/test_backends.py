@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from backends import BACKENDS, STRATEGY_NAMES, UnsupportedStrategy, get_backend
+from backends import BACKENDS, UnsupportedStrategy, get_backend
 from bench.cases import VARIANTS
 from bench.measure import params_in_dtype
-from problems import BenchInputError, get_problem
+from problems import BenchInputError, catalogue, get_problem
 from problems.reference import relative_error
 
-PAIRS = [(b, s) for b in BACKENDS for s in STRATEGY_NAMES["penalty"]]
+PAIRS = [(b, s) for b in BACKENDS for s in catalogue("penalty")]
 
 
 def _supported(backend, strategy, problem):
@@ -23,7 +23,7 @@ def test_every_pair_is_implemented_or_explained(seed_problem):
     for backend in BACKENDS:
         b = get_backend(backend)
         covered = set(b.strategies(seed_problem)) | set(b.unsupported(seed_problem))
-        assert covered == set(STRATEGY_NAMES["penalty"]), backend
+        assert covered == set(catalogue("penalty")), backend
         assert all(reason.strip() for reason in b.unsupported(seed_problem).values())
 
 

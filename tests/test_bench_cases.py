@@ -9,7 +9,7 @@ def test_default_set_covers_every_penalty_pair_at_two_sizes_and_dtypes():
     assert len(cases) == 2 * 2 * 2 * 8  # backends × points × dtypes × strategies
     compiled = [c for c in load_sweep("default") if c.variant == "compile"]
     assert {(c.backend, c.dtype) for c in compiled} == {("torch", "float32")} and len(compiled) == 16
-    assert {c.sizes for c in cases} == {(("points", 101),), (("points", 10000),)}
+    assert {c.options for c in cases} == {(("points", 101),), (("points", 10000),)}
     assert len({c.id for c in load_sweep("default")}) == len(load_sweep("default"))
     assert {c.problem for c in load_sweep("default")} >= {"penalty", "lv-ude"}
 

@@ -7,12 +7,12 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from backends import BACKENDS, STRATEGY_NAMES, UnsupportedStrategy, get_backend
+from backends import BACKENDS, UnsupportedStrategy, get_backend
 from bench.measure import params_in_dtype
-from problems import BenchInputError, get_problem
-from problems.derivative_order import central_stencil
+from problems import BenchInputError, catalogue, get_problem
 from problems.network import SEED_NETWORK
 from problems.reference import taylor_coefficients
+from problems.stencils import central_stencil
 
 EXACT = ["nested-rev", "nested-fwd", "taylor"]
 SMALL = {"points": 11}  # the seed net on 11 grid points: compile time, not the grid, dominates
@@ -100,13 +100,19 @@ def test_bad_options_are_refused_listing_valid_values(options, message):
 
 
 # -- strategies ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["derivative-order", "laplacian", "biharmonic"])
-def test_every_pair_is_implemented_or_explained(kind):
+INSTANCES = [("derivative-order", {"order": 2}), ("derivative-order", {"order": 3}), ("poisson", {}),
+             ("biharmonic", {})]  # fmt: skip
+
+
+@pytest.mark.parametrize("name, options", INSTANCES)
+def test_every_pair_is_implemented_or_explained(name, options):
+    problem = get_problem(name, **options)
     for backend in BACKENDS:
         b = get_backend(backend)
-        supported = set(b.registry.supported(kind))
-        reasons = b.registry.unsupported_reasons(kind)
-        assert supported | set(reasons) == set(STRATEGY_NAMES[kind]), (backend, kind)
+        assert b.registry.names(problem.kind) == set(catalogue(problem.kind)), (backend, problem.kind)
+        supported = set(b.strategies(problem))
+        reasons = b.unsupported(problem)
+        assert supported | set(reasons) == set(catalogue(problem.kind)), (backend, problem.kind)
         assert all(reason.strip() for reason in reasons.values())
 
 

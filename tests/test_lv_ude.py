@@ -59,10 +59,10 @@ def test_data_is_the_canonical_setup():
 
 
 def test_defaults_and_sizes_round_trip(problem):
-    assert problem.sizes == {"ode": "auto", "solver": "dopri5", "sensitivity": "discretise", "tol": 6,
+    assert problem.options == {"ode": "auto", "solver": "dopri5", "sensitivity": "discretise", "tol": 6,
                              "points": 101}  # fmt: skip
     assert problem.rtol == problem.atol == 1e-6
-    assert get_problem("lv-ude", **problem.sizes) == problem
+    assert get_problem("lv-ude", **problem.options) == problem
     assert problem.penalty == get_problem("penalty")
 
 

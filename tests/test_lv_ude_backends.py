@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from backends import BACKENDS, STRATEGY_NAMES, UnsupportedStrategy, get_backend
+from backends import BACKENDS, UnsupportedStrategy, get_backend
 from bench.cases import Case
 from bench.measure import measure
 from bench.timing import TimingPolicy
-from problems import get_problem
+from problems import catalogue, get_problem
 from problems.network import flatten, unflatten
 from problems.reference import relative_error
 
@@ -47,7 +47,7 @@ def test_every_strategy_is_implemented_or_explained():
     problem = get_problem("lv-ude")
     for backend in BACKENDS:
         b = get_backend(backend)
-        assert set(b.strategies(problem)) | set(b.unsupported(problem)) == set(STRATEGY_NAMES["lv-ude"])
+        assert set(b.strategies(problem)) | set(b.unsupported(problem)) == set(catalogue("lv-ude"))
         assert set(b.unsupported(problem)) == set(b.unsupported(get_problem("penalty")))
 
 

@@ -7,8 +7,7 @@ import pytest
 from backends import BACKENDS, get_backend
 from bench.measure import params_in_dtype
 from problems import BenchInputError, get_problem
-from problems.derivative_order import compare_gradient
-from problems.reference import batched
+from problems.reference import batched, compare_gradient
 
 W = np.array([0.7, -0.4, 0.9])
 C = np.array([0.3, 0.5, -0.2])

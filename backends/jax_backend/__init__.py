@@ -1,20 +1,29 @@
-"""JAX adapter: jit-compiled pure functions, float64 enabled at import."""
+"""JAX adapter: jit-compiled pure functions, float64 enabled at import.
+
+The strategy modules beside `core` are named after the problem modules they implement
+(`problems.PROBLEM_MODULES`) and are imported here, so a new problem's JAX module needs no line
+in this file.
+"""
 
 from __future__ import annotations
+
+import importlib
+import importlib.util
 
 import jax
 
 jax.config.update("jax_enable_x64", True)  # before any array exists; float32 stays explicit
 
+from backends import BACKENDS  # noqa: E402
 from backends.base import Backend  # noqa: E402
-from backends.jax_backend import penalty  # noqa: E402, F401  (registers strategies)
-from backends.jax_backend.registry import registry  # noqa: E402
+from backends.jax_backend.core import registry  # noqa: E402
+from problems import PROBLEM_MODULES  # noqa: E402
 
 
 class JaxBackend(Backend):
     name = "jax"
     registry = registry
-    variants = ("jit", "eager")
+    variants = BACKENDS["jax"].variants
 
     def available_devices(self) -> list[str]:
         devices = ["cpu"]
@@ -42,7 +51,6 @@ class JaxBackend(Backend):
         }
 
 
-from backends.jax_backend import ude  # noqa: E402, F401  (registers the UDE strategies)
-
-# isort: split
-from backends.jax_backend import higher_order, pinn  # noqa: E402, F401  (k-th order and PINN strategies)
+for _module in PROBLEM_MODULES:
+    if importlib.util.find_spec(f"{__name__}.{_module}") is not None:
+        importlib.import_module(f"{__name__}.{_module}")  # registers its strategies

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.experimental.jet import jet
 from jax.flatten_util import ravel_pytree
 
 from backends import floor
-from backends.base import Compiled
-from backends.jax_backend.network import mlp
-from backends.jax_backend.registry import registry
-from backends.jax_backend.xla_stats import compiled_statistics
+from backends.jax_backend.core import compile_evaluation, mlp, registry
 
 
 # -- input derivatives ∇ₓU₁(x) for one point x ---------------------------------------------
@@ -106,37 +102,6 @@ def forward_over_forward(spec):
 
 
 # -- building --------------------------------------------------------------------------------
-def compile_evaluation(problem, dtype, device, variant, fn, *extra, loss=None) -> Compiled:
-    """jit (variant "jit") or op-by-op dispatch (variant "eager") of `fn(params, X, *extra)`;
-    `loss(params, X, *extra)` is the value alone, timed as the "loss" part (cost ratio)."""
-    jax_device = jax.devices(device)[0]
-    X = jax.device_put(jnp.asarray(problem.grid(), dtype=dtype), jax_device)
-    extra = tuple(jax.device_put(jnp.asarray(e, dtype=dtype), jax_device) for e in extra)
-    compile_fn = jax.jit if variant == "jit" else (lambda f: f)
-    jitted = compile_fn(fn)
-
-    def prepare(params):
-        return jax.device_put({k: jnp.asarray(v, dtype=dtype) for k, v in params.items()}, jax_device)
-
-    def run(native):
-        return jax.block_until_ready(jitted(native, X, *extra))
-
-    def to_numpy(out):
-        value, grads = out
-        return float(value), {k: np.asarray(v, dtype=np.float64) for k, v in grads.items()}
-
-    parts = {}
-    if loss is not None:
-        loss_fn = compile_fn(loss)
-        parts["loss"] = lambda native: jax.block_until_ready(loss_fn(native, X, *extra))
-
-    def metrics(native):
-        return compiled_statistics(jitted, native, X, *extra) if variant == "jit" else {}
-
-    return Compiled(prepare, run, to_numpy, info={"jitted": jitted, "args": (X, *extra)}, parts=parts,
-                    metrics=metrics)  # fmt: skip
-
-
 _REVERSE_OUTER = {
     "rev-over-rev": input_grad_reverse,
     "rev-over-fwd": input_grad_forward,

@@ -4,8 +4,8 @@
 x ∈ ℝᵈ into `op(params, x, *data)`, so the same operators are checked on closed-form functions in
 the tests and on the MLP in the benchmark. The residual loss mean_n (op(xₙ) + sₙ)² vmaps the
 operator over the collocation points; its weight gradient is always reverse mode, jit-compiled once
-by the penalty's `compile_evaluation` (which also times the loss alone and records program size and XLA's
-memory plan).
+by the core's `compile_evaluation` (which also times the loss alone and records program size and
+XLA's memory plan).
 """
 
 from __future__ import annotations
@@ -15,10 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental.jet import jet
 
-from backends.jax_backend.higher_order import stencil
-from backends.jax_backend.network import mlp
-from backends.jax_backend.penalty import compile_evaluation
-from backends.jax_backend.registry import registry
+from backends.jax_backend.core import compile_evaluation, registry, scalar_network, stencil
 
 
 # -- Δ ---------------------------------------------------------------------------------------
@@ -137,42 +134,33 @@ def residual_loss(op, data_axes: tuple = ()):
     return value
 
 
-def network(problem):
-    return lambda params, x: mlp(params, x, problem.network)[0]
-
-
-def _build(problem, dtype, device, variant, value, *data):
-    return compile_evaluation(
-        problem, dtype, device, variant, jax.value_and_grad(value), problem.source(), *data, loss=value
-    )
+def _build(problem, dtype, device, variant, value, *data, extra_metrics=None):
+    return compile_evaluation(problem, dtype, device, variant, jax.value_and_grad(value), problem.source(),
+                              *data, loss=value, extra_metrics=extra_metrics)  # fmt: skip
 
 
 for _kind, _operators in OPERATORS.items():
     for _name, _operator in _operators.items():
 
         def _build_exact(problem, dtype, device, variant, _operator=_operator):
-            return _build(problem, dtype, device, variant, residual_loss(_operator(network(problem))))
+            return _build(problem, dtype, device, variant, residual_loss(_operator(scalar_network(problem))))
 
         registry.register(_kind, _name)(_build_exact)
 
     def _build_fd(problem, dtype, device, variant):
-        value = residual_loss(stencil(network(problem)), (None, None))
+        value = residual_loss(stencil(scalar_network(problem)), (None, None))
         return _build(problem, dtype, device, variant, value, *problem.stencil(dtype))
 
     def _build_hutchinson(problem, dtype, device, variant, _kind=_kind):
-        value = residual_loss(hutchinson(network(problem), ORDER[_kind]), (0,))
-        compiled = _build(problem, dtype, device, variant, value, problem.hutchinson_directions())
-        xla_metrics = compiled.metrics
+        value = residual_loss(hutchinson(scalar_network(problem), ORDER[_kind]), (0,))
 
-        def metrics(native):
-            numpy_params = {k: np.asarray(v, dtype=np.float64) for k, v in native.items()}
-            return {
-                **(xla_metrics(native) if xla_metrics else {}),
-                **problem.estimator_statistics(numpy_params),
-            }
+        def estimator_statistics(native):
+            return problem.estimator_statistics(
+                {k: np.asarray(v, dtype=np.float64) for k, v in native.items()}
+            )
 
-        compiled.metrics = metrics
-        return compiled
+        return _build(problem, dtype, device, variant, value, problem.hutchinson_directions(),
+                      extra_metrics=estimator_statistics)  # fmt: skip
 
     registry.register(_kind, "fd-stencil")(_build_fd)
     registry.register(_kind, "hutchinson")(_build_hutchinson)

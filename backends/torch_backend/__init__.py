@@ -1,18 +1,27 @@
-"""PyTorch adapter: autograd and torch.func, eager by default."""
+"""PyTorch adapter: autograd and torch.func, eager by default.
+
+The strategy modules beside `core` are named after the problem modules they implement
+(`problems.PROBLEM_MODULES`) and are imported here, so a new problem's PyTorch module needs no
+line in this file.
+"""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+
 import torch
 
+from backends import BACKENDS
 from backends.base import Backend
-from backends.torch_backend import penalty  # noqa: F401  (registers strategies)
-from backends.torch_backend.registry import registry
+from backends.torch_backend.core import registry
+from problems import PROBLEM_MODULES
 
 
 class TorchBackend(Backend):
     name = "torch"
     registry = registry
-    variants = ("eager", "compile")
+    variants = BACKENDS["torch"].variants
 
     def available_devices(self) -> list[str]:
         return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
@@ -33,7 +42,6 @@ class TorchBackend(Backend):
         return env
 
 
-from backends.torch_backend import ude  # noqa: E402, F401  (registers the UDE strategies)
-
-# isort: split
-from backends.torch_backend import higher_order, pinn  # noqa: E402, F401  (k-th order and PINN strategies)
+for _module in PROBLEM_MODULES:
+    if importlib.util.find_spec(f"{__name__}.{_module}") is not None:
+        importlib.import_module(f"{__name__}.{_module}")  # registers its strategies

@@ -1,8 +1,7 @@
 """PyTorch strategies for the seed penalty P(θ) = Σᵢ ‖∇ₓU₁(xᵢ; θ)‖².
 
-Parameters live in persistent leaf tensors (`requires_grad=True`) that `prepare` fills in place,
-so graphs captured once (jet) keep seeing the current weights. Points are batched: since each
-output row depends only on its own input row, ∇_X ΣᵢU₁(xᵢ) has the per-point gradients as rows.
+Points are batched: since each output row depends only on its own input row, ∇_X ΣᵢU₁(xᵢ) has the
+per-point gradients as rows. Parameters are the core `Setup`'s persistent leaves.
 """
 
 from __future__ import annotations
@@ -13,76 +12,7 @@ from torch.func import grad, grad_and_value, jacfwd, jacrev, jvp, vmap
 
 from backends import floor
 from backends.base import Compiled
-from backends.torch_backend.network import mlp
-from backends.torch_backend.registry import registry
-
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-class Setup:
-    """Tensors shared by all strategies: persistent parameters, the grid, FD steps."""
-
-    def __init__(self, problem, dtype: str, device: str, variant: str):
-        self.variant = variant
-        self.spec = problem.network
-        self.names = list(self.spec.param_names)
-        self.dtype = DTYPES[dtype]
-        self.device = torch.device(device)
-        kw = {"dtype": self.dtype, "device": self.device}
-        self.params = {
-            k: torch.zeros(s, **kw, requires_grad=True) for k, s in self.spec.param_shapes().items()
-        }
-        self.X = torch.as_tensor(problem.grid(), **kw)
-        self.problem = problem
-
-    def prepare(self, params: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            for k, t in self.params.items():
-                t.copy_(torch.as_tensor(params[k], dtype=self.dtype))
-        return self.params
-
-    def sync(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-
-    def compiled(self, fn, loss=None) -> Compiled:
-        """Wrap `fn(params) -> (value, grads)`: torch.compile it for variant "compile".
-        `loss(params)` is the value alone, timed as the "loss" part (cost ratio)."""
-        if self.variant == "compile":
-            fn = torch.compile(fn)
-            loss = torch.compile(loss) if loss is not None else None
-        parts = {}
-        if loss is not None:
-
-            def loss_part(params):
-                out = loss(params)
-                self.sync()
-                return out
-
-            parts["loss"] = loss_part
-
-        def run(params):
-            out = fn(params)
-            self.sync()
-            return out
-
-        def to_numpy(out):
-            value, grads = out
-            return float(value), {k: grads[k].detach().cpu().double().numpy() for k in self.names}
-
-        return Compiled(self.prepare, run, to_numpy, parts=parts)
-
-
-def reverse_outer(setup: Setup, penalty):
-    """value, ∇θ by torch.autograd over a scalar `penalty(params)` built with create_graph."""
-    leaves = [setup.params[k] for k in setup.names]
-
-    def fn(params):
-        value = penalty(params)
-        grads = torch.autograd.grad(value, leaves, allow_unused=True, materialize_grads=True)
-        return value.detach(), dict(zip(setup.names, grads))
-
-    return fn
+from backends.torch_backend.core import Setup, mlp, registry, reverse_outer
 
 
 @registry.register("penalty", "rev-over-rev")
@@ -212,15 +142,13 @@ def _build_taylor(problem, dtype, device, variant):
         with torch.no_grad():
             return value(params)
 
-    compiled = s.compiled(fn, loss=loss)
-    compiled.metrics = lambda native: {"program_ops": len(graph.graph.nodes)}
-    return compiled
+    return s.compiled(fn, loss=loss, metrics=lambda native: {"program_ops": len(graph.graph.nodes)})
 
 
 @registry.register("penalty", "fd-central")
 def _build_fd_central(problem, dtype, device, variant):
     s = Setup(problem, dtype, device, variant)
-    h = torch.as_tensor(problem.fd_steps(dtype), dtype=s.dtype, device=s.device)  # (N, d)
+    h = s.tensor(problem.fd_steps(dtype))  # (N, d)
     d = s.X.shape[1]
     steps = torch.diag_embed(h).transpose(0, 1).reshape(-1, d)  # (d·N, d): block j = h_j e_j
     X = s.X.repeat(d, 1)

@@ -3,7 +3,7 @@
 `LAPLACIAN[name](f)` and `BIHARMONIC[name](f)` turn a per-point function f: ℝᵈ → ℝ¹ into a batched
 operator `op(X, *data) -> (N,)`, so the same operators are checked on closed-form functions in the
 tests and on the MLP in the benchmark. The MLP closes over the persistent parameter leaves of the
-penalty's `Setup`; the weight gradient of mean_n (op(xₙ) + sₙ)² is always reverse mode
+core's `Setup`; the weight gradient of mean_n (op(xₙ) + sₙ)² is always reverse mode
 (`torch.autograd.grad`). Taylor-mode operators are jet-for-pytorch's own (`laplacian`,
 `bilaplacian`, collapsed or not, and `jet(collapsed=True)` for the stochastic estimator), vmapped
 over points and captured once as an FX graph (`capture_graph`).
@@ -14,11 +14,15 @@ from __future__ import annotations
 import torch
 from torch.func import hessian, jacrev, jvp, vmap
 
-from backends.torch_backend.higher_order import stencil
-from backends.torch_backend.network import mlp
-from backends.torch_backend.penalty import Setup, reverse_outer
-from backends.torch_backend.program_size import autograd_nodes
-from backends.torch_backend.registry import registry
+from backends.torch_backend.core import (
+    Setup,
+    autograd_nodes,
+    mlp,
+    registry,
+    reverse_outer,
+    scalar_network,
+    stencil,
+)
 
 
 def _scalar(f):
@@ -130,8 +134,7 @@ def _build_with(make_operator, data=None, captured: bool = False, statistics: bo
         s = Setup(problem, dtype, device, variant)
         f = lambda x: mlp(s.params, x, s.spec)
         op = make_operator(f, s.X[0])
-        kw = {"dtype": s.dtype, "device": s.device}
-        args = (s.X,) if data is None else (s.X, torch.as_tensor(data(problem), **kw))
+        args = (s.X,) if data is None else (s.X, s.tensor(data(problem)))
         static = {}
         if captured:
             from jet import capture_graph
@@ -140,14 +143,12 @@ def _build_with(make_operator, data=None, captured: bool = False, statistics: bo
             flat = in_spec.flatten_up_to(args)
             op, args = (lambda *a: graph(*flat)), ()
             static["program_ops"] = len(graph.graph.nodes)
-        source = torch.as_tensor(problem.source(), **kw)
+        source = s.tensor(problem.source())
         value = lambda params: ((op(*args).reshape(-1) + source) ** 2).mean()
 
         def loss(params):
             with torch.no_grad():
                 return value(params)
-
-        compiled = s.compiled(reverse_outer(s, value), loss=loss)
 
         def metrics(params):
             out = {"autograd_nodes": autograd_nodes(value(params)), **static}
@@ -156,8 +157,7 @@ def _build_with(make_operator, data=None, captured: bool = False, statistics: bo
                 out.update(problem.estimator_statistics(numpy_params))
             return out
 
-        compiled.metrics = metrics
-        return compiled
+        return s.compiled(reverse_outer(s, value), loss=loss, metrics=metrics)
 
     return build
 
@@ -165,17 +165,16 @@ def _build_with(make_operator, data=None, captured: bool = False, statistics: bo
 def _build_fd(problem, dtype, device, variant):
     """The problem's stencil (discrete Laplacian, or its square) on all points × nodes at once."""
     s = Setup(problem, dtype, device, variant)
-    A = stencil(s, lambda params, X: mlp(params, X, s.spec)[:, 0])
-    source = torch.as_tensor(problem.source(), dtype=s.dtype, device=s.device)
+    A = stencil(s, scalar_network(s))
+    source = s.tensor(problem.source())
     value = lambda params: ((A(params) + source) ** 2).mean()
 
     def loss(params):
         with torch.no_grad():
             return value(params)
 
-    compiled = s.compiled(reverse_outer(s, value), loss=loss)
-    compiled.metrics = lambda params: {"autograd_nodes": autograd_nodes(value(params))}
-    return compiled
+    metrics = lambda params: {"autograd_nodes": autograd_nodes(value(params))}
+    return s.compiled(reverse_outer(s, value), loss=loss, metrics=metrics)
 
 
 for _kind, _operators in OPERATORS.items():

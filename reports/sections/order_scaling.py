@@ -15,12 +15,12 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
+from backends import DEFAULT_VARIANT
 from reports.growth import growth_table, step_ratios
 from reports.html import figure_png, img, table
 
 ANCHOR, TITLE = "order-scaling", "Order scaling: k-th input derivatives"
 PROBLEM = "derivative-order"
-DEFAULT_VARIANT = {"jax": "jit", "torch": "eager"}
 LINESTYLE = {"jax": "-", "torch": "--"}
 
 QUANTITIES = {

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from backends import DEFAULT_VARIANT
 from reports.html import figure_png, fmt, img, table
 
 ANCHOR, TITLE = "ude", "Lotka–Volterra UDE: training step and training runs"
@@ -46,7 +47,7 @@ NOTE = (
 def _config_label(df: pd.DataFrame) -> pd.Series:
     label = df["backend"] + " " + df["ode"].astype(str) + " " + df["solver"].astype(str) + " "
     label += df["sensitivity"].astype(str)
-    non_default = ~df["variant"].isin(["jit", "eager"])
+    non_default = df["variant"] != df["backend"].map(DEFAULT_VARIANT)
     label = label.where(~non_default, label + " [" + df["variant"].astype(str) + "]")
     return label + " " + df["dtype"]
 

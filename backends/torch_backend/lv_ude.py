@@ -17,10 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from backends.base import Compiled, UnsupportedStrategy
-from backends.torch_backend.network import mlp
-from backends.torch_backend.penalty import DTYPES
-from backends.torch_backend.registry import registry
+from backends.base import Compiled
+from backends.torch_backend.core import DTYPES, mlp, registry
 from problems.lv_ude import LV_PARAMETERS
 
 LIBRARIES = ("torchdiffeq", "torchode")
@@ -57,16 +55,17 @@ class VectorField(nn.Module):
 
 
 def library_of(problem) -> str:
-    ode = DEFAULT_LIBRARY if problem.ode == "auto" else problem.ode
+    return DEFAULT_LIBRARY if problem.ode == "auto" else problem.ode
+
+
+def library_condition(problem) -> str | None:
+    """Why this backend cannot solve the instance's ODE as asked (None: it can)."""
+    ode = library_of(problem)
     if ode not in LIBRARIES:
-        raise UnsupportedStrategy(
-            f"ode library {ode!r} is a JAX library; PyTorch uses {', '.join(LIBRARIES)}"
-        )
+        return f"ode library {ode!r} is a JAX library; PyTorch uses {', '.join(LIBRARIES)}"
     if problem.solver not in SOLVERS[ode]:
-        raise UnsupportedStrategy(
-            f"{ode} has no {problem.solver}; its solvers here: {', '.join(SOLVERS[ode])}"
-        )
-    return ode
+        return f"{ode} has no {problem.solver}; its solvers here: {', '.join(SOLVERS[ode])}"
+    return None
 
 
 def torchdiffeq_solve(problem, f: VectorField, u0, t):
@@ -107,7 +106,7 @@ def torchode_solve(problem, f: VectorField, u0, t, compile_: bool):
 
 def build(problem, dtype: str, device: str, variant: str, strategy: str) -> Compiled:
     library = library_of(problem)
-    penalty = registry.get("penalty", strategy).build(problem.penalty, dtype, device, variant)
+    penalty = registry.builder(problem.penalty, strategy)(problem.penalty, dtype, device, variant)
     shapes = problem.network.param_shapes()
     leaves = penalty.prepare({k: np.zeros(s) for k, s in shapes.items()})  # the persistent leaves
     kw = {"dtype": DTYPES[dtype], "device": torch.device(device)}
@@ -181,9 +180,9 @@ def build(problem, dtype: str, device: str, variant: str, strategy: str) -> Comp
         penalty.prepare,
         run,
         penalty.to_numpy,  # same parameter names: W1..Wn, b1..bn
-        info={"library": library, "adam": lambda lr: adam(penalty.prepare, run, lr)},
         parts=parts,
         metrics=metrics,
+        trainer=lambda lr: adam(penalty.prepare, run, lr),
     )
 
 
@@ -208,4 +207,4 @@ def adam(prepare, run, lr: float):
 
 # Every penalty strategy names a UDE strategy: the penalty part is taken that way, the data part
 # by the problem's `sensitivity` option.
-registry.register_composite("lv-ude", "penalty", build)
+registry.register_composite("lv-ude", lambda problem: problem.penalty, build, when=library_condition)

@@ -2,7 +2,8 @@
 
 Each strategy builds `derivative(params) -> (N,)`, the k-th derivative of t ↦ U₁(xᵢ + t e₁) at
 t = 0 for all grid points at once; the weight gradient of Σ D² is always reverse mode
-(`torch.autograd.grad` on the persistent parameter leaves of the penalty's `Setup`).
+(`torch.autograd.grad` on the persistent parameter leaves of the core's `Setup`). `fwd-over-rev`
+exists at order 2 only (the catalogue says so; other orders are never built).
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ import contextlib
 import torch
 from torch.func import grad, jvp, vmap
 
-from backends.base import UnsupportedStrategy
-from backends.torch_backend.network import mlp
-from backends.torch_backend.penalty import Setup, reverse_outer
-from backends.torch_backend.program_size import autograd_nodes
-from backends.torch_backend.registry import registry
+from backends.torch_backend.core import (
+    Setup,
+    autograd_nodes,
+    mlp,
+    registry,
+    reverse_outer,
+    scalar_network,
+    stencil,
+)
 
 KIND = "derivative-order"
-DTYPE_NAMES = {torch.float32: "float32", torch.float64: "float64"}
 
 
 def _e1(s: Setup) -> torch.Tensor:
@@ -68,12 +72,9 @@ def nested_forward(s: Setup, order: int):
 
 
 def forward_over_reverse(s: Setup, order: int):
-    """Second order only: `torch.func.jvp` over `torch.func.grad`, vmapped over points."""
-    if order != 2:
-        raise UnsupportedStrategy(
-            f"fwd-over-rev is the mixed second-order mode (order 2); order {order} is measured by "
-            "nested-fwd, nested-rev and taylor"
-        )
+    """Second order only (the catalogue's `applies`): `torch.func.jvp` over `torch.func.grad`,
+    vmapped over points."""
+    assert order == 2, "fwd-over-rev is built at order 2 only"
 
     def derivative(params):
         f = _along_x1(s, params)
@@ -102,23 +103,9 @@ def taylor(s: Setup, order: int):
     return derivative, {"program_ops": len(graph.graph.nodes)}
 
 
-def stencil(s: Setup, u):
-    """Σ_m w_m u(x + o_m) for the problem's stencil, all points × nodes in one batch;
-    `u(params, X) -> (B,)`."""
-    offsets, weights = s.problem.stencil(DTYPE_NAMES[s.dtype])
-    o = torch.as_tensor(offsets, dtype=s.dtype, device=s.device)
-    w = torch.as_tensor(weights, dtype=s.dtype, device=s.device)
-    nodes = (s.X[:, None, :] + o[None, :, :]).reshape(-1, s.X.shape[1])
-
-    def derivative(params):
-        return u(params, nodes).reshape(s.X.shape[0], len(w)) @ w
-
-    return derivative
-
-
 def fd_stencil(s: Setup, order: int):
     """Σⱼ (c_j/hᵏ) U₁(x + j h e₁) with the problem's central stencil."""
-    return stencil(s, lambda params, X: mlp(params, X, s.spec)[:, 0]), {}
+    return stencil(s, scalar_network(s)), {}
 
 
 def _build_with(factory):
@@ -136,9 +123,8 @@ def _build_with(factory):
             with torch.no_grad() if factory is not nested_reverse else contextlib.nullcontext():
                 return value(detached).detach()
 
-        compiled = s.compiled(reverse_outer(s, value), loss=loss)
-        compiled.metrics = lambda params: {"autograd_nodes": autograd_nodes(value(params)), **static_metrics}
-        return compiled
+        metrics = lambda params: {"autograd_nodes": autograd_nodes(value(params)), **static_metrics}
+        return s.compiled(reverse_outer(s, value), loss=loss, metrics=metrics)
 
     return build
 

@@ -3,9 +3,9 @@
 The loss+gradient is one jit-compiled pure function: the data misfit through `diffeqsolve` (its
 gradient by `RecursiveCheckpointAdjoint`, discretise-then-optimise, or `BacksolveAdjoint`, the
 continuous adjoint) plus the penalty built by the foundation's penalty strategy of the same name
-(reused through the registry, not re-implemented). Parts timed separately: "solve" (the data
-misfit alone: the forward solve), "ode" (the misfit's value+gradient), "penalty" (the penalty's
-value+gradient) and "loss" (the loss value alone, for the gradient/loss cost ratio).
+(its `pure` function, reused through the registry, not re-implemented). Parts timed separately:
+"solve" (the data misfit alone: the forward solve), "ode" (the misfit's value+gradient), "penalty"
+(the penalty's value+gradient) and "loss" (the loss value alone, for the gradient/loss cost ratio).
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from backends.base import Compiled, UnsupportedStrategy
-from backends.jax_backend.network import mlp
-from backends.jax_backend.registry import registry
-from backends.jax_backend.xla_stats import compiled_statistics
+from backends.base import Compiled
+from backends.jax_backend.core import compile_mode, compiled_statistics, mlp, registry
 from problems.lv_ude import LV_PARAMETERS, T_SPAN
 
 LIBRARY = "diffrax"
@@ -41,9 +39,11 @@ def vector_field(spec):
     return f
 
 
-def check_library(problem) -> None:
+def library_condition(problem) -> str | None:
+    """Why this backend cannot solve the instance's ODE (None: it can)."""
     if problem.ode not in ("auto", LIBRARY):
-        raise UnsupportedStrategy(f"ode library {problem.ode!r} is a PyTorch library; JAX uses {LIBRARY}")
+        return f"ode library {problem.ode!r} is a PyTorch library; JAX uses {LIBRARY}"
+    return None
 
 
 def make_solve(problem, dtype: str, counter=None):
@@ -130,16 +130,15 @@ def _add(a, b):
 
 
 def build(problem, dtype: str, device: str, variant: str, strategy: str) -> Compiled:
-    check_library(problem)
-    penalty = registry.get("penalty", strategy).build(problem.penalty, dtype, device, variant)
-    penalty_fn, penalty_args = penalty.info["jitted"], penalty.info["args"]
+    penalty = registry.builder(problem.penalty, strategy)(problem.penalty, dtype, device, variant)
+    penalty_fn, penalty_args = penalty.pure.fn, penalty.pure.args
     data_value_and_grad = jax.value_and_grad(make_data_loss(problem, dtype))
 
     def value_and_grad(params):
         """Loss and gradient: data term through the solve, plus the penalty strategy's."""
         return _add(data_value_and_grad(params), penalty_fn(params, *penalty_args))
 
-    compile_ = jax.jit if variant == "jit" else (lambda fn: fn)
+    compile_ = compile_mode(variant)
     total = compile_(value_and_grad)
     parts_fns = {
         "solve": compile_(make_data_loss(problem, dtype)),
@@ -163,9 +162,9 @@ def build(problem, dtype: str, device: str, variant: str, strategy: str) -> Comp
         prepare,
         lambda native: jax.block_until_ready(total(native)),
         to_numpy,
-        info={"library": LIBRARY, "adam": lambda lr: adam(value_and_grad, prepare, lr, jax_device, compile_)},
         parts=parts,
         metrics=metrics,
+        trainer=lambda lr: adam(value_and_grad, prepare, lr, jax_device, compile_),
     )
 
 
@@ -196,4 +195,4 @@ def adam(value_and_grad, prepare, lr: float, device, compile_=jax.jit):
 
 # Every penalty strategy names a UDE strategy: the penalty part is taken that way, the data part
 # by the problem's `sensitivity` option.
-registry.register_composite("lv-ude", "penalty", build)
+registry.register_composite("lv-ude", lambda problem: problem.penalty, build, when=library_condition)

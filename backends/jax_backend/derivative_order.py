@@ -2,8 +2,9 @@
 
 Each strategy is a function `derivative(params, x) -> ∂ᵏU₁(x)` for one point x ∈ ℝ², the
 derivative of t ↦ U₁(x + t e₁) at t = 0; the loss vmaps it over the grid and the weight gradient
-is always reverse mode (`jax.value_and_grad`), jit-compiled once by the penalty's `compile_evaluation`, which
-also times the loss alone and records the compiled program's size and XLA's memory plan.
+is always reverse mode (`jax.value_and_grad`), jit-compiled once by the core's `compile_evaluation`,
+which also times the loss alone and records the compiled program's size and XLA's memory plan.
+`fwd-over-rev` exists at order 2 only (the catalogue says so; other orders are never built).
 """
 
 from __future__ import annotations
@@ -12,10 +13,7 @@ import jax
 import jax.numpy as jnp
 from jax.experimental.jet import jet
 
-from backends.base import UnsupportedStrategy
-from backends.jax_backend.network import mlp
-from backends.jax_backend.penalty import compile_evaluation
-from backends.jax_backend.registry import registry
+from backends.jax_backend.core import compile_evaluation, mlp, registry, scalar_network, stencil
 
 KIND = "derivative-order"
 
@@ -49,12 +47,8 @@ def nested_forward(g, order: int):
 
 
 def forward_over_reverse(g, order: int):
-    """Second order only: one `jax.jvp` over one `jax.grad`."""
-    if order != 2:
-        raise UnsupportedStrategy(
-            f"fwd-over-rev is the mixed second-order mode (order 2); order {order} is measured by "
-            "nested-fwd, nested-rev and taylor"
-        )
+    """Second order only (the catalogue's `applies`): one `jax.jvp` over one `jax.grad`."""
+    assert order == 2, "fwd-over-rev is built at order 2 only"
     return nested_forward(nested_reverse(g, 1), 1)
 
 
@@ -81,15 +75,6 @@ def loss(derivative):
     return value
 
 
-def stencil(u):
-    """Σ_m w_m u(x + o_m) for a problem's stencil (offsets o, weights w): nodes vmapped."""
-
-    def derivative(params, x, offsets, weights):
-        return jnp.dot(jax.vmap(u, in_axes=(None, 0))(params, x[None, :] + offsets), weights)
-
-    return derivative
-
-
 _ANALYTIC = {
     "nested-rev": nested_reverse,
     "nested-fwd": nested_forward,
@@ -108,7 +93,7 @@ for _name, _transform in _ANALYTIC.items():
 
 @registry.register(KIND, "fd-stencil")
 def _build_fd_stencil(problem, dtype, device, variant):
-    value = loss(stencil(lambda params, x: mlp(params, x, problem.network)[0]))
+    value = loss(stencil(scalar_network(problem)))
     return compile_evaluation(
         problem, dtype, device, variant, jax.value_and_grad(value), *problem.stencil(dtype), loss=value
     )

@@ -1,0 +1,114 @@
+"""What every JAX strategy module shares: the registry, the MLP as a pure function, and the jit
+compilation that turns a pure `fn(params, X, *data) -> (value, grads)` into a `Compiled`
+(with the loss alone timed as a part, and XLA's memory plan and program size as metrics).
+
+Strategy modules (penalty, derivative_order, pinn, lv_ude) import this module only; they are pure
+functions composed of JAX transforms, vmapped over points, jit-compiled once; no Python loop runs
+per point or per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from backends.base import Compiled, PureFunction, StrategyRegistry
+
+registry = StrategyRegistry("jax")
+"""The jax backend's strategy registry; each strategy module registers its strategies here."""
+
+ACTIVATIONS = {
+    "rbf": lambda z: jnp.exp(-(z**2)),
+    "tanh": jnp.tanh,
+}
+
+
+def mlp(params: dict, x: jnp.ndarray, spec) -> jnp.ndarray:
+    """U(x; params) of `problems.network` for one point x of shape (d_in,); weights (out, in)."""
+    act = ACTIVATIONS[spec.activation]
+    h = x
+    for i in range(1, spec.n_layers + 1):
+        h = params[f"W{i}"] @ h + params[f"b{i}"]
+        if i < spec.n_layers:
+            h = act(h)
+    return h
+
+
+def scalar_network(problem) -> Callable:
+    """(params, x) -> U₁(x): the first output of the problem's network at one point."""
+    return lambda params, x: mlp(params, x, problem.network)[0]
+
+
+def stencil(u):
+    """Σ_m w_m u(x + o_m) for a problem's stencil (offsets o, weights w): nodes vmapped."""
+
+    def derivative(params, x, offsets, weights):
+        return jnp.dot(jax.vmap(u, in_axes=(None, 0))(params, x[None, :] + offsets), weights)
+
+    return derivative
+
+
+def compiled_statistics(jitted, *args) -> dict:
+    """What XLA says about a compiled evaluation: `xla_temp_bytes` (scratch buffers, the
+    cross-check for the measured peak memory), `xla_argument_bytes`, `xla_output_bytes`, and the
+    program's size as `program_ops` (HLO instructions after optimisation) and
+    `program_text_bytes`, which grow with the nesting depth of the AD strategy."""
+    compiled = jitted.lower(*args).compile()
+    text = compiled.as_text() or ""
+    stats = {
+        "program_ops": sum(1 for line in text.splitlines() if " = " in line),
+        "program_text_bytes": len(text),
+    }
+    memory = compiled.memory_analysis()
+    if memory is not None:
+        stats.update(
+            xla_temp_bytes=int(memory.temp_size_in_bytes),
+            xla_argument_bytes=int(memory.argument_size_in_bytes),
+            xla_output_bytes=int(memory.output_size_in_bytes),
+        )
+    return stats
+
+
+def compile_mode(variant: str) -> Callable:
+    """`jax.jit` for variant "jit", op-by-op dispatch for "eager"."""
+    return jax.jit if variant == "jit" else (lambda f: f)
+
+
+def put_params(params: dict[str, np.ndarray], dtype: str, jax_device) -> dict:
+    return jax.device_put({k: jnp.asarray(v, dtype=dtype) for k, v in params.items()}, jax_device)
+
+
+def grads_to_numpy(out) -> tuple[float, dict[str, np.ndarray]]:
+    value, grads = out
+    return float(value), {k: np.asarray(v, dtype=np.float64) for k, v in grads.items()}
+
+
+def compile_evaluation(problem, dtype, device, variant, fn, *data, loss=None, extra_metrics=None) -> Compiled:
+    """jit (variant "jit") or op-by-op dispatch (variant "eager") of `fn(params, X, *data)` at the
+    problem's grid; `loss(params, X, *data)` is the value alone, timed as the "loss" part (cost
+    ratio); `extra_metrics(params)` adds problem-specific counts to XLA's statistics."""
+    jax_device = jax.devices(device)[0]
+    X = jax.device_put(jnp.asarray(problem.grid(), dtype=dtype), jax_device)
+    args = (X, *(jax.device_put(jnp.asarray(e, dtype=dtype), jax_device) for e in data))
+    compile_fn = compile_mode(variant)
+    jitted = compile_fn(fn)
+
+    def run(native):
+        return jax.block_until_ready(jitted(native, *args))
+
+    parts = {}
+    if loss is not None:
+        loss_fn = compile_fn(loss)
+        parts["loss"] = lambda native: jax.block_until_ready(loss_fn(native, *args))
+
+    def metrics(native):
+        stats = compiled_statistics(jitted, native, *args) if variant == "jit" else {}
+        return {**stats, **(extra_metrics(native) if extra_metrics else {})}
+
+    return Compiled(
+        lambda params: put_params(params, dtype, jax_device), run, grads_to_numpy,
+        parts=parts, metrics=metrics, pure=PureFunction(fn, args),
+    )  # fmt: skip

@@ -1,5 +1,0 @@
-"""The jax backend's strategy registry; each problem module registers its strategies here."""
-
-from backends.base import StrategyRegistry
-
-registry = StrategyRegistry("jax")

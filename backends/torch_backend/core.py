@@ -1,0 +1,142 @@
+"""What every PyTorch strategy module shares: the registry, the MLP, the `Setup` of persistent
+parameter leaves and grid tensors, the reverse-mode outer gradient, the stencil, and the autograd
+graph size.
+
+Parameters live in persistent leaf tensors (`requires_grad=True`) that `prepare` fills in place,
+so graphs captured once (jet) keep seeing the current weights. Strategy modules (penalty,
+derivative_order, pinn, lv_ude) import this module only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from backends.base import Compiled, StrategyRegistry
+
+registry = StrategyRegistry("torch")
+"""The torch backend's strategy registry; each strategy module registers its strategies here."""
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
+
+ACTIVATIONS = {
+    "rbf": lambda z: torch.exp(-(z**2)),
+    "tanh": torch.tanh,
+}
+
+
+def mlp(params: dict[str, torch.Tensor], x: torch.Tensor, spec) -> torch.Tensor:
+    """U(x; params) of `problems.network`; x is (d_in,) or (N, d_in). Weights (out, in): y = x Wᵀ + b."""
+    act = ACTIVATIONS[spec.activation]
+    h = x
+    for i in range(1, spec.n_layers + 1):
+        h = h @ params[f"W{i}"].T + params[f"b{i}"]
+        if i < spec.n_layers:
+            h = act(h)
+    return h
+
+
+def autograd_nodes(output: torch.Tensor) -> int:
+    """Distinct nodes of the autograd graph behind `output` (every op recorded for the backward
+    pass, including those of nested derivatives built with create_graph or torch.func): the
+    program size of a PyTorch loss."""
+    seen, stack = set(), [output.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        stack.extend(fn for fn, _ in node.next_functions)
+    return len(seen)
+
+
+class Setup:
+    """Tensors shared by all strategies: persistent parameters, the grid, the device."""
+
+    def __init__(self, problem, dtype: str, device: str, variant: str):
+        self.variant = variant
+        self.spec = problem.network
+        self.names = list(self.spec.param_names)
+        self.dtype = DTYPES[dtype]
+        self.device = torch.device(device)
+        kw = {"dtype": self.dtype, "device": self.device}
+        self.params = {
+            k: torch.zeros(s, **kw, requires_grad=True) for k, s in self.spec.param_shapes().items()
+        }
+        self.X = torch.as_tensor(problem.grid(), **kw)
+        self.problem = problem
+
+    def tensor(self, array) -> torch.Tensor:
+        """A numpy array as a tensor of this setup's dtype and device."""
+        return torch.as_tensor(array, dtype=self.dtype, device=self.device)
+
+    def prepare(self, params: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            for k, t in self.params.items():
+                t.copy_(torch.as_tensor(params[k], dtype=self.dtype))
+        return self.params
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def compiled(self, fn, loss=None, metrics: Callable | None = None) -> Compiled:
+        """Wrap `fn(params) -> (value, grads)`: torch.compile it for variant "compile".
+        `loss(params)` is the value alone, timed as the "loss" part (cost ratio);
+        `metrics(params)` the counts recorded with the case."""
+        if self.variant == "compile":
+            fn = torch.compile(fn)
+            loss = torch.compile(loss) if loss is not None else None
+        parts = {}
+        if loss is not None:
+
+            def loss_part(params):
+                out = loss(params)
+                self.sync()
+                return out
+
+            parts["loss"] = loss_part
+
+        def run(params):
+            out = fn(params)
+            self.sync()
+            return out
+
+        def to_numpy(out):
+            value, grads = out
+            return float(value), {k: grads[k].detach().cpu().double().numpy() for k in self.names}
+
+        return Compiled(self.prepare, run, to_numpy, parts=parts, metrics=metrics)
+
+
+def reverse_outer(setup: Setup, penalty):
+    """value, ∇θ by torch.autograd over a scalar `penalty(params)` built with create_graph."""
+    leaves = [setup.params[k] for k in setup.names]
+
+    def fn(params):
+        value = penalty(params)
+        grads = torch.autograd.grad(value, leaves, allow_unused=True, materialize_grads=True)
+        return value.detach(), dict(zip(setup.names, grads))
+
+    return fn
+
+
+def stencil(s: Setup, u):
+    """Σ_m w_m u(x + o_m) for the problem's stencil, all points × nodes in one batch;
+    `u(params, X) -> (B,)`."""
+    offsets, weights = s.problem.stencil(DTYPE_NAMES[s.dtype])
+    o, w = s.tensor(offsets), s.tensor(weights)
+    nodes = (s.X[:, None, :] + o[None, :, :]).reshape(-1, s.X.shape[1])
+
+    def derivative(params):
+        return u(params, nodes).reshape(s.X.shape[0], len(w)) @ w
+
+    return derivative
+
+
+def scalar_network(s: Setup):
+    """(params, X) -> U₁(X) for a batch of points, shape (B,)."""
+    return lambda params, X: mlp(params, X, s.spec)[:, 0]

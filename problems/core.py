@@ -1,0 +1,232 @@
+"""The problem contract and what every problem shares.
+
+* `Problem`: the abstract base every problem implements (name, kind, options, network, grid,
+  init_params, reference, tolerance, compare) and the registry behind `get_problem`.
+* `Strategy` / `Catalogue`: a problem kind's strategies: what each computes, which error model
+  its tolerance follows, and to which instances it applies. Backends implement the names of a
+  catalogue; they never invent their own.
+* Small shared helpers: dtypes, option checks, freezing parameter dicts for caches.
+
+Problem modules import this module and the shared ones beside it (`network`, `reference`,
+`tolerances`), never another problem: a problem that contains another (the UDE's penalty) asks
+the registry for it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from problems.errors import BenchInputError, unknown_name
+
+if TYPE_CHECKING:
+    from problems.network import MLPSpec
+
+# -- dtypes and option checks --------------------------------------------------------------------
+DTYPES = ("float32", "float64")
+
+
+def check_dtype(dtype: str) -> str:
+    if dtype not in DTYPES:
+        raise BenchInputError(f"unknown dtype {dtype!r}; valid dtypes: {', '.join(DTYPES)}")
+    return dtype
+
+
+def machine_epsilon(dtype: str) -> float:
+    return float(np.finfo(np.dtype(check_dtype(dtype))).eps)
+
+
+def check_int_option(name: str, value, valid: str, minimum: int = 1, allowed=None) -> int:
+    """An integer problem option (bool and float refused); BenchInputError names the valid range."""
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if ok and allowed is not None:
+        ok = int(value) in allowed
+    elif ok:
+        ok = int(value) >= minimum
+    if not ok:
+        raise BenchInputError(f"{name} must be {valid}, got {value!r}")
+    return int(value)
+
+
+def check_choice(name: str, value, valid, plural: str | None = None) -> str:
+    """A string option from a fixed set; BenchInputError lists the valid values."""
+    if not isinstance(value, str) or value not in valid:
+        raise BenchInputError(f"unknown {name} {value!r}; valid {plural or name + 's'}: {', '.join(valid)}")
+    return value
+
+
+def freeze(params: dict[str, np.ndarray]) -> tuple:
+    """Hashable form of a parameter dict (for caching references and bounds)."""
+    return tuple((k, np.asarray(v, np.float64).tobytes(), np.shape(v)) for k, v in sorted(params.items()))
+
+
+def thaw(frozen: tuple) -> dict[str, np.ndarray]:
+    return {k: np.frombuffer(b, dtype=np.float64).reshape(s) for k, b, s in frozen}
+
+
+# -- strategy catalogues -------------------------------------------------------------------------
+ERROR_MODELS = {
+    "exact": "exact up to rounding: held to the dtype's rounding bound",
+    "finite-difference": "truncation + rounding of a stencil: held to its predicted error",
+    "stochastic": "a sampled estimator: held to its statistical error bound",
+}
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """One catalogue entry: a strategy's name, what it computes, and how correct it must be.
+
+    `applies(problem)` returns None where the strategy is defined for that instance, or the
+    reason it is not (e.g. a mixed second-order mode at another order); every backend then
+    reports that reason, so `Backend.strategies(problem)` lists only what can be built.
+    """
+
+    name: str
+    description: str
+    error: str = "exact"
+    applies: Callable[[Problem], str | None] | None = None
+    floor: bool = False
+    """A hand-written reference implementation (no AD): drawn for comparison, never recommended."""
+
+    def __post_init__(self):
+        if self.error not in ERROR_MODELS:
+            raise ValueError(f"strategy {self.name!r}: error model must be one of {', '.join(ERROR_MODELS)}")
+
+    def reason_not_applicable(self, problem: Problem) -> str | None:
+        return self.applies(problem) if self.applies is not None else None
+
+
+class Catalogue(Mapping[str, Strategy]):
+    """The strategies of one problem kind, in their display order; plugins may add entries.
+
+    `baseline` is the strategy speed-ups are quoted against: the naive nesting of reverse mode
+    (rev-over-rev, nested-rev), what a user writes first.
+    """
+
+    def __init__(self, kind: str, strategies: list[Strategy], baseline: str | None = None):
+        self.kind = kind
+        self._entries = {s.name: s for s in strategies}
+        self.baseline = baseline if baseline is not None else next(iter(self._entries))
+
+    def __getitem__(self, name: str) -> Strategy:
+        return self._entries[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, strategy: Strategy) -> None:
+        self._entries[strategy.name] = strategy
+
+    def remove(self, name: str) -> None:
+        self._entries.pop(name, None)
+
+
+CATALOGUES: dict[str, Catalogue | str] = {}
+"""Problem kind -> its catalogue, or the name of the kind whose catalogue it shares."""
+
+
+def register_catalogue(catalogue: Catalogue) -> Catalogue:
+    CATALOGUES[catalogue.kind] = catalogue
+    return catalogue
+
+
+def share_catalogue(kind: str, of: str) -> None:
+    """`kind` takes its strategies from `of` (the UDE's strategies are its penalty's)."""
+    CATALOGUES[kind] = of
+
+
+def catalogue(kind: str) -> Catalogue:
+    entry = CATALOGUES.get(kind)
+    if entry is None:
+        raise unknown_name("problem kind", kind, CATALOGUES)
+    return catalogue(entry) if isinstance(entry, str) else entry
+
+
+# -- the problem contract --------------------------------------------------------------------------
+class Problem(ABC):
+    """A loss with input derivatives of an MLP, its float64 reference and its accuracy contract.
+
+    Implementations are frozen dataclasses whose fields are their options (so instances are
+    hashable and can key caches). A backend reads `network`, `grid()` and problem-specific data;
+    the harness reads `reference`, `tolerance` and `compare`.
+    """
+
+    name: ClassVar[str]
+    kind: ClassVar[str]
+    """Selects the strategy catalogue (several problems may share a kind's operator)."""
+    network: MLPSpec
+
+    @property
+    def strategies(self) -> Catalogue:
+        return catalogue(self.kind)
+
+    @property
+    def options(self) -> dict[str, int | str]:
+        """The options that identify this instance in results (its constructor's arguments)."""
+        return {name: getattr(self, name) for name in problem_options(type(self))}
+
+    @abstractmethod
+    def grid(self) -> np.ndarray:
+        """Collocation points (N, d_in) at which the input derivatives are taken."""
+
+    def init_params(self, seed: int = 0) -> dict[str, np.ndarray]:
+        """The network's seeded initialisation (Glorot-uniform weights, small biases)."""
+        return self.network.init_params(seed)
+
+    @abstractmethod
+    def reference(self, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
+        """Float64 value and weight gradient, computed without any AD framework."""
+
+    @abstractmethod
+    def tolerance(self, strategy: str, dtype: str, params: dict[str, np.ndarray]) -> float:
+        """Allowed relative error of `strategy` in `dtype` at `params` (derived, not guessed)."""
+
+    @abstractmethod
+    def compare(self, params, value: float, grads: dict) -> tuple[float, float, float]:
+        """(value_err, grad_err, reference value) of a strategy's result against the reference."""
+
+    def error_model(self, strategy: str) -> str:
+        """The catalogue's error model of `strategy` ("exact" for names it does not know)."""
+        entry = self.strategies.get(strategy)
+        return entry.error if entry is not None else "exact"
+
+
+PROBLEMS: dict[str, type[Problem]] = {}
+
+
+def register_problem(cls: type[Problem]) -> type[Problem]:
+    """Class decorator: make `cls` available as `get_problem(cls.name, ...)`."""
+    PROBLEMS[cls.name] = cls
+    return cls
+
+
+INTERNAL_OPTIONS = frozenset({"network"})
+"""Constructor arguments that are not user options (a problem built inside another)."""
+
+
+def problem_options(problem: str | type[Problem]) -> list[str]:
+    """The user options of a problem (its constructor's parameters, in order)."""
+    cls = PROBLEMS[problem] if isinstance(problem, str) else problem
+    return [p for p in inspect.signature(cls).parameters if p not in INTERNAL_OPTIONS]
+
+
+def get_problem(name: str, **options) -> Problem:
+    """Build a registered problem; unknown names or options raise a BenchInputError."""
+    if name not in PROBLEMS:
+        raise unknown_name("problem", name, PROBLEMS)
+    cls = PROBLEMS[name]
+    valid = list(inspect.signature(cls).parameters)
+    bad = sorted(set(options) - set(valid))
+    if bad:
+        raise BenchInputError(
+            f"problem {name!r} has no option(s) {', '.join(bad)}; valid options: {', '.join(valid)}"
+        )
+    return cls(**options)
