@@ -8,6 +8,7 @@ outside the timed region and is recorded as `compile_s`; the timed call synchron
 from __future__ import annotations
 
 import os
+import re
 import time
 import traceback
 
@@ -115,7 +116,7 @@ def measure(case: Case, benchmark=None) -> dict:
     except BenchInputError as exc:
         return {**record, "status": "failed", "error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - any failure of a strategy is a result
-        return {**record, "status": "failed", "error": describe_error(exc)}
+        return {**record, "status": failure_status(exc), "error": describe_error(exc)}
 
     if record["status"] != "ok" or benchmark is None:
         return record
@@ -131,7 +132,7 @@ def measure(case: Case, benchmark=None) -> dict:
         if compiled.metrics is not None:
             record.update(compiled.metrics(native))
     except Exception as exc:  # noqa: BLE001
-        record.update(status="failed", error=f"during timing: {describe_error(exc)}")
+        record.update(status=failure_status(exc), error=f"during timing: {describe_error(exc)}")
     return record
 
 
@@ -153,6 +154,18 @@ def time_into_benchmark(fn, benchmark) -> dict:
         "mean_s": float(np.mean(timing.samples)),
         "stddev_s": float(np.std(timing.samples, ddof=1)) if len(timing.samples) > 1 else 0.0,
     }
+
+
+OUT_OF_MEMORY = re.compile(r"out of memory|RESOURCE_EXHAUSTED|OutOfMemory", re.IGNORECASE)
+"""How the frameworks say it: torch.OutOfMemoryError ("CUDA out of memory"), XLA
+"RESOURCE_EXHAUSTED: Out of memory while trying to allocate ..."."""
+
+
+def failure_status(exc: BaseException) -> str:
+    """`out of memory` for an allocation failure (Python's MemoryError or a framework's), else `failed`."""
+    if isinstance(exc, MemoryError) or OUT_OF_MEMORY.search(f"{type(exc).__name__}: {exc}"):
+        return "out of memory"
+    return "failed"
 
 
 def describe_error(exc: BaseException) -> str:

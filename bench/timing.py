@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bench.options import at_least, fraction, positive
+
 
 @dataclass(frozen=True)
 class TimingPolicy:
@@ -25,12 +27,13 @@ class TimingPolicy:
 
 
 TIMING_OPTIONS = (
-    ("--min-rounds", int, 5, "fewest timed rounds per case"),
-    ("--max-rounds", int, 10_000, "most timed rounds per case"),
-    ("--max-time", float, 2.0, "timing seconds per case at most"),
-    ("--precision", float, 0.02, "time until the median's 95%% CI half-width is below this fraction of it"),
+    ("--min-rounds", at_least(1), 5, "fewest timed rounds per case (at most --max-rounds)"),
+    ("--max-rounds", at_least(1), 10_000, "most timed rounds per case"),
+    ("--max-time", positive(unit="seconds"), 2.0, "timing seconds per case at most"),
+    ("--precision", fraction(), 0.02, "time until the median's 95%% CI half-width < this fraction of it"),
 )
-"""Declared once for the driver (argparse) and the pytest children (addoption): same signature."""
+"""Declared once for the driver (argparse) and the pytest children (addoption): same signature.
+The type column validates the value (bench/options.py); `bench.run` also checks min ≤ max rounds."""
 
 
 def add_timing_options(add_option) -> None:

@@ -21,7 +21,7 @@ td,th{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}
 td.text,th.text{text-align:left;white-space:normal;max-width:60em}
 th{background:#f0f0f0;position:sticky;top:0}
 tr.status-wrong td,tr.status-crashed td{background:#fdd}
-tr.status-failed td,tr.status-over-budget td{background:#ffe9cc}
+tr.status-failed td,tr.status-over-budget td,tr.status-out-of-memory td{background:#ffe9cc}
 tr.status-unsupported td,tr.status-skipped td{color:#888}
 td.best{font-weight:bold;background:#e4f5e4}
 td.slow{color:#a33}

@@ -13,7 +13,7 @@ COLUMNS: dict[str, str] = {
     "device": "cpu or cuda",
     "device_name": "the device's model as the framework reports it",
     "dtype": "float32 or float64",
-    "status": "ok / wrong / failed / unsupported / over budget / crashed / skipped",
+    "status": "ok / wrong / failed / unsupported / over budget / out of memory / crashed / skipped",
     "error": "message for every status but ok",
     "median_s": "median seconds per loss+gradient evaluation (timed region only)",
     "iqr_s": "interquartile range of the per-call time, seconds",

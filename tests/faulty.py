@@ -10,7 +10,15 @@ import numpy as np
 
 from backends import Compiled, get_backend, register_strategy, unregister_strategy
 
-FAULTS = ("test-wrong", "test-nan", "test-raise", "test-segfault", "test-hang")
+FAULTS = (
+    "test-wrong",
+    "test-nan",
+    "test-raise",
+    "test-segfault",
+    "test-hang",
+    "test-memory-error",
+    "test-sigkill",
+)
 
 
 def _correct(problem, dtype, device, variant):
@@ -33,6 +41,10 @@ def _build(fault):
                 os.kill(os.getpid(), signal.SIGSEGV)
             if fault == "test-hang":
                 time.sleep(3600)
+            if fault == "test-memory-error":  # what an allocation that fails in-process raises
+                raise MemoryError("deliberate: cannot allocate the gradient")
+            if fault == "test-sigkill":  # what the kernel's OOM killer does (the driver classifies it)
+                os.kill(os.getpid(), signal.SIGKILL)
             return value, grads
 
         return Compiled(good.prepare, good.run, to_numpy)

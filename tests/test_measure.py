@@ -54,3 +54,10 @@ def test_unsupported_and_unavailable_device():
 
     if not torch.cuda.is_available():
         assert r["status"] == "skipped" and "device 'cuda' not available to torch" in r["error"]
+
+
+def test_memory_error_is_out_of_memory_and_not_timed():
+    r = measure(_case("test-memory-error"))
+    assert r["status"] == "out of memory"
+    assert "MemoryError: deliberate: cannot allocate the gradient" in r["error"]
+    assert "median_s" not in r
