@@ -20,7 +20,7 @@ DEVICE ?= cpu
 BENCH_ARGS := --set $(SET) --device $(DEVICE) $(if $(SHARD),--shard $(SHARD)) $(if $(RESUME),--resume $(RESUME)) \
 	$(if $(TRAIN_ITERS),--train-iters $(TRAIN_ITERS)) $(ARGS)
 
-.PHONY: venv test bench report compare ci-bench ci-baseline lint clean
+.PHONY: venv test test-cluster bench report compare ci-bench ci-baseline lint clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,11 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest tests -q -rsx
+
+# The SLURM array job (bench/slurm/array-job.sh) end to end on a one-node cluster on this machine
+# (as root: installs slurm-wlm and munge if missing, starts and stops its own daemons).
+test-cluster: $(STAMP)
+	$(PY) -m tests.cluster.slurm_end_to_end
 
 bench: $(STAMP)
 	$(PY) -m bench.run $(BENCH_ARGS)
