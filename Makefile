@@ -62,7 +62,8 @@ ci-bench: $(STAMP)
 ci-baseline: $(STAMP)
 	rm -rf bench/baseline/ci
 	$(PY) -m bench.run --set ci --out bench/baseline/ci --max-time 1 --no-report
-	rm -rf bench/baseline/ci/logs bench/baseline/ci/pending-cases.json bench/baseline/ci/raw/benchmarks.jsonl
+	rm -rf bench/baseline/ci/logs bench/baseline/ci/pending-cases.json bench/baseline/ci/raw/benchmarks.jsonl \
+		bench/baseline/ci/run.lock
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -31,6 +31,7 @@ from bench.timing import TIMING_OPTIONS
 ROOT = Path(__file__).resolve().parent.parent
 POLL_S = 0.25
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class Interrupted(BaseException):
@@ -184,17 +185,17 @@ def child_options(keep_fds: tuple[int, ...] = ()) -> dict:
 
 
 def _child_setup(parent: int):
+    # Resolved here, in the parent: the child between fork and exec should only make system calls.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
     def setup() -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-        if sys.platform.startswith("linux"):
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             if os.getppid() != parent:  # the driver died before prctl took effect
                 os._exit(1)
 
     return setup
-
-
-PR_SET_PDEATHSIG = 1
 
 
 @contextlib.contextmanager
