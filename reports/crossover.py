@@ -98,31 +98,50 @@ def numeric(series: pd.Series) -> pd.Series:
 def size_frame(df: pd.DataFrame) -> pd.DataFrame:
     """The ok cases that carry a parameter count, with numeric `n_params` and `points`, whether
     the strategy is adoptable (not the floor), a `network` name (the `layers` option, else the
-    parameter count) and `activation_` ("" where the run has none)."""
+    parameter count)."""
     from reports.decision import is_floor
-    from reports.figures import count_label
 
     ok = df[(df["status"] == "ok") & df["n_params"].notna()].copy()
     ok["n_params"] = numeric(ok["n_params"])
     ok["points"] = numeric(ok["points"]) if "points" in ok else np.nan
     ok["adoptable"] = [not is_floor(p, s) for p, s in zip(ok["problem"], ok["strategy"])]
-    by_count = ok["n_params"].map(lambda n: f"{count_label(n)} parameters")
-    ok["network"] = (
-        ok["layers"].where(ok["layers"].notna(), by_count).astype(str) if "layers" in ok else by_count
-    )
-    ok["activation_"] = ok["activation"].fillna("").astype(str) if "activation" in ok else ""
+    ok["network"] = [_network(i, n) for i, n in zip(ok["instance"], ok["n_params"])]
     return ok
 
 
-def size_contexts(ok: pd.DataFrame):
-    """(title, rows) per problem × activation × dtype × device with two or more network sizes."""
-    from reports.labels import family
+def _network(instance: str, n_params: float) -> str:
+    """ "2-64-64-2" (the layers option), "width 64, depth 4", or the parameter count."""
+    from reports.figures import count_label
+    from reports.labels import format_option, parse_instance
 
-    for (problem, activation, dtype, device), g in ok.groupby(["problem", "activation_", "dtype", "device"]):
+    options = parse_instance(instance)
+    if "layers" in options:
+        return str(options["layers"])
+    shape = [format_option(k, options[k]) for k in ("width", "depth") if k in options]
+    return ", ".join(shape) or f"{count_label(n_params)} parameters"
+
+
+SIZE_OPTIONS = ("layers", "width", "depth", "points")
+"""Instance options that set the network's size or the number of points: the two axes of the
+ranking figures. Every other option (activation, derivative order, dimension …) is held fixed."""
+
+
+def size_contexts(ok: pd.DataFrame):
+    """(title, rows) per problem × its other options × dtype × device, where two or more network
+    sizes were measured."""
+    from reports.labels import family, format_option, parse_instance
+
+    def context(instance: str) -> str:
+        options = {k: v for k, v in parse_instance(instance).items() if k not in SIZE_OPTIONS}
+        return ", ".join(format_option(k, v) for k, v in options.items())
+
+    ok = ok.assign(_context=ok["instance"].map(context))
+    for (problem, fixed, dtype, device), g in ok.groupby(
+        ["problem", "_context", "dtype", "device"], sort=True
+    ):
         if g["n_params"].nunique() < 2:
             continue
-        parts = [family(problem), activation if activation not in ("", "nan") else "", dtype, device]
-        yield ", ".join(p for p in parts if p), g
+        yield ", ".join(p for p in (family(problem), fixed, dtype, device) if p), g.drop(columns="_context")
 
 
 def panels(g: pd.DataFrame, x: str, fixed: str) -> list[tuple[tuple[str, str], float]]:

@@ -96,6 +96,14 @@ def log_axis(ax, which: str, values: Iterable[float], unit: str = "seconds", bas
     axis.set_minor_formatter(NullFormatter())
 
 
+def power_of_two_ticks(lo: float, hi: float, most: int = 6) -> list[float]:
+    """Powers of two from lo to hi, every 2ᵏ-th so that at most `most` remain (memory ticks: 4 KiB,
+    64 KiB, 1 MiB … rather than 9.77 KiB, 97.7 KiB)."""
+    first, last = math.ceil(math.log2(lo)), math.floor(math.log2(hi))
+    step = max(1, math.ceil((last - first + 1) / most))
+    return [2.0**k for k in range(first, last + 1, step)]
+
+
 def value_axis(ax, which: str, values: Iterable[float], unit: str = "seconds") -> None:
     """Log scale (unit-labelled ticks) where the values span a decade or more, linear otherwise."""
     values = list(values)

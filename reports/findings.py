@@ -437,7 +437,7 @@ def failure_findings(df: pd.DataFrame) -> list[str]:
     for status, g in bad.groupby("status", sort=True):
         by_reason: dict[str, list[str]] = {}
         for _, r in g.iterrows():
-            message = short_reason(r, 80).split(": ", 1)[-1] if r.get("error") else status
+            message = short_reason(r).split(": ", 1)[-1] if r.get("error") else status
             series = series_label(r["backend"], r["strategy"], r["variant"])
             who = f"{series} ({family(r['problem'])}, {r['label']})"
             by_reason.setdefault(message, []).append(who)

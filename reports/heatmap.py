@@ -20,7 +20,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from backends import DEFAULT_VARIANT
 from problems import PROBLEMS, catalogue
 from reports.decision import GROUP, is_floor
-from reports.figures import FORMATTERS
+from reports.figures import FORMATTERS, power_of_two_ticks
 from reports.labels import framework
 
 STATUS_WORDS = {
@@ -173,6 +173,8 @@ def heatmap_figure(
     bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap_obj), cax=cax)
     bar.set_label(colorbar_label, fontsize=8)
     bar.ax.tick_params(labelsize=7)
+    if unit == "bytes":
+        bar.set_ticks(power_of_two_ticks(norm.vmin, norm.vmax))
     bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: FORMATTERS[unit](v)))
     bar.ax.yaxis.set_minor_formatter(NullFormatter())
     return fig

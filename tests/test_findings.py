@@ -13,7 +13,7 @@ from reports.crossover import crossovers, winner_grid
 from reports.decision import decide
 from reports.labels import add_labels, label_parts, parse_instance
 from reports.render import load_runs
-from tests.synthetic import SIZE_MODEL, full_records, n_params, size_records, write_run
+from tests.synthetic import SIZE_MODEL, full_records, n_params, record, size_records, write_run
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +145,23 @@ def test_labels_are_readable():
     ]
     assert label_parts("poisson", {"dim": 8, "width": 64}, varying={"width"}) == ["d = 8", "width 64"]
     assert label_parts("penalty", {"points": 101}) == ["101 points"]
+
+
+def test_ranking_holds_every_other_option_fixed(tmp_path):
+    from reports.crossover import size_contexts, size_frame
+
+    records = [
+        record("derivative-order", {"depth": 4, "order": k, "points": 101, "width": w}, "jax", s, t * w * k,
+               n_params=n_params([2] + [w] * 3 + [2]))
+        for k in (1, 2) for w in (5, 64) for s, t in (("nested-rev", 1e-5), ("taylor", 2e-5))
+    ]  # fmt: skip
+    df, _ = load_runs([write_run(tmp_path / "run", records)])
+    contexts = dict(size_contexts(size_frame(add_labels(df))))
+    assert sorted(contexts) == [
+        "k-th derivative, k = 1, float64, cpu",
+        "k-th derivative, k = 2, float64, cpu",
+    ]
+    assert set(contexts["k-th derivative, k = 2, float64, cpu"]["network"]) == {
+        "width 5, depth 4",
+        "width 64, depth 4",
+    }

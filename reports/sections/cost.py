@@ -50,7 +50,7 @@ def grad_over_loss_findings(ok: pd.DataFrame) -> list[str]:
     out = []
     if "grad_over_loss" not in ok:
         return out
-    for fam, g in ok.groupby("family", sort=False):
+    for fam, g in ok.sort_values("order_key", kind="stable").groupby("family", sort=False):
         values = pd.to_numeric(g["grad_over_loss"], errors="coerce").replace([np.inf, -np.inf], np.nan)
         ratios = values.groupby(g["strategy"]).median().dropna().sort_values()
         if len(ratios):
