@@ -110,7 +110,7 @@ def size_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _network(instance: str, n_params: float) -> str:
-    """ "2-64-64-2" (the layers option), "width 64, depth 4", or the parameter count."""
+    """The network's name: its layers ("2-64-64-2"), else its width and depth, else its size."""
     from reports.figures import count_label
     from reports.labels import format_option, parse_instance
 

@@ -88,14 +88,6 @@ class Ratio:
             return None
         return bool(self.lo <= 1.0)
 
-    def inverted(self) -> Ratio:
-        return Ratio(
-            1 / self.value,
-            1 / self.hi if self.hi else math.inf,
-            1 / self.lo if self.lo else math.inf,
-            self.method,
-        )
-
 
 def _number(record, key) -> float | None:
     value = record.get(key) if hasattr(record, "get") else None
@@ -330,7 +322,7 @@ def decide(df: pd.DataFrame) -> pd.DataFrame:
 
 # -- the terminal ------------------------------------------------------------------------------
 def format_ratio(value, lo, hi, method) -> str:
-    """ "1.53× (1.41–1.66)"; without a spread just "1.53×"."""
+    """A ratio with its spread, "1.53× (1.41–1.66)", or just "1.53×" without one."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     if method in ("none", "same") or lo is None or not math.isfinite(hi if hi is not None else math.inf):

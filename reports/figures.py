@@ -72,12 +72,6 @@ FORMATTERS = {
 }
 
 
-def spans_decades(values: Iterable[float], decades: float = 1.0) -> bool:
-    """Whether positive `values` span at least `decades` powers of ten (then use a log axis)."""
-    v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0], dtype=float)
-    return len(v) > 1 and math.log10(v.max() / v.min()) >= decades
-
-
 def log_axis(ax, which: str, values: Iterable[float], unit: str = "seconds", base: int = 10) -> None:
     """A log axis whose tick labels carry their unit ("100 µs", "2 MiB"): majors at 1, 2, 5 × 10ⁿ
     when the values span less than two decades, at powers of ten otherwise; minor ticks unlabelled
@@ -102,17 +96,6 @@ def power_of_two_ticks(lo: float, hi: float, most: int = 6) -> list[float]:
     first, last = math.ceil(math.log2(lo)), math.floor(math.log2(hi))
     step = max(1, math.ceil((last - first + 1) / most))
     return [2.0**k for k in range(first, last + 1, step)]
-
-
-def value_axis(ax, which: str, values: Iterable[float], unit: str = "seconds") -> None:
-    """Log scale (unit-labelled ticks) where the values span a decade or more, linear otherwise."""
-    values = list(values)
-    if spans_decades(values):
-        log_axis(ax, which, values, unit)
-    else:
-        axis = ax.yaxis if which == "y" else ax.xaxis
-        formatter = FORMATTERS[unit]
-        axis.set_major_formatter(FuncFormatter(lambda x, _pos: formatter(x) if x > 0 else "0"))
 
 
 # -- layout checks ---------------------------------------------------------------------------------

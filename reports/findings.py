@@ -74,14 +74,16 @@ def winners_along(rows: pd.DataFrame, x: str) -> list[tuple[float, str, float, s
 
 
 def ties_text(winners, option: str) -> str:
-    """ " (rev-over-rev within noise at 10,000 points)" for the sizes whose runner-up is a tie."""
+    """The sizes whose runner-up is within noise of the fastest, as a clause of the sentence:
+    "; within noise of it: rev-over-rev at 10,000 points"."""
     ties = [f"{w[3]} at {_option_fmt(option)(w[0])}" for w in winners if len(w) > 3 and w[3]]
     return f"; within noise of it: {_join(ties)}" if ties else ""
 
 
-def describe_winners(winners: list[tuple[float, str, float]], option: str) -> str:
-    """ "taylor up to k = 2, nested-rev from k = 3" or "fwd-over-rev at every measured size
-    (d = 2–32)", `option` naming the size (points, order, dim, n_params)."""
+def describe_winners(winners: list[tuple], option: str) -> str:
+    """Where each strategy is the fastest along a size, e.g. "taylor up to k = 2, nested-rev from
+    k = 3" or "fwd-over-rev at every measured size (d = 2–32)"; `option` names the size (points,
+    order, dim, or n_params for the parameter count)."""
     if not winners:
         return ""
     fmt = _option_fmt(option)
@@ -93,7 +95,7 @@ def describe_winners(winners: list[tuple[float, str, float]], option: str) -> st
             segments.append([strategy, x, x])
     if len(segments) == 1:
         s, lo, hi = segments[0]
-        return f"{s} at every measured size ({format_range(option, _int(lo), _int(hi))})"
+        return f"{s} at every measured size ({_size_range(option, lo, hi)})"
     parts = []
     for i, (s, lo, hi) in enumerate(segments):
         if i == 0:
@@ -106,7 +108,20 @@ def describe_winners(winners: list[tuple[float, str, float]], option: str) -> st
 
 
 def _option_fmt(option: str) -> Callable[[float], str]:
+    """How a size reads: "10,000 points", "k = 3", "2.27k parameters"."""
+    from reports.figures import count_label
+
+    if option == "n_params":
+        return lambda v: f"{count_label(v)} parameters"
     return lambda v: format_option(option, _int(float(v)))
+
+
+def _size_range(option: str, lo: float, hi: float) -> str:
+    from reports.figures import count_label
+
+    if option == "n_params":
+        return f"{count_label(lo)}–{count_label(hi)} parameters" if lo != hi else _option_fmt(option)(lo)
+    return format_range(option, _int(float(lo)), _int(float(hi)))
 
 
 # -- the decision as a whole ------------------------------------------------------------------
@@ -480,39 +495,12 @@ def memory_findings(df: pd.DataFrame) -> list[str]:
 
 # -- where the ranking changes with size --------------------------------------------------------
 def _size_text(x: str, value: float, approximate: bool = False) -> str:
-    """ "2.27k parameters", "10,000 points"; `approximate` (an interpolated crossover): two
-    significant digits, "about 1.9k parameters"."""
-    from reports.figures import count_label
-
+    """A size along `x`; `approximate` (an interpolated crossover): two significant digits,
+    "about 1.9k parameters"."""
     if approximate:
         value = float(f"{value:.2g}")
-    text = (
-        f"{count_label(value)} parameters" if x == "n_params" else format_option("points", _int(float(value)))
-    )
+    text = _option_fmt(x)(value)
     return f"about {text}" if approximate else text
-
-
-def _winners_by_params(win) -> str:
-    from reports.figures import count_label
-
-    segments: list[list] = []
-    for x, strategy, *_ in win:
-        if segments and segments[-1][0] == strategy:
-            segments[-1][2] = x
-        else:
-            segments.append([strategy, x, x])
-    if len(segments) == 1:
-        s, lo, hi = segments[0]
-        return f"{s} at every measured size ({count_label(lo)}–{count_label(hi)} parameters)"
-    parts = []
-    for i, (s, lo, hi) in enumerate(segments):
-        if i == 0:
-            parts.append(f"{s} up to {count_label(hi)} parameters")
-        elif i == len(segments) - 1:
-            parts.append(f"{s} from {count_label(lo)} parameters")
-        else:
-            parts.append(f"{s} from {count_label(lo)} to {count_label(hi)} parameters")
-    return ", ".join(parts)
 
 
 def size_sentence(rows: pd.DataFrame, x: str, where: str) -> str:
@@ -522,7 +510,7 @@ def size_sentence(rows: pd.DataFrame, x: str, where: str) -> str:
     win = winners(rows, x)
     if not win:
         return ""
-    text = _winners_by_params(win) if x == "n_params" else describe_winners(win, "points")
+    text = describe_winners(win, x)
     cross = [c for c in crossovers(rows, x) if c.x is not None]
     if cross:
         text += "; the curves cross at " + ", ".join(

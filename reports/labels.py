@@ -70,7 +70,7 @@ def format_option(name: str, value) -> str:
 
 
 def format_range(name: str, lo, hi) -> str:
-    """ "101–10,000 points", "k = 1–4", "d = 2" (one value when lo == hi)."""
+    """A range of one option, e.g. "101–10,000 points", "k = 1–4" (one value when lo == hi)."""
     if _same(lo, hi):
         return format_option(name, lo)
     return format_option(name, f"{_number(lo)}–{_number(hi)}")
@@ -81,7 +81,7 @@ def family(problem: str) -> str:
 
 
 def framework(backend: str) -> str:
-    """ "jax" -> "JAX"; an external tool keeps its own name."""
+    """The framework's name as users write it (JAX, PyTorch); an external tool keeps its own."""
     return FRAMEWORKS.get(backend, backend)
 
 
@@ -189,13 +189,13 @@ def sort_key(problem: str, options: dict) -> tuple:
 
 
 def variant_label(backend: str, variant: str) -> str:
-    """ "PyTorch compile", "JAX jit"."""
+    """Framework and compile mode, e.g. "PyTorch compile"."""
     return f"{framework(backend)} {variant}"
 
 
 def series_label(backend: str, strategy: str, variant: str | None = None) -> str:
-    """ "JAX taylor", "PyTorch rev-over-rev-func [compile]" (the compile mode only when it is not
-    the framework's default)."""
+    """A series of a figure or finding, e.g. "PyTorch rev-over-rev-func [compile]" (the compile
+    mode only where it is not the framework's default)."""
     from backends import DEFAULT_VARIANT
 
     suffix = f" [{variant}]" if variant and DEFAULT_VARIANT.get(backend, variant) != variant else ""

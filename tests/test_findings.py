@@ -115,7 +115,7 @@ def test_crossover_is_where_the_two_curves_cross():
 def test_ranking_findings_and_winner_grid(sizes):
     sentences = f.ranking_findings(sizes)
     jax_100 = _one(sentences, "JAX jit, 100 points:")
-    assert "fastest rev-over-rev up to 87 parameters, fwd-over-rev from 2.27k parameters" in jax_100
+    assert "fastest rev-over-rev at 87 parameters, fwd-over-rev from 2.27k parameters" in jax_100
     assert "the curves cross at about 1.9k parameters (rev-over-rev → fwd-over-rev)" in jax_100
     seed_net = _one(sentences, "JAX jit, 2-5-5-5-2 (87 parameters)")
     assert "rev-over-rev up to 1,000 points, fwd-over-rev from 10,000 points" in seed_net
