@@ -43,10 +43,11 @@ details.code details{margin-left:1em}
 table.decision{width:100%;font-size:13px;margin-top:.3em}
 table.decision td,table.decision th{padding:2px 6px}
 table.decision tr.family th{text-align:left;background:#e8eef6;font-size:14px}
-table.decision td.label{text-align:left;white-space:normal;min-width:6em;max-width:12em}
+table.decision td.label{text-align:left;white-space:nowrap}
+table.decision .runner{color:#444}
 table.decision td.fw{text-align:left}
 table.decision td.use{text-align:left;font-weight:600}
-table.decision td.avoid{text-align:left;white-space:normal;font-size:12px;color:#733;min-width:14em}
+table.decision td.avoid{text-align:left;white-space:normal;font-size:12px;color:#733;min-width:12em}
 table.decision td.norec{text-align:left;white-space:normal;color:#a33}
 table.decision .spread{color:#666;font-size:12px}
 table.decision .noise{color:#8a6d00}

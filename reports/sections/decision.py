@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import math
-import re
 
 import pandas as pd
 
@@ -27,25 +26,27 @@ FAMILY_NOTES = {
 }
 
 HEAD = (
-    "<tr><th class='text'>instance</th><th class='text'>framework</th><th>dtype · device</th>"
+    "<tr><th class='text'>instance</th><th class='text'>framework · dtype</th>"
     "<th class='text'>use</th><th>time</th><th title='time(baseline) / time(recommended), with its spread'>"
     "speed-up vs baseline</th>"
     "<th title='time(runner-up) / time(recommended), with its spread; ≈: within noise'>"
-    "margin over runner-up</th><th>peak memory</th><th>compile</th>"
+    "margin over runner-up</th><th>memory</th><th>compile</th>"
     "<th title='time / time of the hand-written floor (no AD) in the same framework and mode'>× floor</th>"
-    "<th class='text'>avoid</th></tr>"
+    "<th class='text' title='wrong, failed, crashed, over budget, out of memory, or N× the recommended time'>"
+    "avoid</th></tr>"
 )
-COLUMNS = 11
+COLUMNS = 10
 
 NOTE = (
     "<p class='note'>The fastest strategy whose gradient matched the float64 reference, per problem "
     "instance, framework, compile mode, dtype and device; the hand-written floor (no AD) is a reference "
     "(<b>× floor</b>), never recommended. Ratios show their spread in brackets: across interleaved "
-    "blocks where the run measured them, else from the medians' 95 % notches; <b>≈</b> marks a runner-up "
-    "within noise (either will do); <b>†</b>: an approximate strategy (finite differences, a stochastic "
-    "estimator), held to its derived error bound rather than to rounding. <b>Avoid</b>: wrong, failed, "
-    "crashed, over budget, out of memory (hover for the message), or more than "
-    f"{AVOID_FACTOR:g}× the recommended time. Click a strategy for the code that was timed.</p>"
+    "blocks where the run measured them, else from the medians' 95 % notches. The margin names the "
+    "runner-up; <b>≈</b>: within noise (either will do). <b>†</b>: an approximate strategy (finite "
+    "differences, a stochastic estimator), held to its derived error bound rather than to rounding. "
+    "<b>Avoid</b>: wrong, failed, crashed, over budget, out of memory, or more than "
+    f"{AVOID_FACTOR:g}× the recommended time (hover for the reason). Click a strategy for the code that "
+    "was timed.</p>"
 )
 
 
@@ -59,7 +60,7 @@ def _finite(value) -> bool:
 def _spread(lo, hi, method) -> str:
     if method in ("none", "same") or not (_finite(lo) and _finite(hi)):
         return ""
-    return f"<br><span class='spread'>{lo:.2f}–{hi:.2f}</span>"
+    return f" <span class='spread'>({lo:.2f}–{hi:.2f})</span>"
 
 
 def speedup_cell(r) -> str:
@@ -78,29 +79,24 @@ def margin_cell(r) -> str:
         return "<td class='spread'>only one correct</td>"
     noise = flag(r.get("within_noise"))
     mark = "<span class='noise' title='within noise: either will do'>≈ </span>" if noise is True else ""
-    spread = ""
-    if (
-        _finite(r.get("margin_lo"))
-        and _finite(r.get("margin_hi"))
-        and r.get("margin_method") not in ("none", "same")
-    ):
-        spread = f" <span class='spread'>({r['margin_lo']:.2f}–{r['margin_hi']:.2f})</span>"
-    elif r.get("margin_method") == "none":
+    spread = _spread(r.get("margin_lo"), r.get("margin_hi"), r.get("margin_method"))
+    if r.get("margin_method") == "none":
         spread = " <span class='spread'>(no spread)</span>"
     return (
-        f"<td class='margin'>{mark}{r['margin']:.2f}×{spread}<br>"
-        f"<span class='spread'>over {html.escape(runner)}</span></td>"
+        f"<td class='margin'>{mark}{r['margin']:.2f}×{spread} "
+        f"<span class='runner'>{html.escape(runner)}</span></td>"
     )
 
 
 def avoid_cell(items: list[dict]) -> str:
+    """Strategy and a short reason each (the status, or "18× slower"); the full reason in the
+    tooltip."""
     parts = []
     for a in items:
-        reason = re.sub(r"^(\w+): \w*(Error|Exception): ", r"\1: ", a["reason"])  # the class is in the title
-        reason = reason if len(reason) <= 48 else reason[:47].rstrip() + "…"
-        title = f" title='{html.escape(a['full'], quote=True)}'" if a.get("full") else ""
-        parts.append(f"<span{title}><b>{html.escape(a['strategy'])}</b> {html.escape(reason)}</span>")
-    return f"<td class='avoid'>{'; '.join(parts)}</td>"
+        short = a["reason"].split(":", 1)[0].removesuffix(" slower")  # "wrong", "failed", "18×"
+        title = html.escape(a["reason"] + (f"\n{a['full']}" if a.get("full") else ""), quote=True)
+        parts.append(f"<span title='{title}'><b>{html.escape(a['strategy'])}</b> {html.escape(short)}</span>")
+    return f"<td class='avoid'>{', '.join(parts)}</td>"
 
 
 def _link(r) -> str:
@@ -114,11 +110,12 @@ def _link(r) -> str:
 
 
 def row_html(r, label_cell: str) -> str:
-    where = f"<td class='fw'>{html.escape(framework(r['backend']))} {html.escape(str(r['variant']))}</td>"
-    where += f"<td>{html.escape(str(r['dtype']))} · {html.escape(str(r['device']))}</td>"
+    device = f" · {r['device']}" if r.get("several_devices") else ""
+    text = f"{framework(r['backend'])} {r['variant']} · {r['dtype']}{device}"
+    where = f"<td class='fw'>{html.escape(text)}</td>"
     if not isinstance(r.get("recommended"), str):
         body = (
-            f"<td class='norec' colspan='{COLUMNS - 4}'>no recommendation: {html.escape(r['why_none'])}</td>"
+            f"<td class='norec' colspan='{COLUMNS - 3}'>no recommendation: {html.escape(r['why_none'])}</td>"
         )
         return f"<tr>{label_cell}{where}{body}{avoid_cell(r['avoid_list'])}</tr>"
     caveats = r.get("caveats") or []
@@ -140,14 +137,17 @@ def row_html(r, label_cell: str) -> str:
 def decision_table(decisions: pd.DataFrame) -> str:
     rows = []
     several_envs = decisions["env_id"].nunique() > 1
+    decisions = decisions.assign(several_devices=decisions["device"].nunique() > 1)
     for fam, block in decisions.groupby("family", sort=False):
         problem = block["problem"].iloc[0]
         note = FAMILY_NOTES.get(problem, "")
         baselines = sorted({b for b in block["baseline"] if isinstance(b, str)})
         base = f"; baseline {', '.join(baselines)}" if baselines else ""
+        devices = sorted(set(decisions["device"]))
+        where = f"; on {', '.join(devices)}" if len(devices) == 1 else ""
         rows.append(
             f"<tr class='family'><th colspan='{COLUMNS}'>{html.escape(fam)} "
-            f"<span class='spread'>{html.escape(note + base)}</span></th></tr>"
+            f"<span class='spread'>{html.escape(note + base + where)}</span></th></tr>"
         )
         labels = block["label"] + (" @" + block["env_id"].astype(str) if several_envs else "")
         spans = labels.groupby((labels != labels.shift()).cumsum()).transform("size")
