@@ -20,7 +20,7 @@ DEVICE ?= cpu
 BENCH_ARGS := --set $(SET) --device $(DEVICE) $(if $(SHARD),--shard $(SHARD)) $(if $(RESUME),--resume $(RESUME)) \
 	$(if $(TRAIN_ITERS),--train-iters $(TRAIN_ITERS)) $(ARGS)
 
-.PHONY: venv test test-cluster bench report compare ci-bench ci-baseline lint clean
+.PHONY: venv test test-cluster bench report results compare ci-bench ci-baseline lint clean
 
 venv: $(STAMP)
 
@@ -47,6 +47,11 @@ bench: $(STAMP)
 report: $(STAMP)
 	@[ -n "$(RUN)" ] || { echo "usage: make report RUN=reports/out/<run-id> [RUN=\"dir1 dir2\" OUT=dir EXTERNAL=file.csv]" >&2; exit 2; }
 	$(PY) -m reports.render $(RUN) $(if $(OUT),--out $(OUT)) $(foreach e,$(EXTERNAL),--external $(e))
+
+# The README's results section, generated from a run directory (between its markers).
+results: $(STAMP)
+	@[ -n "$(RUN)" ] || { echo "usage: make results RUN=reports/out/<run-id> [OUT=RESULTS.md]" >&2; exit 2; }
+	$(PY) -m reports.results $(RUN) --readme README.md $(if $(OUT),--out $(OUT))
 
 compare: $(STAMP)
 	@[ -n "$(A)" ] && [ -n "$(B)" ] || { echo "usage: make compare A=reports/out/<run-a> B=reports/out/<run-b> [OUT=dir]" >&2; exit 2; }
