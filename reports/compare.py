@@ -9,7 +9,8 @@ Timing, within one environment: a case's change is flagged only when it exceeds 
 noise: the 95 % confidence notches of the two medians (median ± 1.57·IQR/√n over the case's
 block medians, or over its rounds for runs without blocks) do not overlap *and* the ratio
 differs from 1 by more than `--min-change` (default 10 %, because run-to-run spread on a shared
-machine exceeds the within-run notch). Correctness: any case whose status got worse (ok → wrong /
+machine exceeds the within-run notch); a case timed under competing load (`contended`) in
+either run is not judged. Correctness: any case whose status got worse (ok → wrong /
 failed / crashed / over budget, or a new case that is not ok/unsupported/skipped) is a regression.
 pytest-benchmark's own `compare` table of the raw session JSONs is printed as well.
 `--fail-on-correctness` exits 1 on a correctness regression and never on timing (CI machines are
@@ -80,6 +81,7 @@ def _halfwidth(row, prefix: str) -> float:
 
 
 NOT_COMPARABLE = "not comparable (different environments)"
+CONTENDED = "not judged (competing load in A or B)"
 
 
 def compare(
@@ -109,6 +111,8 @@ def compare(
             notches_apart = abs(mb - ma) > _halfwidth(r, "_a") + _halfwidth(r, "_b")
             if not comparable:
                 verdict = NOT_COMPARABLE
+            elif r.get("contended_a") is True or r.get("contended_b") is True:
+                verdict = CONTENDED
             elif notches_apart and abs(ratio - 1) > min_change:
                 verdict = "slower" if ratio > 1 else "faster"
             else:
@@ -210,7 +214,9 @@ def main(argv=None) -> int:
     if differences:
         print("timing: not comparable (different environments; reported, never failing)")
     else:
-        print(f"timing: {len(timing)} change(s) beyond noise (reported, never failing)")
+        loaded = int((df["verdict"] == CONTENDED).sum())
+        not_judged = f"; {loaded} case(s) not judged: competing load" if loaded else ""
+        print(f"timing: {len(timing)} change(s) beyond noise{not_judged} (reported, never failing)")
     if s := spread(df):
         print(
             f"spread over {s['cases']} cases timed in both: |B/A − 1| median {s['median']:.1%}, "

@@ -5,7 +5,15 @@ import json
 import shutil
 from pathlib import Path
 
-from reports.compare import NOT_COMPARABLE, _frame, compare, environment, environment_differences, main
+from reports.compare import (
+    CONTENDED,
+    NOT_COMPARABLE,
+    _frame,
+    compare,
+    environment,
+    environment_differences,
+    main,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run"
 
@@ -134,3 +142,11 @@ def test_block_medians_set_the_noise_where_present(tmp_path):
     a_tight, b_tight = _edit(tmp_path, "a-tight", blocks(0.02)), _edit(tmp_path, "b-tight", blocks(0.02, 1.2))
     assert _verdicts(a_wide, b_wide)[JAX_OK] == "within noise"
     assert _verdicts(a_tight, b_tight)[JAX_OK] == "slower"
+
+
+def test_a_case_timed_under_competing_load_is_not_judged(tmp_path):
+    def contended_and_slower(r):
+        if r["case_id"] == JAX_OK:
+            r.update(median_s=r["median_s"] * 2.0, contended=True)
+
+    assert _verdicts(FIXTURE, _edit(tmp_path, "loaded", contended_and_slower))[JAX_OK] == CONTENDED
