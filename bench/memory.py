@@ -15,8 +15,9 @@ of planned XLA scratch in one process, 5 MiB in another); for JAX the compiler's
 (`xla_temp_bytes`) is recorded beside it as a cross-check.
 
 The CPU reading is process-wide, so anything else that grows the resident set during the call
-is read as the call's. Two such sources exist on any Linux machine, and one once read 75 MiB for
-a 64 MiB allocation here: other threads of the process (XLA's and PyTorch's pools, a thread
+is read as the call's. A test once read 75 MiB for a 64 MiB allocation here (not reproduced in
+some 800 readings since, with and without JAX and PyTorch loaded); two such sources exist on
+any Linux machine: other threads of the process (XLA's and PyTorch's pools, a thread
 starting: its stack and malloc arena), and transparent huge pages — numpy madvises every array
 of 4 MiB or more MADV_HUGEPAGE, the flag stays on glibc's heap after the array is freed (numpy
 issue 31590), and there one touched byte faults in 2 MiB, while khugepaged (max_ptes_none 511 by

@@ -58,7 +58,8 @@ def test_cpu_peak_of_a_known_allocation(mib):
     # interpreter's and the allocator's bookkeeping). It holds on any x86-64 Linux because the
     # instrument counts 4 KiB pages: transparent huge pages are off during the call, so neither
     # the machine's THP policy nor khugepaged collapsing a 2 MiB extent that numpy once madvised
-    # (which once read 75 MiB here) can add to the reading (see bench/memory.py).
+    # can add to the reading. (A reading of 75 MiB was seen here once, not reproduced since: the
+    # reading is process-wide, see bench/memory.py for the sources and what is done about them.)
     assert (mib - 1) * 2**20 <= peak <= (mib + 8) * 2**20
 
 
