@@ -25,7 +25,6 @@ absolute time robust, whereas a per-block ratio cancels slow drift, so less suff
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
 import statistics
@@ -252,10 +251,10 @@ def measure_interleaved(
     medians, for a member alone); members it leaves out are not judged (a group's reference:
     its ratio to itself is 1, and it is `stable` when every ratio judged against it is).
     Default: every member judged alone. Measuring stops when every judged member is precise
-    (then `stable`) or at the limits. `before_burst(member)` is called
-    before each member's calibration and burst (the harness names the case in progress there).
-    A member that raises ends the measurement with `MemberFailed`. `clock` times the rounds; the
-    time limit is always wall time.
+    (then `stable`) or at the limits. `before_burst(member)` is called before each member's
+    calibration and burst (the harness names the case in progress there). A member that raises
+    ends the measurement with `MemberFailed`. `clock` times the rounds; the time limit is always
+    wall time.
     """
     names = list(members)
     reference = {name: None for name in names} if reference is None else reference
@@ -276,7 +275,9 @@ def measure_interleaved(
 
     start = time.perf_counter()
     limit = policy.max_time * len(names)
-    for block in itertools.count():
+    block = -1
+    while True:
+        block += 1
         for index in block_order(len(names), block, policy.seed):
             name, t = names[index], timings[names[index]]
             burst = run(
@@ -297,4 +298,3 @@ def measure_interleaved(
                 judged_against = [precise[m] for m, ref in reference.items() if ref == name]
                 t.stable = precise[name] if name in precise else all(judged_against)
             return timings
-    raise AssertionError("unreachable")
