@@ -58,15 +58,17 @@ compare: $(STAMP)
 	$(PY) -m reports.compare $(A) $(B) $(if $(OUT),--out $(OUT))
 
 # CI regression check: a quick subset against the committed baseline; fails on correctness only.
+# Timing is compared only when the CI machine's environment is the baseline's (reports.compare
+# says when it is not); --threads 1 on both sides, since PyTorch's threads stall under load.
 CI_RUN ?= reports/out/ci-check
 ci-bench: $(STAMP)
 	rm -rf $(CI_RUN)
-	$(PY) -m bench.run --set ci --out $(CI_RUN) --max-time 0.3 --budget 300 --no-report
+	$(PY) -m bench.run --set ci --out $(CI_RUN) --threads 1 --max-time 0.3 --budget 300 --no-report
 	$(PY) -m reports.compare bench/baseline/ci $(CI_RUN) --fail-on-correctness
 
 ci-baseline: $(STAMP)
 	rm -rf bench/baseline/ci
-	$(PY) -m bench.run --set ci --out bench/baseline/ci --max-time 1 --no-report
+	$(PY) -m bench.run --set ci --out bench/baseline/ci --threads 1 --max-time 1 --no-report
 	rm -rf bench/baseline/ci/logs bench/baseline/ci/pending-cases.json bench/baseline/ci/raw/benchmarks.jsonl \
 		bench/baseline/ci/run.lock
 

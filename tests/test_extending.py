@@ -106,9 +106,10 @@ def test_a_plugin_strategy_can_be_declared_for_some_instances_only(extended):
         assert "only-odd" in jax_backend.strategies(get_problem("test-squared-output", points=7))
         reasons = jax_backend.unsupported(get_problem("test-squared-output", points=8))
         assert reasons["only-odd"] == "defined for an odd number of points"
-        assert "has no implementation" in get_backend("torch").unsupported(
-            get_problem("test-squared-output", points=7)
-        )["only-odd"]
+        assert (
+            "has no implementation"
+            in get_backend("torch").unsupported(get_problem("test-squared-output", points=7))["only-odd"]
+        )
     finally:
         unregister_strategy("jax", SquaredOutput.kind, "only-odd")
     assert "only-odd" not in CATALOGUES[SquaredOutput.kind]
