@@ -46,7 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--resume", help="continue the run in this directory, skipping finished cases")
     p.add_argument("--shard", help="i/n: run the i-th of n disjoint slices of the sweep")
     p.add_argument("--budget", type=positive(unit="seconds"), default=300.0,
-                   help="seconds without progress (a build, a timing burst) before a case is stopped")  # fmt: skip
+                   help="seconds without progress (a build, a burst) before a case is stopped")  # fmt: skip
     p.add_argument("--threads", type=Number(int, low=0, high=available_cpus(), unit="0: all available CPUs"),
                    default=0, help="intra-op threads (0: all available CPUs)")  # fmt: skip
     add_timing_options(p.add_argument)
