@@ -21,6 +21,7 @@ from bench.rounding import stencil_rounding
 from bench.timing import TimingPolicy, measure_until_stable
 from problems import get_problem, load_params
 from problems.errors import BenchInputError
+from problems.tolerances import RoundingMeasurement
 
 PARAM_SEED = 0
 WARMUP_CALLS = 2
@@ -60,7 +61,7 @@ def params_in_dtype(params: dict[str, np.ndarray], dtype: str) -> dict[str, np.n
 
 
 def check(problem, strategy: str, dtype: str, value: float, grads: dict,
-          measured_rounding: float | None = None) -> dict:  # fmt: skip
+          measured_rounding: RoundingMeasurement | None = None) -> dict:  # fmt: skip
     """Errors against the reference and the verdict: status `ok` or `wrong`.
 
     The problem's `compare` measures the errors (the full reference gradient, or complex-step
@@ -117,9 +118,8 @@ def measure(case: Case, benchmark=None) -> dict:
         result = compiled.to_numpy(out)
         rounding = None
         if problem.error_model(case.strategy) == "finite-difference":
-            own = result if case.dtype == "float32" and problem.stencil_problem() is problem else None
-            rounding = stencil_rounding(backend, problem, case.strategy, case.device, case.variant,
-                                        case_params(problem), own)  # fmt: skip
+            rounding = stencil_rounding(backend, problem, case.strategy, case.dtype, case.device,
+                                        case.variant, case_params(problem), result)  # fmt: skip
         record.update(check(problem, case.strategy, case.dtype, *result, rounding))
     except UnsupportedStrategy as exc:
         return {**record, "status": "unsupported", "error": str(exc)}

@@ -168,6 +168,11 @@ class Problem(ABC):
     input_precision: str | None = None
     """None, or a dtype every array input (points, steps, weights, sources, directions) is
     rounded to: the same computation in float64 on float32 inputs measures float32 rounding."""
+    stencil_scale: float = 1.0
+    """A power of two multiplying the finite-difference step (1 but when measuring rounding at a
+    larger step, see `bench.rounding`)."""
+    stencil_order: ClassVar[int] = 0
+    """The derivative order k of the problem's finite-difference stencil (its amplification ∝ h⁻ᵏ)."""
 
     @property
     def strategies(self) -> Catalogue:
@@ -190,9 +195,10 @@ class Problem(ABC):
     def reference(self, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
         """Float64 value and weight gradient, computed without any AD framework."""
 
-    def with_inputs_in(self, dtype: str) -> Problem:
-        """This instance with every array input rounded to `dtype` (see `input_precision`)."""
-        return dataclasses.replace(self, input_precision=check_dtype(dtype))
+    def with_inputs_in(self, dtype: str, stencil_scale: float = 1.0) -> Problem:
+        """This instance with every array input rounded to `dtype` (see `input_precision`) and its
+        finite-difference step multiplied by `stencil_scale`, a power of two."""
+        return dataclasses.replace(self, input_precision=check_dtype(dtype), stencil_scale=stencil_scale)
 
     def inputs(self, array) -> np.ndarray:
         """`array` as the backends receive it: rounded to `input_precision` when set."""
@@ -237,7 +243,7 @@ def register_problem(cls: type[Problem]) -> type[Problem]:
     return cls
 
 
-INTERNAL_OPTIONS = frozenset({"network", "input_precision"})
+INTERNAL_OPTIONS = frozenset({"network", "input_precision", "stencil_scale"})
 """Constructor arguments that are not user options (a problem built inside another; the rounding
 measurement's variant)."""
 

@@ -82,6 +82,7 @@ class DerivativeOrderProblem(ComplexStepReference, Problem):
     width: int = 5
     depth: int = 4
     input_precision: str | None = None
+    stencil_scale: float = 1.0
     name = "derivative-order"
     kind = "derivative-order"
 
@@ -107,9 +108,13 @@ class DerivativeOrderProblem(ComplexStepReference, Problem):
         (or the input precision): Dₕ(x) = Σ_m weights_m U₁(x + offsets_m)."""
         dtype = self.input_precision or dtype
         nodes, weights, _ = central_stencil(self.order)
-        h = stencil_step(self.order, dtype)
+        h = stencil_step(self.order, dtype) * self.stencil_scale
         offsets = np.outer(np.array(nodes, dtype=np.float64) * h, [1.0, 0.0])
         return offsets, self.inputs(np.array([float(c) for c in weights]) / h**self.order)
+
+    @property
+    def stencil_order(self) -> int:
+        return self.order
 
     def stencil_amplification(self, dtype: str) -> float:
         """max|c_j|/hᵏ: how much the stencil amplifies the rounding of a network evaluation."""
@@ -159,7 +164,7 @@ def fd_truncation(problem: DerivativeOrderProblem, dtype: str, frozen_params: tu
     Dₕ = f⁽ᵏ⁾ + μh²f⁽ᵏ⁺²⁾ + O(h⁴), so the loss Σ Dₕ² is off by E = Σ 2μh²f⁽ᵏ⁾f⁽ᵏ⁺²⁾ to first order,
     from the reference's order-(k+2) Taylor coefficients."""
     _, _, mu = central_stencil(problem.order)
-    h = stencil_step(problem.order, problem.input_precision or dtype)
+    h = stencil_step(problem.order, problem.input_precision or dtype) * problem.stencil_scale
     k = problem.order
 
     def first_order_error(p):

@@ -146,6 +146,7 @@ class LVUDEProblem(GradientReference, Problem):
     points: int = 101
     network: MLPSpec = field(default=SEED_NETWORK)
     input_precision: str | None = None
+    stencil_scale: float = 1.0
     name = "lv-ude"
     kind = "lv-ude"
 

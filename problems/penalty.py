@@ -49,8 +49,8 @@ PASSES = 3
 """Passes over the network per point: value, first input derivative, reverse pass for ∇θ."""
 
 
-def fd_step(x: np.ndarray, dtype: str) -> np.ndarray:
-    """Central-difference steps h = ε^(1/3) · max(1, |x|), rounded so x ± h is exact.
+def fd_step(x: np.ndarray, dtype: str, scale: float = 1.0) -> np.ndarray:
+    """Central-difference steps h = scale · ε^(1/3) · max(1, |x|), rounded so x ± h is exact.
 
     The error of a central difference is h²|f'''|/6 (truncation) + ε|f|/h (rounding); it is
     smallest at h* = (3ε|f|/|f'''|)^(1/3), i.e. h ∝ ε^(1/3) when f and f''' have similar scale,
@@ -58,7 +58,7 @@ def fd_step(x: np.ndarray, dtype: str) -> np.ndarray:
     """
     np_dtype = np.dtype(check_dtype(dtype))
     x = np.asarray(x, dtype=np_dtype)
-    h = np.cbrt(np.finfo(np_dtype).eps) * np.maximum(1.0, np.abs(x))
+    h = scale * np.cbrt(np.finfo(np_dtype).eps) * np.maximum(1.0, np.abs(x))
     h = h.astype(np_dtype)
     return ((x + h) - x).astype(np_dtype)
 
@@ -71,8 +71,10 @@ class PenaltyProblem(ComplexStepReference, Problem):
     points: int = 101
     network: MLPSpec = field(default=SEED_NETWORK)
     input_precision: str | None = None
+    stencil_scale: float = 1.0
     name = "penalty"
     kind = "penalty"
+    stencil_order = 1
 
     def __post_init__(self):
         check_int_option("points", self.points, "an integer ≥ 2", minimum=2)
@@ -85,12 +87,12 @@ class PenaltyProblem(ComplexStepReference, Problem):
     def fd_steps(self, dtype: str) -> np.ndarray:
         """Per-point, per-input central-difference steps in `dtype` (or the input precision),
         shape (points, 2)."""
-        return fd_step(self.grid(), self.input_precision or dtype)
+        return fd_step(self.grid(), self.input_precision or dtype, self.stencil_scale)
 
     def stencil_amplification(self, dtype: str) -> float:
         """The largest central-difference weight 1/(2h): how much the stencil amplifies the
         rounding of a network evaluation."""
-        return float(np.max(1.0 / (2.0 * fd_step(self.grid(), dtype).astype(np.float64))))
+        return float(np.max(1.0 / (2.0 * fd_step(self.grid(), dtype, self.stencil_scale).astype(np.float64))))
 
     # -- reference -------------------------------------------------------------------------
     def _input_derivatives(self, params, order: int) -> list[list[np.ndarray]]:

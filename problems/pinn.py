@@ -77,10 +77,8 @@ _OPERATOR_STRATEGIES = [
 ]  # fmt: skip
 """Strategies for the PINN operators; the weight gradient of the residual loss is always reverse mode."""
 
-LAPLACIAN_STRATEGIES = register_catalogue(Catalogue("laplacian", _OPERATOR_STRATEGIES, baseline="nested-rev"))
-BIHARMONIC_STRATEGIES = register_catalogue(
-    Catalogue("biharmonic", _OPERATOR_STRATEGIES, baseline="nested-rev")
-)
+LAPLACIAN_STRATEGIES = register_catalogue(Catalogue("laplacian", _OPERATOR_STRATEGIES, "nested-rev"))
+BIHARMONIC_STRATEGIES = register_catalogue(Catalogue("biharmonic", _OPERATOR_STRATEGIES, "nested-rev"))
 
 
 def directional_derivatives(params, spec: MLPSpec, X: np.ndarray, V: np.ndarray, order: int) -> np.ndarray:
@@ -124,6 +122,7 @@ class _PinnProblem(ComplexStepReference, Problem):
     points: int = 128
     samples: int = 32
     input_precision: str | None = None
+    stencil_scale: float = 1.0
 
     OPERATOR_ORDER = 2  # derivative order of the operator (2: Δ, 4: Δ²)
 
@@ -183,7 +182,7 @@ class _PinnProblem(ComplexStepReference, Problem):
         eps = machine_epsilon(self.input_precision or dtype)
         m = self.OPERATOR_ORDER
         c = (4 * self.dim) ** (m // 2)
-        return float(2.0 ** round(math.log2((eps * c) ** (1.0 / (m + 2)))))
+        return self.stencil_scale * float(2.0 ** round(math.log2((eps * c) ** (1.0 / (m + 2)))))
 
     def stencil(self, dtype: str) -> tuple[np.ndarray, np.ndarray]:
         """(offsets (M, d), weights (M,)): the discrete Laplacian Σᵢ (u(x+heᵢ) − 2u + u(x−heᵢ))/h²
@@ -197,6 +196,10 @@ class _PinnProblem(ComplexStepReference, Problem):
             offsets = (offsets[:, None, :] + offsets[None, :, :]).reshape(-1, self.dim)
             weights = np.outer(weights, weights).reshape(-1)
         return offsets, self.inputs(weights)
+
+    @property
+    def stencil_order(self) -> int:
+        return self.OPERATOR_ORDER
 
     def stencil_amplification(self, dtype: str) -> float:
         """max|w|: how much the stencil amplifies the rounding of a network evaluation."""

@@ -67,7 +67,7 @@ def test_tolerances(seed_problem, seed_params):
     t32 = seed_problem.tolerance("rev-over-rev", "float32", seed_params)
     assert np.finfo(np.float32).eps < t32 < 1e-4
     fd64 = tolerance_for(get_backend("jax"), seed_problem, "fd-central", "float64", seed_params)
-    assert fd64.truncation > 0 and fd64.stencil_rounding > 0 and fd64.measured_rounding > 0
+    assert fd64.truncation > 0 and fd64.stencil_rounding > 0 and fd64.measurement.relative > 0
     assert 1e-10 < fd64.total < 1e-8  # truncation h² ~ ε^(2/3) ~ 4e-11 plus rounding ε/h, relative
     with pytest.raises(ValueError, match="needs its measured rounding"):
         seed_problem.tolerance("fd-central", "float64", seed_params)

@@ -15,7 +15,9 @@ from bench.rounding import stencil_rounding
 from problems import BenchInputError, get_problem
 from problems.tolerances import (
     EXTRAPOLATION_SAFETY,
+    LINEAR_REGIME,
     STENCIL_ROUNDING_SAFETY,
+    RoundingMeasurement,
     Tolerance,
     accumulation_bound,
     path_operations,
@@ -24,11 +26,13 @@ from problems.tolerances import (
 
 
 def test_parts_add_up_and_are_recorded():
-    t = Tolerance(1e-6, truncation=2e-5, stencil_rounding=3e-4, statistical=4e-3, measured_rounding=1.5e-4)
+    measurement = RoundingMeasurement(1.5e-4, 102.0)
+    t = Tolerance(1e-6, truncation=2e-5, stencil_rounding=3e-4, statistical=4e-3, measurement=measurement)
     assert t.total == pytest.approx(1e-6 + 2e-5 + 3e-4 + 4e-3)
     assert t.record() == {
         "tolerance": t.total, "tolerance_rounding": 1e-6, "tolerance_truncation": 2e-5,
-        "tolerance_stencil_rounding": 3e-4, "measured_rounding": 1.5e-4, "tolerance_statistical": 4e-3,
+        "tolerance_stencil_rounding": 3e-4, "measured_rounding": 1.5e-4, "measured_amplification": 102.0,
+        "tolerance_statistical": 4e-3,
     }  # fmt: skip
     assert Tolerance(1e-10).record() == {"tolerance": 1e-10, "tolerance_rounding": 1e-10}
 
@@ -55,19 +59,27 @@ def test_exact_float64_tolerance_is_the_contract_and_float32_grows_with_points()
 
 def test_stencil_tolerance_uses_the_measurement_and_extrapolates_float64():
     problem = get_problem("penalty")
-    t32 = stencil_tolerance(1e-6, 1e-5, 2e-4, "fd-central", problem, "float32")
-    assert t32.stencil_rounding == STENCIL_ROUNDING_SAFETY * 2e-4 and t32.measured_rounding == 2e-4
-    t64 = stencil_tolerance(1e-10, 1e-10, 2e-4, "fd-central", problem, "float64")
-    amplification = problem.stencil_amplification("float64") / problem.stencil_amplification("float32")
+    a32 = problem.stencil_amplification("float32")
+    t32 = stencil_tolerance(1e-6, 1e-5, RoundingMeasurement(2e-4, a32), "fd-central", problem, "float32")
+    assert t32.stencil_rounding == STENCIL_ROUNDING_SAFETY * 2e-4 and t32.measurement.relative == 2e-4
+    t64 = stencil_tolerance(1e-10, 1e-10, RoundingMeasurement(2e-4, a32), "fd-central", problem, "float64")
+    amplification = problem.stencil_amplification("float64") / a32
     eps_ratio = np.finfo(np.float64).eps / np.finfo(np.float32).eps
     assert t64.stencil_rounding == pytest.approx(EXTRAPOLATION_SAFETY * 2e-4 * eps_ratio * amplification)
     assert 100 < amplification < 2000  # h ∝ ε^(1/3): (ε₃₂/ε₆₄)^(1/3) ≈ 812
+    # A measurement at a 4× larger step (a quarter of the amplification) extrapolates 4× further.
+    t64_wide = stencil_tolerance(1e-10, 1e-10, RoundingMeasurement(2e-4, a32 / 4), "fd-central", problem,
+                                 "float64")  # fmt: skip
+    assert t64_wide.stencil_rounding == pytest.approx(4 * t64.stencil_rounding)
     with pytest.raises(ValueError, match="needs its measured rounding"):
         stencil_tolerance(1e-6, 1e-5, None, "fd-central", problem, "float32")
+    with pytest.raises(ValueError, match="not extrapolated"):
+        stencil_tolerance(1e-10, 1e-10, RoundingMeasurement(2 * LINEAR_REGIME, a32), "fd-central", problem,
+                          "float64")  # fmt: skip
     with pytest.raises(BenchInputError, match="would accept any gradient"):
         stencil_tolerance(1e-6, 0.6, None, "fd-central", problem, "float32")  # refused before measuring
     with pytest.raises(BenchInputError, match="would accept any gradient"):
-        stencil_tolerance(1e-6, 1e-3, 0.3, "fd-central", problem, "float32")
+        stencil_tolerance(1e-6, 1e-3, RoundingMeasurement(0.3, a32), "fd-central", problem, "float32")
 
 
 def test_measured_rounding_is_the_float32_error_of_the_computation_itself():
@@ -77,10 +89,23 @@ def test_measured_rounding_is_the_float32_error_of_the_computation_itself():
     problem = get_problem("penalty")
     params = problem.init_params(0)
     for backend in ("jax", "torch"):
-        measured = stencil_rounding(get_backend(backend), problem, "fd-central", "cpu",
-                                    get_backend(backend).variants[0], params)  # fmt: skip
-        eps32 = np.finfo(np.float32).eps
-        assert eps32 < measured < 1e-2, (backend, measured)
+        b = get_backend(backend)
+        measured = stencil_rounding(b, problem, "fd-central", "float32", "cpu", b.variants[0], params)
+        assert np.finfo(np.float32).eps < measured.relative < LINEAR_REGIME, (backend, measured)
+        assert measured.amplification == problem.stencil_amplification("float32")
+
+
+def test_float64_rounding_is_measured_at_a_larger_step_where_float32_has_no_digit_left():
+    """A 4th-order stencil of a width-64 net has no significant float32 digit at its float32 step:
+    for a float64 case the step is doubled until float32 is back in the first-order regime."""
+    problem = get_problem("derivative-order", order=4, width=64, points=11)
+    b = get_backend("torch")
+    own_step = stencil_rounding(b, problem, "fd-stencil", "float32", "cpu", "eager", problem.init_params(0))
+    for_float64 = stencil_rounding(
+        b, problem, "fd-stencil", "float64", "cpu", "eager", problem.init_params(0)
+    )
+    assert own_step.relative > LINEAR_REGIME >= for_float64.relative
+    assert for_float64.amplification < own_step.amplification
 
 
 @pytest.fixture
