@@ -33,9 +33,11 @@ from bench.cases import Case
 from bench.groups import baseline_strategy, group_key
 from bench.load import assess, pinned_and_total_cpus, read_load
 from bench.memory import peak_memory
+from bench.rounding import stencil_rounding
 from bench.timing import MemberFailed, Timing, TimingPolicy, measure_interleaved, ratio
 from problems import get_problem, load_params
 from problems.errors import BenchInputError
+from problems.tolerances import RoundingMeasurement
 
 PARAM_SEED = 0
 WARMUP_CALLS = 2
@@ -77,22 +79,26 @@ def params_in_dtype(params: dict[str, np.ndarray], dtype: str) -> dict[str, np.n
     return {k: v.astype(dtype).astype(np.float64) for k, v in params.items()}
 
 
-def check(problem, strategy: str, dtype: str, value: float, grads: dict) -> dict:
+def check(problem, strategy: str, dtype: str, value: float, grads: dict,
+          measured_rounding: RoundingMeasurement | None = None) -> dict:  # fmt: skip
     """Errors against the reference and the verdict: status `ok` or `wrong`.
 
     The problem's `compare` measures the errors (the full reference gradient, or complex-step
     directional derivatives g·v for networks too large for it) at the parameters as the strategy
-    saw them (rounded to `dtype`); its `tolerance` says how large they may be.
+    saw them (rounded to `dtype`); its `tolerance_parts` say how large they may be, and every part
+    is recorded. A finite-difference strategy's tolerance needs its `measured_rounding`
+    (`bench.rounding.stencil_rounding`).
     """
     params = params_in_dtype(case_params(problem), dtype)
-    tolerance = problem.tolerance(strategy, dtype, params)
+    parts = problem.tolerance_parts(strategy, dtype, params, measured_rounding)
+    tolerance = parts.total
     value_err, grad_err, ref_value = problem.compare(params, value, grads)
     result = {
         "value": value,
         "reference_value": ref_value,
         "value_rel_err": value_err,
         "grad_rel_err": grad_err,
-        "tolerance": tolerance,
+        **parts.record(),
     }
     if not np.isfinite(grad_err):
         return {**result, "status": "wrong", "error": "non-finite value or gradient"}
@@ -156,7 +162,12 @@ def build(case: Case) -> Prepared:
         out = compiled.run(native)
         done = time.perf_counter()
         record["compile_s"] = (built - start) + (done - first)
-        record.update(check(problem, case.strategy, case.dtype, *compiled.to_numpy(out)))
+        result = compiled.to_numpy(out)
+        rounding = None
+        if problem.error_model(case.strategy) == "finite-difference":
+            rounding = stencil_rounding(backend, problem, case.strategy, case.dtype, case.device,
+                                        case.variant, case_params(problem), result)  # fmt: skip
+        record.update(check(problem, case.strategy, case.dtype, *result, rounding))
     except UnsupportedStrategy as exc:
         record.update(status="unsupported", error=str(exc))
         return prepared

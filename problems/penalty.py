@@ -19,20 +19,13 @@ from problems.core import (
     check_dtype,
     check_int_option,
     freeze,
-    machine_epsilon,
     register_catalogue,
     register_problem,
     thaw,
 )
 from problems.network import SEED_NETWORK, MLPSpec
-from problems.reference import (
-    GradientReference,
-    batched,
-    complex_step_gradient,
-    complex_step_jacobian,
-    taylor_coefficients,
-)
-from problems.tolerances import NETWORK_PATH_OPS, rounding_bound
+from problems.reference import ComplexStepReference, taylor_coefficients
+from problems.tolerances import Tolerance, exact_rounding, stencil_tolerance, truncation_bound
 
 STRATEGIES = register_catalogue(Catalogue("penalty", [
     Strategy("rev-over-rev", "input gradient by reverse mode, weight gradient by reverse mode through it"),
@@ -52,13 +45,12 @@ STRATEGIES = register_catalogue(Catalogue("penalty", [
 EXACT_FLOAT64_TOLERANCE = 1e-10
 """The penalty's contract for exact strategies in float64 (observed errors are ~1e-15)."""
 
-FD_ROUNDING_ULPS = 1.0
-"""Rounding charged to each network evaluation inside a central difference, in ulps of |U| and
-|∇θU|; summed over points in absolute value (a worst-case sum), then divided by h."""
+PASSES = 3
+"""Passes over the network per point: value, first input derivative, reverse pass for ∇θ."""
 
 
-def fd_step(x: np.ndarray, dtype: str) -> np.ndarray:
-    """Central-difference steps h = ε^(1/3) · max(1, |x|), rounded so x ± h is exact.
+def fd_step(x: np.ndarray, dtype: str, scale: float = 1.0) -> np.ndarray:
+    """Central-difference steps h = scale · ε^(1/3) · max(1, |x|), rounded so x ± h is exact.
 
     The error of a central difference is h²|f'''|/6 (truncation) + ε|f|/h (rounding); it is
     smallest at h* = (3ε|f|/|f'''|)^(1/3), i.e. h ∝ ε^(1/3) when f and f''' have similar scale,
@@ -66,20 +58,23 @@ def fd_step(x: np.ndarray, dtype: str) -> np.ndarray:
     """
     np_dtype = np.dtype(check_dtype(dtype))
     x = np.asarray(x, dtype=np_dtype)
-    h = np.cbrt(np.finfo(np_dtype).eps) * np.maximum(1.0, np.abs(x))
+    h = scale * np.cbrt(np.finfo(np_dtype).eps) * np.maximum(1.0, np.abs(x))
     h = h.astype(np_dtype)
     return ((x + h) - x).astype(np_dtype)
 
 
 @register_problem
 @dataclass(frozen=True)
-class PenaltyProblem(GradientReference, Problem):
+class PenaltyProblem(ComplexStepReference, Problem):
     """Σ over `points` evenly spaced x in [0, 10] of ‖∇ₓU₁([x, 1])‖²; 101 points is 0:0.1:10."""
 
     points: int = 101
     network: MLPSpec = field(default=SEED_NETWORK)
+    input_precision: str | None = None
+    stencil_scale: float = 1.0
     name = "penalty"
     kind = "penalty"
+    stencil_order = 1
 
     def __post_init__(self):
         check_int_option("points", self.points, "an integer ≥ 2", minimum=2)
@@ -87,11 +82,17 @@ class PenaltyProblem(GradientReference, Problem):
     def grid(self) -> np.ndarray:
         """Collocation points, shape (points, 2): rows [x, 1.0]."""
         x = np.linspace(0.0, 10.0, self.points)
-        return np.stack([x, np.ones_like(x)], axis=1)
+        return self.inputs(np.stack([x, np.ones_like(x)], axis=1))
 
     def fd_steps(self, dtype: str) -> np.ndarray:
-        """Per-point, per-input central-difference steps, shape (points, 2)."""
-        return fd_step(self.grid(), dtype)
+        """Per-point, per-input central-difference steps in `dtype` (or the input precision),
+        shape (points, 2)."""
+        return fd_step(self.grid(), self.input_precision or dtype, self.stencil_scale)
+
+    def stencil_amplification(self, dtype: str) -> float:
+        """The largest central-difference weight 1/(2h): how much the stencil amplifies the
+        rounding of a network evaluation."""
+        return float(np.max(1.0 / (2.0 * fd_step(self.grid(), dtype, self.stencil_scale).astype(np.float64))))
 
     # -- reference -------------------------------------------------------------------------
     def _input_derivatives(self, params, order: int) -> list[list[np.ndarray]]:
@@ -105,77 +106,49 @@ class PenaltyProblem(GradientReference, Problem):
             out.append([c[..., 0] for c in coeffs])
         return out
 
-    def _penalty_batched(self, params) -> np.ndarray:
-        return sum((c[1] ** 2).sum(axis=-1) for c in self._input_derivatives(params, 1))
+    def point_losses(self, params) -> np.ndarray:
+        """‖∇ₓU₁(x)‖² at each point, shape (B, N) (batched, complex-safe)."""
+        return sum(c[1] ** 2 for c in self._input_derivatives(params, 1))
 
-    def reference(self, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
-        """Float64 value and weight gradient from the independent reference."""
-        value = float(np.real(self._penalty_batched(batched(params))[0]))
-        return value, complex_step_gradient(self._penalty_batched, params, self.network)
+    def loss(self, params) -> np.ndarray:
+        """P for batched (possibly complex) parameters, shape (B,)."""
+        return self.point_losses(params).sum(axis=-1)
 
-    def tolerance(self, strategy: str, dtype: str, params: dict[str, np.ndarray]) -> float:
-        """Allowed norm-wise relative gradient error of `strategy` in `dtype` (see `relative_error`).
+    def tolerance_parts(self, strategy: str, dtype: str, params: dict[str, np.ndarray],
+                        measured_rounding: float | None = None) -> Tolerance:  # fmt: skip
+        """Allowed norm-wise relative error of `strategy` in `dtype` (see `compare`).
 
-        Exact strategies make rounding errors only. float64: EXACT_FLOAT64_TOLERANCE, the suite's
-        contract. float32: λ·√n·ε with n = NETWORK_PATH_OPS + N, the probabilistic bound for a
-        chain of n roundings (the network path, then the sum over N points). A finite-difference
-        strategy adds its own truncation and rounding error, predicted from the reference (see
-        `fd_error_bound`).
+        Exact strategies make rounding errors only: `exact_rounding` (the per-point path, the sum
+        over N points, its condition number), never below EXACT_FLOAT64_TOLERANCE in float64. A
+        finite-difference strategy adds its truncation, predicted from the reference
+        (`fd_truncation`), and its rounding, measured (`stencil_tolerance`).
         """
         check_dtype(dtype)
-        if dtype == "float64":
-            exact = EXACT_FLOAT64_TOLERANCE
-        else:
-            exact = rounding_bound(NETWORK_PATH_OPS + self.points, dtype)
+        condition = self.summation_condition(params)
+        rounding = exact_rounding(
+            self.network, PASSES, self.points, condition, dtype, EXACT_FLOAT64_TOLERANCE
+        )
         if self.error_model(strategy) == "finite-difference":
-            return exact + fd_error_bound(self, dtype, freeze(params))
-        return exact
+            truncation = fd_truncation(self, dtype, freeze(params))
+            return stencil_tolerance(rounding, truncation, measured_rounding, strategy, self, dtype)
+        return Tolerance(rounding)
 
 
 @lru_cache(maxsize=32)
-def fd_error_bound(problem: PenaltyProblem, dtype: str, frozen_params: tuple) -> float:
-    """Bound on the relative gradient error of the central-difference penalty.
+def fd_truncation(problem: PenaltyProblem, dtype: str, frozen_params: tuple) -> float:
+    """Predicted relative error of the central-difference penalty from its truncation.
 
     With D = (U(x+h) − U(x−h))/2h = ∂U + (h²/6)∂³U + O(h⁴), the penalty's leading truncation
-    error is E(θ) = Σ (h²/3)·∂ⱼU·∂ⱼ³U and the gradient's is ∇θE, computed here from the
-    reference's third-order Taylor coefficients and the complex step. Rounding adds
-    κ·ε·Σ 2(|D|·|∇θU| + |U|·|∇θD|)/h with κ = FD_ROUNDING_ULPS. The bound returned is
-    2·max|∇θE| + rounding, relative to max|∇θP|: the factor 2 covers the O(h⁴) remainder.
+    error is E(θ) = Σ (h²/3)·∂ⱼU·∂ⱼ³U, from the reference's third-order Taylor coefficients; the
+    bound is `truncation_bound` of E.
     """
-    params = thaw(frozen_params)
-    eps = machine_epsilon(dtype)
-    h = problem.fd_steps(dtype).astype(np.float64)  # (N, 2)
+    h = problem.fd_steps(dtype).astype(np.float64)  # (N, d)
 
-    def truncation(p):
+    def first_order_error(p):
         total = 0.0
         for j, c in enumerate(problem._input_derivatives(p, 3)):
-            d1, d3 = c[1], 6.0 * c[3]
-            total = total + ((h[:, j] ** 2 / 3.0) * d1 * d3).sum(axis=-1)
+            total = total + ((h[:, j] ** 2 / 3.0) * c[1] * 6.0 * c[3]).sum(axis=-1)
         return total
 
-    def value_parts(p):
-        return [(c[0], c[1]) for c in problem._input_derivatives(p, 1)]
-
-    grad_trunc = np.concatenate(
-        [np.ravel(g) for g in complex_step_gradient(truncation, params, problem.network).values()]
-    )
-    _, ref_grads = problem.reference(params)
-    scale = max(np.max(np.abs(np.concatenate([np.ravel(g) for g in ref_grads.values()]))), 1e-300)
-
-    # Rounding: per point and direction, |∇θU| and |∇θD| from complex steps of U and D.
-    n_params = problem.network.n_params
-    rounding = np.zeros(n_params)
-    for j in range(problem.network.sizes[0]):
-
-        def u_j(p, j=j):
-            return value_parts(p)[j][0]  # (B, N)
-
-        def d_j(p, j=j):
-            return value_parts(p)[j][1]
-
-        jac_u = complex_step_jacobian(u_j, params, problem.network)  # (P, N)
-        jac_d = complex_step_jacobian(d_j, params, problem.network)
-        u0, d0 = (np.real(a[0]) for a in value_parts(batched(params))[j])
-        rounding += (2.0 * (np.abs(d0) * np.abs(jac_u) + np.abs(u0) * np.abs(jac_d)) / h[:, j]).sum(axis=-1)
-    rounding *= eps * FD_ROUNDING_ULPS
-    return float((2.0 * np.max(np.abs(grad_trunc)) + np.max(rounding)) / scale)
+    params = thaw(frozen_params)
+    return truncation_bound(problem.network, params, problem.full_gradient, problem.loss, first_order_error)
