@@ -195,6 +195,13 @@ class Backend(ABC):
         build = self.registry.builder(problem, strategy)
         return build(problem, check_dtype(dtype), self.check_device(device), variant)
 
+    @abstractmethod
+    def network_values(self, spec, params: dict[str, np.ndarray], points: np.ndarray, dtype: str,
+                       device: str = "cpu") -> np.ndarray:  # fmt: skip
+        """U(x) at `points` (N, d_in) in `dtype` with this framework's own kernels, batched as its
+        strategies batch points (float64 numpy out): how much one network evaluation rounds here
+        is measured from it (`bench.rounding`)."""
+
     def device_name(self, device: str) -> str:
         """What the device is (CPU model, GPU model), recorded with every case."""
         return cpu_model() if device == "cpu" else self.gpu_name()

@@ -36,8 +36,8 @@ from bench.memory import peak_memory
 from bench.rounding import stencil_rounding
 from bench.timing import MemberFailed, Timing, TimingPolicy, measure_interleaved, ratio
 from problems import get_problem, load_params
+from problems.core import RoundingMeasurement
 from problems.errors import BenchInputError
-from problems.tolerances import RoundingMeasurement
 
 PARAM_SEED = 0
 WARMUP_CALLS = 2

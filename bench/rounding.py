@@ -4,61 +4,67 @@ A stencil amplifies rounding by h⁻ᵏ, and how much rounding there is depends 
 the order in which the stencil's terms are accumulated (frameworks, compile modes and CPUs differ:
 PyTorch's central difference at 10,000 points erred by 2.9e-3 in float32 with the x+h and x−h
 nodes in separate halves of its batch, by 5.1e-5 with them adjacent). So it is measured, not
-assumed: the same strategy, backend, variant and device, run in float32 and in float64 on
-identical float32 inputs (points, steps, weights, parameters); their difference is the float32
-rounding of that very computation (the float64 run's own rounding is ~10⁻⁹ of it).
-`problems.tolerances.stencil_tolerance` turns it into the tolerance's stencil-rounding part.
+assumed, two ways (`problems.tolerances.stencil_tolerance` uses them):
+- the strategy itself, same backend, variant and device, in float32 and in float64 on identical
+  float32 inputs (points, steps, weights, parameters): their difference is the float32 rounding
+  of that very computation;
+- for a float64 case also one network evaluation's rounding at the stencil's nodes, the backend's
+  float64 kernels against numpy's 80-bit extended precision (`evaluation_ulps`).
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from problems.tolerances import LINEAR_REGIME, RoundingMeasurement
+from problems.core import RoundingMeasurement, machine_epsilon
+from problems.reference import taylor_coefficients
+from problems.tolerances import output_magnitude
 
-MAX_RESCALES = 4
-"""Larger steps tried for a float64 case whose float32 rounding is outside the first-order regime."""
-
-
-def float32_inputs(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The parameters rounded to float32, held as float64 (so both runs see the same values)."""
-    return {k: np.asarray(v).astype(np.float32).astype(np.float64) for k, v in params.items()}
+EVALUATION_SAMPLE = 4096
+"""Nodes at most at which one evaluation's rounding is measured (every k-th node; numpy's extended
+precision has no BLAS, so wide nets at many points would take minutes)."""
 
 
-def measure_at(backend, subject, strategy: str, device: str, variant: str, params: dict,
-               scale: float = 1.0, float32_result: tuple | None = None) -> RoundingMeasurement:  # fmt: skip
-    """The float32-vs-float64 difference of `strategy` on `subject` with float32 inputs and its
-    finite-difference step multiplied by `scale`."""
-    subject = subject.with_inputs_in("float32", stencil_scale=scale)
-    inputs = float32_inputs(params)
-    if float32_result is None:
-        float32_result = backend.value_and_grad(subject, strategy, "float32", device, variant)(inputs)
-    float64_result = backend.value_and_grad(subject, strategy, "float64", device, variant)(inputs)
-    return RoundingMeasurement(subject.relative_difference(float32_result, float64_result),
-                               subject.stencil_amplification("float32"))  # fmt: skip
+def in_dtype(params: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
+    """The parameters rounded to `dtype`, held as float64 (so every run sees the same values)."""
+    return {k: np.asarray(v).astype(dtype).astype(np.float64) for k, v in params.items()}
+
+
+def evaluation_ulps(backend, problem, dtype: str, device: str, params: dict) -> float:
+    """The largest rounding of one network evaluation at the problem's stencil nodes, `dtype` with
+    the backend's kernels against 80-bit extended precision, in ulps of the output's magnitude
+    (`output_magnitude`, the scale of a dot product's rounding)."""
+    params = in_dtype(params, dtype)
+    nodes = problem.stencil_rows(dtype, params)[0]
+    nodes = nodes.reshape(-1, nodes.shape[-1]).astype(dtype).astype(np.float64)
+    nodes = nodes[:: max(1, len(nodes) // EVALUATION_SAMPLE)]
+    values = backend.network_values(problem.network, params, nodes, dtype, device)
+    extended = {k: v.astype(np.longdouble) for k, v in params.items()}
+    x = nodes.astype(np.longdouble)
+    exact = taylor_coefficients(extended, problem.network, x, np.zeros_like(x), 0)[0]
+    error = np.abs(values.astype(np.longdouble) - exact).astype(np.float64)
+    scale = machine_epsilon(dtype) * output_magnitude(params, problem.network, nodes)
+    return float(np.max(error / np.maximum(scale, np.finfo(np.float64).tiny)))
 
 
 def stencil_rounding(backend, problem, strategy: str, dtype: str, device: str, variant: str, params: dict,
                      float32_result: tuple | None = None) -> RoundingMeasurement:  # fmt: skip
-    """The float32 rounding of `strategy` on the problem's stencil part (`Problem.stencil_problem`),
-    as a float32 case of that strategy would make it (`float32_result`: the case's own result, so it
-    is not built twice). For a float64 case the float32 measurement is extrapolated, which needs
-    the first-order regime: where float32 has no significant digit left at the problem's step
-    (high-order stencils of wide nets), the step is doubled until the rounding is below
-    LINEAR_REGIME (the measured configuration's amplification goes with it)."""
+    """The rounding measurements of `strategy` on the problem's stencil part
+    (`Problem.stencil_problem`) for a case in `dtype`; `float32_result` is the case's own result
+    when the case is that float32 run, so it is not built twice."""
     subject = problem.stencil_problem()
+    inputs = in_dtype(params, "float32")
+    rounded = subject.with_inputs_in("float32")
     own = float32_result if dtype == "float32" and subject is problem else None
-    measurement = measure_at(backend, subject, strategy, device, variant, params, 1.0, own)
-    scale = 1.0
-    for _ in range(MAX_RESCALES if dtype == "float64" else 0):
-        if measurement.relative <= LINEAR_REGIME:
-            break
-        growth = (measurement.relative / LINEAR_REGIME) ** (1.0 / max(subject.stencil_order, 1))
-        scale *= 2.0 ** max(1, math.ceil(math.log2(growth)))
-        measurement = measure_at(backend, subject, strategy, device, variant, params, scale)
-    return measurement
+    low = (
+        own
+        if own is not None
+        else backend.value_and_grad(rounded, strategy, "float32", device, variant)(inputs)
+    )
+    high = backend.value_and_grad(rounded, strategy, "float64", device, variant)(inputs)
+    ulps = evaluation_ulps(backend, subject, dtype, device, params) if dtype == "float64" else None
+    amplification = subject.stencil_amplification("float32")
+    return RoundingMeasurement(rounded.relative_difference(low, high), amplification, ulps)
 
 
 def tolerance_for(backend, problem, strategy: str, dtype: str, params: dict, device: str = "cpu",
@@ -66,10 +72,8 @@ def tolerance_for(backend, problem, strategy: str, dtype: str, params: dict, dev
     """The tolerance the harness applies to `strategy` (`Problem.tolerance_parts`), with the
     rounding measured where the strategy's error model needs it; `params` as the case uses them
     (float64), `result` the case's own (value, grads) if already computed."""
-    from bench.measure import params_in_dtype  # the harness's rounding of the parameters
-
     measurement = None
     if problem.error_model(strategy) == "finite-difference":
         variant = variant or backend.variants[0]
         measurement = stencil_rounding(backend, problem, strategy, dtype, device, variant, params, result)
-    return problem.tolerance_parts(strategy, dtype, params_in_dtype(params, dtype), measurement)
+    return problem.tolerance_parts(strategy, dtype, in_dtype(params, dtype), measurement)

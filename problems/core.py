@@ -27,7 +27,6 @@ from problems.errors import BenchInputError, unknown_name
 
 if TYPE_CHECKING:
     from problems.network import MLPSpec
-    from problems.tolerances import Tolerance
 
 # -- dtypes and option checks --------------------------------------------------------------------
 DTYPES = ("float32", "float64")
@@ -152,6 +151,53 @@ def catalogue(kind: str) -> Catalogue:
     return catalogue(entry) if isinstance(entry, str) else entry
 
 
+# -- accuracy contracts ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RoundingMeasurement:
+    """A finite-difference strategy's rounding, measured (`bench.rounding`): `relative`, the
+    relative difference of its float32 result from the same computation in float64 on the same
+    float32 inputs, at a stencil whose amplification (largest weight, ∝ h⁻ᵏ) is `amplification`;
+    and for a float64 case `evaluation_ulps`, the largest rounding of one network evaluation at
+    the stencil's nodes in float64 with the backend's kernels (against 80-bit extended precision),
+    in ulps of the output's magnitude."""
+
+    relative: float
+    amplification: float
+    evaluation_ulps: float | None = None
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A tolerance and the parts it is made of (`problems.tolerances` derives them); `total` is the
+    bound a strategy's relative error must stay within, and every part is recorded with the case."""
+
+    rounding: float
+    truncation: float = 0.0
+    stencil_rounding: float = 0.0
+    statistical: float = 0.0
+    measurement: RoundingMeasurement | None = None
+    """The measurement behind `stencil_rounding` (before scaling and its safety factor)."""
+
+    @property
+    def total(self) -> float:
+        return self.rounding + self.truncation + self.stencil_rounding + self.statistical
+
+    def record(self) -> dict:
+        """The fields written with a case: the total and every part."""
+        out = {"tolerance": self.total, "tolerance_rounding": self.rounding}
+        if self.truncation:
+            out["tolerance_truncation"] = self.truncation
+        if self.stencil_rounding:
+            out["tolerance_stencil_rounding"] = self.stencil_rounding
+            out["measured_rounding"] = self.measurement.relative
+            out["measured_amplification"] = self.measurement.amplification
+            if self.measurement.evaluation_ulps is not None:
+                out["measured_evaluation_ulps"] = self.measurement.evaluation_ulps
+        if self.statistical:
+            out["tolerance_statistical"] = self.statistical
+        return out
+
+
 # -- the problem contract --------------------------------------------------------------------------
 class Problem(ABC):
     """A loss with input derivatives of an MLP, its float64 reference and its accuracy contract.
@@ -168,11 +214,6 @@ class Problem(ABC):
     input_precision: str | None = None
     """None, or a dtype every array input (points, steps, weights, sources, directions) is
     rounded to: the same computation in float64 on float32 inputs measures float32 rounding."""
-    stencil_scale: float = 1.0
-    """A power of two multiplying the finite-difference step (1 but when measuring rounding at a
-    larger step, see `bench.rounding`)."""
-    stencil_order: ClassVar[int] = 0
-    """The derivative order k of the problem's finite-difference stencil (its amplification ∝ h⁻ᵏ)."""
 
     @property
     def strategies(self) -> Catalogue:
@@ -195,10 +236,9 @@ class Problem(ABC):
     def reference(self, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
         """Float64 value and weight gradient, computed without any AD framework."""
 
-    def with_inputs_in(self, dtype: str, stencil_scale: float = 1.0) -> Problem:
-        """This instance with every array input rounded to `dtype` (see `input_precision`) and its
-        finite-difference step multiplied by `stencil_scale`, a power of two."""
-        return dataclasses.replace(self, input_precision=check_dtype(dtype), stencil_scale=stencil_scale)
+    def with_inputs_in(self, dtype: str) -> Problem:
+        """This instance with every array input rounded to `dtype` (see `input_precision`)."""
+        return dataclasses.replace(self, input_precision=check_dtype(dtype))
 
     def inputs(self, array) -> np.ndarray:
         """`array` as the backends receive it: rounded to `input_precision` when set."""
@@ -243,7 +283,7 @@ def register_problem(cls: type[Problem]) -> type[Problem]:
     return cls
 
 
-INTERNAL_OPTIONS = frozenset({"network", "input_precision", "stencil_scale"})
+INTERNAL_OPTIONS = frozenset({"network", "input_precision"})
 """Constructor arguments that are not user options (a problem built inside another; the rounding
 measurement's variant)."""
 

@@ -20,6 +20,7 @@ from problems.core import (
     Catalogue,
     Problem,
     Strategy,
+    Tolerance,
     check_dtype,
     check_int_option,
     freeze,
@@ -28,11 +29,10 @@ from problems.core import (
     thaw,
 )
 from problems.network import MLPSpec
-from problems.reference import ComplexStepReference, taylor_coefficients
+from problems.reference import ComplexStepReference, batched, taylor_coefficients
 from problems.stencils import central_stencil, stencil_step
 from problems.tolerances import (
     EXACT_FLOAT64_TOLERANCE,
-    Tolerance,
     exact_rounding,
     stencil_tolerance,
     truncation_bound,
@@ -82,7 +82,6 @@ class DerivativeOrderProblem(ComplexStepReference, Problem):
     width: int = 5
     depth: int = 4
     input_precision: str | None = None
-    stencil_scale: float = 1.0
     name = "derivative-order"
     kind = "derivative-order"
 
@@ -108,13 +107,17 @@ class DerivativeOrderProblem(ComplexStepReference, Problem):
         (or the input precision): Dₕ(x) = Σ_m weights_m U₁(x + offsets_m)."""
         dtype = self.input_precision or dtype
         nodes, weights, _ = central_stencil(self.order)
-        h = stencil_step(self.order, dtype) * self.stencil_scale
+        h = stencil_step(self.order, dtype)
         offsets = np.outer(np.array(nodes, dtype=np.float64) * h, [1.0, 0.0])
         return offsets, self.inputs(np.array([float(c) for c in weights]) / h**self.order)
 
-    @property
-    def stencil_order(self) -> int:
-        return self.order
+    def stencil_rows(self, dtype: str, params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The stencil at every point as rows (see `stencil_rounding_model`): nodes (N, M, 2),
+        weights (N, M), and |∂L/∂Dₙ| = 2|∂ᵏU₁(xₙ)|."""
+        offsets, weights = self.stencil(dtype)
+        nodes = self.grid()[:, None, :] + offsets[None, :, :]
+        coefficient = 2.0 * np.abs(np.real(self.derivatives(batched(params))[-1][0]))
+        return nodes, np.broadcast_to(weights, nodes.shape[:2]), coefficient
 
     def stencil_amplification(self, dtype: str) -> float:
         """max|c_j|/hᵏ: how much the stencil amplifies the rounding of a network evaluation."""
@@ -153,7 +156,7 @@ class DerivativeOrderProblem(ComplexStepReference, Problem):
                                   EXACT_FLOAT64_TOLERANCE)  # fmt: skip
         if self.error_model(strategy) == "finite-difference":
             truncation = fd_truncation(self, dtype, freeze(params))
-            return stencil_tolerance(rounding, truncation, measured_rounding, strategy, self, dtype,
+            return stencil_tolerance(rounding, truncation, measured_rounding, strategy, self, dtype, params,
                                      "use float64 or a lower order")  # fmt: skip
         return Tolerance(rounding)
 
@@ -164,7 +167,7 @@ def fd_truncation(problem: DerivativeOrderProblem, dtype: str, frozen_params: tu
     Dₕ = f⁽ᵏ⁾ + μh²f⁽ᵏ⁺²⁾ + O(h⁴), so the loss Σ Dₕ² is off by E = Σ 2μh²f⁽ᵏ⁾f⁽ᵏ⁺²⁾ to first order,
     from the reference's order-(k+2) Taylor coefficients."""
     _, _, mu = central_stencil(problem.order)
-    h = stencil_step(problem.order, problem.input_precision or dtype) * problem.stencil_scale
+    h = stencil_step(problem.order, problem.input_precision or dtype)
     k = problem.order
 
     def first_order_error(p):

@@ -29,6 +29,7 @@ from scipy.integrate import solve_ivp
 
 from problems.core import (
     Problem,
+    Tolerance,
     check_choice,
     check_dtype,
     check_int_option,
@@ -41,7 +42,6 @@ from problems.core import (
 from problems.errors import BenchInputError
 from problems.network import SEED_NETWORK, MLPSpec, flatten, unflatten
 from problems.reference import COMPLEX_STEP, GradientReference
-from problems.tolerances import Tolerance
 
 # -- data -------------------------------------------------------------------------------------
 LV_PARAMETERS = (1.3, 0.9, 0.8, 1.8)
@@ -146,7 +146,6 @@ class LVUDEProblem(GradientReference, Problem):
     points: int = 101
     network: MLPSpec = field(default=SEED_NETWORK)
     input_precision: str | None = None
-    stencil_scale: float = 1.0
     name = "lv-ude"
     kind = "lv-ude"
 

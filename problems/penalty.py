@@ -16,6 +16,7 @@ from problems.core import (
     Catalogue,
     Problem,
     Strategy,
+    Tolerance,
     check_dtype,
     check_int_option,
     freeze,
@@ -24,8 +25,8 @@ from problems.core import (
     thaw,
 )
 from problems.network import SEED_NETWORK, MLPSpec
-from problems.reference import ComplexStepReference, taylor_coefficients
-from problems.tolerances import Tolerance, exact_rounding, stencil_tolerance, truncation_bound
+from problems.reference import ComplexStepReference, batched, taylor_coefficients
+from problems.tolerances import exact_rounding, stencil_tolerance, truncation_bound
 
 STRATEGIES = register_catalogue(Catalogue("penalty", [
     Strategy("rev-over-rev", "input gradient by reverse mode, weight gradient by reverse mode through it"),
@@ -49,8 +50,8 @@ PASSES = 3
 """Passes over the network per point: value, first input derivative, reverse pass for ∇θ."""
 
 
-def fd_step(x: np.ndarray, dtype: str, scale: float = 1.0) -> np.ndarray:
-    """Central-difference steps h = scale · ε^(1/3) · max(1, |x|), rounded so x ± h is exact.
+def fd_step(x: np.ndarray, dtype: str) -> np.ndarray:
+    """Central-difference steps h = ε^(1/3) · max(1, |x|), rounded so x ± h is exact.
 
     The error of a central difference is h²|f'''|/6 (truncation) + ε|f|/h (rounding); it is
     smallest at h* = (3ε|f|/|f'''|)^(1/3), i.e. h ∝ ε^(1/3) when f and f''' have similar scale,
@@ -58,7 +59,7 @@ def fd_step(x: np.ndarray, dtype: str, scale: float = 1.0) -> np.ndarray:
     """
     np_dtype = np.dtype(check_dtype(dtype))
     x = np.asarray(x, dtype=np_dtype)
-    h = scale * np.cbrt(np.finfo(np_dtype).eps) * np.maximum(1.0, np.abs(x))
+    h = np.cbrt(np.finfo(np_dtype).eps) * np.maximum(1.0, np.abs(x))
     h = h.astype(np_dtype)
     return ((x + h) - x).astype(np_dtype)
 
@@ -71,10 +72,8 @@ class PenaltyProblem(ComplexStepReference, Problem):
     points: int = 101
     network: MLPSpec = field(default=SEED_NETWORK)
     input_precision: str | None = None
-    stencil_scale: float = 1.0
     name = "penalty"
     kind = "penalty"
-    stencil_order = 1
 
     def __post_init__(self):
         check_int_option("points", self.points, "an integer ≥ 2", minimum=2)
@@ -87,12 +86,12 @@ class PenaltyProblem(ComplexStepReference, Problem):
     def fd_steps(self, dtype: str) -> np.ndarray:
         """Per-point, per-input central-difference steps in `dtype` (or the input precision),
         shape (points, 2)."""
-        return fd_step(self.grid(), self.input_precision or dtype, self.stencil_scale)
+        return fd_step(self.grid(), self.input_precision or dtype)
 
     def stencil_amplification(self, dtype: str) -> float:
         """The largest central-difference weight 1/(2h): how much the stencil amplifies the
         rounding of a network evaluation."""
-        return float(np.max(1.0 / (2.0 * fd_step(self.grid(), dtype, self.stencil_scale).astype(np.float64))))
+        return float(np.max(1.0 / (2.0 * fd_step(self.grid(), dtype).astype(np.float64))))
 
     # -- reference -------------------------------------------------------------------------
     def _input_derivatives(self, params, order: int) -> list[list[np.ndarray]]:
@@ -105,6 +104,20 @@ class PenaltyProblem(ComplexStepReference, Problem):
             coeffs = taylor_coefficients(params, self.network, x, v, order)
             out.append([c[..., 0] for c in coeffs])
         return out
+
+    def stencil_rows(self, dtype: str, params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each central difference as a stencil row (see `stencil_rounding_model`): nodes
+        (d·N, 2, d) at x ± hⱼeⱼ, weights ±1/(2hⱼ), and |∂P/∂Dⱼ| = 2|∂ⱼU₁(x)|."""
+        X, h = self.grid(), self.fd_steps(dtype).astype(np.float64)
+        first = self._input_derivatives(batched(params), 1)
+        nodes, weights, coefficient = [], [], []
+        for j in range(X.shape[1]):
+            step = np.zeros_like(X)
+            step[:, j] = h[:, j]
+            nodes.append(np.stack([X + step, X - step], axis=1))
+            weights.append(np.stack([1 / (2 * h[:, j]), -1 / (2 * h[:, j])], axis=1))
+            coefficient.append(2 * np.abs(np.real(first[j][1][0])))
+        return np.concatenate(nodes), np.concatenate(weights), np.concatenate(coefficient)
 
     def point_losses(self, params) -> np.ndarray:
         """‖∇ₓU₁(x)‖² at each point, shape (B, N) (batched, complex-safe)."""
@@ -130,7 +143,7 @@ class PenaltyProblem(ComplexStepReference, Problem):
         )
         if self.error_model(strategy) == "finite-difference":
             truncation = fd_truncation(self, dtype, freeze(params))
-            return stencil_tolerance(rounding, truncation, measured_rounding, strategy, self, dtype)
+            return stencil_tolerance(rounding, truncation, measured_rounding, strategy, self, dtype, params)
         return Tolerance(rounding)
 
 

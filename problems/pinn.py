@@ -25,6 +25,7 @@ from problems.core import (
     Catalogue,
     Problem,
     Strategy,
+    Tolerance,
     check_dtype,
     check_int_option,
     freeze,
@@ -43,7 +44,6 @@ from problems.reference import (
 )
 from problems.tolerances import (
     EXACT_FLOAT64_TOLERANCE,
-    Tolerance,
     exact_rounding,
     stencil_tolerance,
     truncation_bound,
@@ -122,7 +122,6 @@ class _PinnProblem(ComplexStepReference, Problem):
     points: int = 128
     samples: int = 32
     input_precision: str | None = None
-    stencil_scale: float = 1.0
 
     OPERATOR_ORDER = 2  # derivative order of the operator (2: Δ, 4: Δ²)
 
@@ -182,7 +181,7 @@ class _PinnProblem(ComplexStepReference, Problem):
         eps = machine_epsilon(self.input_precision or dtype)
         m = self.OPERATOR_ORDER
         c = (4 * self.dim) ** (m // 2)
-        return self.stencil_scale * float(2.0 ** round(math.log2((eps * c) ** (1.0 / (m + 2)))))
+        return float(2.0 ** round(math.log2((eps * c) ** (1.0 / (m + 2)))))
 
     def stencil(self, dtype: str) -> tuple[np.ndarray, np.ndarray]:
         """(offsets (M, d), weights (M,)): the discrete Laplacian Σᵢ (u(x+heᵢ) − 2u + u(x−heᵢ))/h²
@@ -197,9 +196,13 @@ class _PinnProblem(ComplexStepReference, Problem):
             weights = np.outer(weights, weights).reshape(-1)
         return offsets, self.inputs(weights)
 
-    @property
-    def stencil_order(self) -> int:
-        return self.OPERATOR_ORDER
+    def stencil_rows(self, dtype: str, params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The stencil at every point as rows (see `stencil_rounding_model`): nodes (N, M, d),
+        weights (N, M), and |∂L/∂Aₙ| = 2|Aₙ + fₙ|/N."""
+        offsets, weights = self.stencil(dtype)
+        nodes = self.grid()[:, None, :] + offsets[None, :, :]
+        coefficient = 2.0 * np.abs(np.real(self.operator(batched(params))[0]) + self.source()) / self.points
+        return nodes, np.broadcast_to(weights, nodes.shape[:2]), coefficient
 
     def stencil_amplification(self, dtype: str) -> float:
         """max|w|: how much the stencil amplifies the rounding of a network evaluation."""
@@ -234,7 +237,7 @@ class _PinnProblem(ComplexStepReference, Problem):
                                   EXACT_FLOAT64_TOLERANCE, extra_operations=terms)  # fmt: skip
         if error_model == "finite-difference":
             truncation = fd_truncation(self, dtype, freeze(params))
-            return stencil_tolerance(rounding, truncation, measured_rounding, strategy, self, dtype)
+            return stencil_tolerance(rounding, truncation, measured_rounding, strategy, self, dtype, params)
         if error_model == "stochastic":
             bound = hutchinson_error_bound(self, freeze(params))
             return Tolerance(

@@ -52,6 +52,12 @@ def _series_tanh(z: list[np.ndarray]) -> list[np.ndarray]:
     return y
 
 
+def activation_values(name: str, z: np.ndarray) -> np.ndarray:
+    """σ(z) of the named activation (the zeroth Taylor coefficient of its rule): complex-safe and
+    precision-preserving (float64, longdouble, complex)."""
+    return _series_activation(name, [z])[0]
+
+
 def _series_activation(name: str, z: list[np.ndarray]) -> list[np.ndarray]:
     if name == "rbf":
         return _series_exp([-c for c in _series_product(z, z)])

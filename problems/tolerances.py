@@ -6,29 +6,32 @@ A tolerance is the sum of parts (`Tolerance`), each recorded with the case:
   any summation order), times the sum's condition number; float64 never below the contract.
 - `truncation`: an approximate strategy's predicted truncation error, from the reference's
   higher Taylor coefficients.
-- `stencil_rounding`: the rounding of a finite-difference strategy, amplified by h⁻ᵏ, *measured*
-  on the strategy itself (bench/rounding.py): it depends on the kernels and on the order in which
-  the stencil's terms are accumulated, which differ between frameworks, compile modes and CPUs
-  (PyTorch's central difference at 10,000 points: 2.9e-3 with the x+h and x−h nodes in separate
-  halves of the batch, 5.1e-5 with them adjacent), so no a-priori model is both portable and tight.
+- `stencil_rounding`: the rounding of a finite-difference strategy, amplified by h⁻ᵏ. It depends
+  on the kernels and on the order in which the stencil's terms are accumulated, which differ
+  between frameworks, compile modes and CPUs (PyTorch's central difference at 10,000 points: 2.9e-3
+  with the x+h and x−h nodes in separate halves of the batch, 5.1e-5 with them adjacent), so it is
+  measured (bench/rounding.py) and propagated (`stencil_tolerance`).
 - `statistical`: a stochastic estimator's bias + Z·σ.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
-from problems.core import machine_epsilon
+from problems.core import RoundingMeasurement, Tolerance, machine_epsilon
 from problems.errors import BenchInputError
-from problems.network import MLPSpec, flatten
+from problems.network import MLPSpec, flatten, unflatten
 from problems.reference import (
+    COMPLEX_STEP,
+    activation_values,
     batched,
     check_directions,
     complex_step_gradient,
+    complex_step_jacobian,
     directional_reference,
+    taylor_coefficients,
 )
 
 PROBABILISTIC_LAMBDA = 10.0
@@ -49,61 +52,21 @@ STENCIL_ROUNDING_SAFETY = 2.0
 error of the very computation (same inputs, kernels, layout) against float64, so it needs a margin
 only for the reference-side rounding and the run-to-run variation of parallel reductions."""
 
-EXTRAPOLATION_SAFETY = 16.0
+EXTRAPOLATION_SAFETY = 4.0
 """Factor on the float64 rounding extrapolated from a float32 measurement (ε₆₄/ε₃₂ times the
-ratio of the stencils' amplifications h⁻ᵏ). The scaling is exact to first order, but the constant
-is not: float32 and float64 kernels block their reductions differently. Measured here, the float64
-rounding was up to 4.9× the first-order extrapolation (PyTorch, 2nd-order stencil, width-64 net);
-16 keeps a margin of 3 over that."""
+ratio of the stencils' amplifications h⁻ᵏ): the scaling is exact to first order, its constant is
+not (float32 and float64 kernels block their reductions differently; where the float32
+measurement was first-order, the float64 rounding came out at most 0.9× the extrapolation here)."""
 
 LINEAR_REGIME = 0.01
 """A float32 rounding measurement above this relative size is outside the first-order regime
-(high-order stencils of wide nets in float32 give no significant digit at all) and is not
-extrapolated; `bench.rounding` measures again at a larger step."""
+(high-order stencils of wide nets keep no significant float32 digit) and is not extrapolated: the
+propagated model (`stencil_rounding_model`) stands alone there."""
 
 MAX_USEFUL_ERROR = 0.5
 """An approximate strategy (finite differences, stochastic estimator) whose predicted relative error
 exceeds this is refused (recorded as failed with the reason), not timed: its tolerance would accept
 any gradient."""
-
-
-@dataclass(frozen=True)
-class RoundingMeasurement:
-    """A finite-difference strategy's float32 rounding, measured (`bench.rounding`): the relative
-    difference of its float32 result from the same computation in float64 on the same float32
-    inputs, at a stencil whose amplification (largest weight, ∝ h⁻ᵏ) is `amplification`."""
-
-    relative: float
-    amplification: float
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """A tolerance and the parts it is made of (see the module docstring); `total` is the bound."""
-
-    rounding: float
-    truncation: float = 0.0
-    stencil_rounding: float = 0.0
-    statistical: float = 0.0
-    measurement: RoundingMeasurement | None = None
-    """The measurement behind `stencil_rounding` (before scaling and its safety factor)."""
-
-    @property
-    def total(self) -> float:
-        return self.rounding + self.truncation + self.stencil_rounding + self.statistical
-
-    def record(self) -> dict:
-        """The fields written with a case: the total and every part."""
-        out = {"tolerance": self.total, "tolerance_rounding": self.rounding}
-        if self.truncation:
-            out["tolerance_truncation"] = self.truncation
-        if self.stencil_rounding:
-            out["tolerance_stencil_rounding"] = self.stencil_rounding
-            out["measured_rounding"] = self.measurement.relative
-            out["measured_amplification"] = self.measurement.amplification
-        if self.statistical:
-            out["tolerance_statistical"] = self.statistical
-        return out
 
 
 def rounding_bound(operations: float, dtype: str) -> float:
@@ -170,17 +133,72 @@ def truncation_bound(spec: MLPSpec, params, full: bool, loss, first_order_error)
     return float(2.0 * max(truncation / max(scale, 1e-300), value_error / max(value, 1e-300)))
 
 
+def output_magnitude(params, spec: MLPSpec, x: np.ndarray) -> np.ndarray:
+    """|W_L||h_(L−1)(x)| + |b_L|, shape (N, d_out): the scale of the output layer's rounding error
+    (the leading factor of the dot-product error bound |fl(wᵀh) − wᵀh| ≤ γₙ|w|ᵀ|h|)."""
+    h = x
+    for i in range(1, spec.n_layers):
+        h = activation_values(spec.activation, h @ params[f"W{i}"].T + params[f"b{i}"])
+    last = spec.n_layers
+    return np.abs(h) @ np.abs(params[f"W{last}"]).T + np.abs(params[f"b{last}"])
+
+
+def stencil_rounding_model(spec, params, dtype: str, full: bool, loss, nodes, weights, coefficient) -> float:
+    """The rounding of a loss built from stencils Dᵣ = Σ_m w_rm U(x_rm), relative to the gradient's
+    scale, per ulp of a network evaluation (multiply by the measured evaluation ulps).
+
+    `nodes` (R, M, d) are each stencil row's evaluation points, `weights` (R, M) its weights (h⁻ᵏ
+    included), `coefficient` (R,) = |∂L/∂Dᵣ|. Two terms (Higham, Accuracy and Stability of Numerical
+    Algorithms, §3.1 and §4.2), every term taken in absolute value:
+    - rounding of Dᵣ: each evaluation off by ε·M (`output_magnitude`), so Dᵣ by ρᵣ = ε Σ_m |w_rm| M(x_rm),
+      and the loss (hence the gradient's factor ∂L/∂D) by Σ cᵣρᵣ / L;
+    - rounding of the gradient's accumulation Σᵣ cᵣ Σ_m w_rm ∇θU(x_rm), usually the larger: the
+      weights nearly cancel, so each component is a sum of R·M terms that cancel, with error
+      ≤ ⌈log₂(R·M)⌉·ε·Σ|terms| for pairwise or blocked summation, |∂θU(x_rm)| from the complex-step
+      Jacobian at every node (full) or in 2-norm from 16 random projections (directional).
+    """
+    eps = machine_epsilon(dtype)
+    R, M, d = nodes.shape
+    flat_nodes = nodes.reshape(R * M, d)
+
+    def u_at_nodes(p):
+        return taylor_coefficients(p, spec, flat_nodes, np.zeros_like(flat_nodes), 0)[0][..., 0]
+
+    weight_matrix = coefficient[:, None] * np.abs(weights)  # (R, M)
+    if full:
+        scale = np.max(np.abs(flatten(complex_step_gradient(loss, params, spec), spec)))
+        jacobian = np.abs(complex_step_jacobian(u_at_nodes, params, spec)).reshape(-1, R, M)
+        gradient_rounding = np.max(np.einsum("rm,prm->p", weight_matrix, jacobian))
+    else:
+        _, grad_l = directional_reference(loss, params, spec, check_directions(spec))
+        scale = np.sqrt(np.mean(grad_l**2))
+        probes = check_directions(spec, count=16, seed=4321)
+        theta = flatten(params, spec)
+        projected = np.imag(u_at_nodes(unflatten(theta + 1j * COMPLEX_STEP * probes, spec))) / COMPLEX_STEP
+        gradient_rounding = np.sum(weight_matrix * np.sqrt(np.mean(projected**2, axis=0)).reshape(R, M))
+    rho = (np.abs(weights) * output_magnitude(params, spec, flat_nodes)[:, 0].reshape(R, M)).sum(-1)
+    value = abs(float(np.real(loss(batched(params))[0])))
+    value_rounding = np.sum(coefficient * rho) / max(value, 1e-300)
+    gradient_rounding *= max(1, math.ceil(math.log2(R * M)))
+    return float(eps * (gradient_rounding / max(scale, 1e-300) + value_rounding))
+
+
 def stencil_tolerance(rounding: float, truncation: float, measurement: RoundingMeasurement | None,
-                      strategy: str, problem, dtype: str,
+                      strategy: str, problem, dtype: str, params=None,
                       remedy: str = "use float64") -> Tolerance:  # fmt: skip
     """The tolerance of a finite-difference strategy: the exact rounding bound, its predicted
-    truncation, and its stencil rounding from a float32 `measurement` (`RoundingMeasurement`).
-    In float32 the measurement at the case's own stencil is the rounding itself
-    (×STENCIL_ROUNDING_SAFETY). In float64 it is extrapolated to first order, rounding errors being
-    linear in the unit roundoff and, for a stencil, in its amplification: ×(ε₆₄/ε₃₂)·A₆₄/A_measured
-    (`problem.stencil_amplification`), ×EXTRAPOLATION_SAFETY; the measurement must then be in the
-    first-order regime (≤ LINEAR_REGIME). Refused (`usable_bound`) when the approximation error it
-    allows would accept any gradient: on the truncation alone before anything is measured."""
+    truncation, and its stencil rounding from a `measurement` (`RoundingMeasurement`).
+
+    float32: the measurement at the case's own stencil is that computation's rounding itself
+    (×STENCIL_ROUNDING_SAFETY). float64: the larger of (a) the float32 measurement extrapolated to
+    first order, rounding errors being linear in the unit roundoff and, for a stencil, in its
+    amplification: ×(ε₆₄/ε₃₂)·A₆₄/A₃₂ (`problem.stencil_amplification`), ×EXTRAPOLATION_SAFETY,
+    where that measurement is first-order (≤ LINEAR_REGIME); and (b) `stencil_rounding_model` of the
+    problem's stencil rows (`problem.stencil_rows`) times the measured evaluation ulps (≥ 1), a
+    bound by construction (every term in absolute value, the accumulation depth ⌈log₂(terms)⌉).
+    (a) sees the strategy's own accumulation order; (b) holds where float32 keeps no digit.
+    Refused (`usable_bound`) when the approximation error it allows would accept any gradient: on
+    the truncation alone before anything is measured."""
     usable_bound(truncation, strategy, problem, dtype, remedy)
     if measurement is None:
         raise ValueError(
@@ -190,12 +208,14 @@ def stencil_tolerance(rounding: float, truncation: float, measurement: RoundingM
     if dtype == "float32":
         stencil = STENCIL_ROUNDING_SAFETY * measurement.relative
     else:
-        if measurement.relative > LINEAR_REGIME:
-            raise ValueError(
-                f"a float32 rounding of {measurement.relative:.2g} is not extrapolated to {dtype}"
-            )
-        scale = machine_epsilon(dtype) / machine_epsilon("float32")
-        scale *= problem.stencil_amplification(dtype) / measurement.amplification
-        stencil = EXTRAPOLATION_SAFETY * measurement.relative * scale
+        stencil = 0.0
+        if measurement.relative <= LINEAR_REGIME:
+            scale = machine_epsilon(dtype) / machine_epsilon("float32")
+            scale *= problem.stencil_amplification(dtype) / measurement.amplification
+            stencil = EXTRAPOLATION_SAFETY * measurement.relative * scale
+        nodes, weights, coefficient = problem.stencil_rows(dtype, params)
+        model = stencil_rounding_model(problem.network, params, dtype, problem.full_gradient, problem.loss,
+                                       nodes, weights, coefficient)  # fmt: skip
+        stencil = max(stencil, max(measurement.evaluation_ulps or 1.0, 1.0) * model)
     usable_bound(truncation + stencil, strategy, problem, dtype, remedy)
     return Tolerance(rounding, truncation=truncation, stencil_rounding=stencil, measurement=measurement)

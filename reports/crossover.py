@@ -99,7 +99,7 @@ def size_frame(df: pd.DataFrame) -> pd.DataFrame:
     """The ok cases that carry a parameter count, with numeric `n_params` and `points`, whether
     the strategy is adoptable (not the floor), a `network` name (the `layers` option, else the
     parameter count)."""
-    from reports.decision import is_floor
+    from reports.roles import is_floor
 
     ok = df[(df["status"] == "ok") & df["n_params"].notna()].copy()
     ok["n_params"] = numeric(ok["n_params"])

@@ -1,7 +1,7 @@
 """The decision a report exists for: per problem instance × framework × compile mode × dtype ×
 device, which AD strategy to use, by how much it wins (with its uncertainty), and what to avoid.
 
-`decide(df)` works on the tidy frame of `reports.render.load_runs`; `python -m reports.decision
+`decide(df)` works on the tidy frame of `reports.runs.load_runs`; `python -m reports.decision
 RUN_DIR [RUN_DIR ...]` prints the same decisions in the terminal (`make advise` uses it).
 
 - **Recommended**: the fastest strategy (lowest median) whose gradient passed the reference check.
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from problems import PROBLEMS, catalogue
+from reports.roles import baseline_of, error_model, is_floor
 
 GROUP = ["instance", "backend", "variant", "dtype", "device", "env_id"]
 """The cases compared with each other: one decision each."""
@@ -42,29 +42,6 @@ NOTCH = 1.57
 """95 % notch of a median: NOTCH·IQR/√rounds (McGill, Tukey & Larsen 1978)."""
 BLOCK_QUANTILES = (10.0, 90.0)
 """Percentiles of the per-block ratios that give a pairwise ratio's spread."""
-
-
-# -- catalogue ---------------------------------------------------------------------------------
-def _catalogue_of(problem: str):
-    cls = PROBLEMS.get(problem)
-    return catalogue(cls.kind) if cls is not None else None
-
-
-def is_floor(problem: str, strategy: str) -> bool:
-    """Whether `strategy` is the hand-written floor of `problem`'s catalogue (never a winner)."""
-    strategies = _catalogue_of(problem)
-    return bool(strategies and strategy in strategies and strategies[strategy].floor)
-
-
-def error_model(problem: str, strategy: str) -> str:
-    """The catalogue's error model of `strategy` ("exact" where the catalogue does not know it)."""
-    strategies = _catalogue_of(problem)
-    return strategies[strategy].error if strategies and strategy in strategies else "exact"
-
-
-def baseline_of(problem: str) -> str | None:
-    strategies = _catalogue_of(problem)
-    return strategies.baseline if strategies is not None else None
 
 
 # -- pairwise uncertainty ----------------------------------------------------------------------
@@ -387,7 +364,7 @@ def main(argv=None) -> int:
     if missing:
         print(f"error: no results.jsonl in {', '.join(missing)}", file=sys.stderr)
         return 2
-    from reports.render import load_runs
+    from reports.runs import load_runs
 
     df, _ = load_runs([Path(r) for r in args.runs])
     print(terminal_table(decide(df)))

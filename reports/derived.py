@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports.decision import is_floor
+from reports.roles import is_floor
 
 FLOOR_GROUP = ["instance", "device", "dtype", "env_id"]
 

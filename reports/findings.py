@@ -11,10 +11,11 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from reports.decision import AVOID_FACTOR, flag, is_floor, pairwise_ratio, short_reason
+from reports.decision import AVOID_FACTOR, flag, pairwise_ratio, short_reason
 from reports.growth import growth_summary, polynomial_fit
 from reports.html import format_bytes, format_seconds
 from reports.labels import config_of, family, format_option, format_range, framework, series_label
+from reports.roles import is_floor
 
 
 def factor(value: float) -> str:

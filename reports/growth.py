@@ -108,7 +108,7 @@ def main(argv=None) -> int:
     import argparse
     from pathlib import Path
 
-    from reports.render import load_runs
+    from reports.runs import load_runs
 
     p = argparse.ArgumentParser(prog="python -m reports.growth", description=main.__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", help="run directories (each with results.jsonl)")

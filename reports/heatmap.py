@@ -19,9 +19,10 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from backends import DEFAULT_VARIANT
 from problems import PROBLEMS, catalogue
-from reports.decision import GROUP, is_floor
+from reports.decision import GROUP
 from reports.figures import FORMATTERS, power_of_two_ticks
 from reports.labels import framework
+from reports.roles import is_floor
 
 STATUS_WORDS = {
     "wrong": "wrong",

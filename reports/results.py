@@ -63,10 +63,10 @@ def penalty_matrix(latest: pd.DataFrame) -> list[tuple[str, str]]:
     """(title, table) per dtype: the seed penalty's median per strategy (rows) and framework,
     compile mode and size (columns); a status word where a case was not timed."""
     from backends import DEFAULT_VARIANT
-    from reports.decision import is_floor
     from reports.heatmap import strategy_order
     from reports.html import format_seconds
     from reports.labels import framework
+    from reports.roles import is_floor
     from reports.sections.penalty import main_network
 
     rows = latest[latest["problem"] == "penalty"]
@@ -124,7 +124,8 @@ def findings_markdown(latest: pd.DataFrame, decisions: pd.DataFrame) -> list[tup
 
 def results_markdown(run_dirs: list[Path], command: str) -> str:
     """The results section's Markdown for `run_dirs` (without the markers)."""
-    from reports.render import load_runs, subtitle
+    from reports.render import subtitle
+    from reports.runs import load_runs
     from reports.sections import Context
 
     df, envs = load_runs([Path(r) for r in run_dirs])

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from reports.decision import decide, flag, main, pairwise_ratio, speedup_over, terminal_table
-from reports.render import load_runs
+from reports.runs import load_runs
 from tests.synthetic import blocks, full_records, record, write_run
 
 EXAMPLE = Path(__file__).parents[1] / "reports" / "example" / "cpu-2026-11-25"

@@ -17,10 +17,10 @@ from backends.torch_backend.core import scalar_network as torch_scalar_network
 from bench.cases import Case
 from bench.measure import measure
 from problems import CATALOGUES, PROBLEMS, Catalogue, Problem, Strategy, get_problem, register_problem
-from problems.core import check_int_option
+from problems.core import Tolerance, check_int_option
 from problems.network import MLPSpec
 from problems.reference import ComplexStepReference, taylor_coefficients
-from problems.tolerances import Tolerance, rounding_bound
+from problems.tolerances import rounding_bound
 
 
 @dataclass(frozen=True)

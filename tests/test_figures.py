@@ -10,7 +10,7 @@ import pytest
 from reports.figures import empty_axes, overlapping_texts, seconds_label, unlabelled_axes
 from reports.findings import compile_pairs
 from reports.palette import COLOURS, strategy_colour
-from reports.render import load_runs
+from reports.runs import load_runs
 from reports.sections import (
     Context,
     compile_modes,

@@ -26,6 +26,16 @@ class TorchBackend(Backend):
     def available_devices(self) -> list[str]:
         return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
 
+    def network_values(self, spec, params, points, dtype, device="cpu"):
+        from backends.torch_backend.core import DTYPES, mlp
+
+        kw = {"dtype": DTYPES[dtype], "device": torch.device(self.check_device(device))}
+        with torch.no_grad():
+            values = mlp(
+                {k: torch.as_tensor(v, **kw) for k, v in params.items()}, torch.as_tensor(points, **kw), spec
+            )
+        return values.cpu().double().numpy()
+
     def gpu_name(self) -> str:
         return torch.cuda.get_device_name(0)
 

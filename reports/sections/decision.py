@@ -10,9 +10,10 @@ import math
 import pandas as pd
 
 from problems.core import ERROR_MODELS
-from reports.decision import AVOID_FACTOR, error_model, flag
+from reports.decision import AVOID_FACTOR, flag
 from reports.html import findings, format_bytes, format_seconds
 from reports.labels import framework
+from reports.roles import error_model
 from reports.source import code_anchor
 
 ANCHOR, TITLE = "decision", "Which strategy to use"

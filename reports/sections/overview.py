@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import html
 
-from reports.decision import is_floor
 from reports.heatmap import cells, heatmap_figure, relative_norm, relative_text, relative_time, strategy_order
 from reports.html import figure
+from reports.roles import is_floor
 
 ANCHOR, TITLE = "at-a-glance", "At a glance: time relative to the fastest"
 

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from reports.decision import is_floor
 from reports.figures import log_axis
 from reports.findings import penalty_findings
 from reports.heatmap import strategy_order
 from reports.html import figure, findings
 from reports.labels import config_of, framework
 from reports.palette import linestyle, marker, strategy_colour, strategy_handles
+from reports.roles import is_floor
 
 ANCHOR, TITLE = "penalty", "Seed penalty: time per strategy"
 PROBLEM = "penalty"

@@ -1,0 +1,29 @@
+"""What the strategy catalogues say about a result's strategy: the floor (never recommended), the
+baseline (speed-ups are quoted against it) and the error model; for external rows, whose names
+the catalogue does not know, the neutral answer."""
+
+from __future__ import annotations
+
+from problems import PROBLEMS, catalogue
+
+
+def _catalogue_of(problem: str):
+    cls = PROBLEMS.get(problem)
+    return catalogue(cls.kind) if cls is not None else None
+
+
+def is_floor(problem: str, strategy: str) -> bool:
+    """Whether `strategy` is the hand-written floor of `problem`'s catalogue (never a winner)."""
+    strategies = _catalogue_of(problem)
+    return bool(strategies and strategy in strategies and strategies[strategy].floor)
+
+
+def error_model(problem: str, strategy: str) -> str:
+    """The catalogue's error model of `strategy` ("exact" where the catalogue does not know it)."""
+    strategies = _catalogue_of(problem)
+    return strategies[strategy].error if strategies and strategy in strategies else "exact"
+
+
+def baseline_of(problem: str) -> str | None:
+    strategies = _catalogue_of(problem)
+    return strategies.baseline if strategies is not None else None

@@ -1,0 +1,51 @@
+"""Run directories (and external results) as one tidy frame, one row per case and run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from bench.cases import instance_of
+from bench.results import load_records
+from reports.derived import add_derived
+from reports.external import load_external
+from reports.schema import COLUMNS
+
+
+def load_runs(run_dirs: list[Path], external: list[Path] = ()) -> tuple[pd.DataFrame, list[dict]]:
+    """Tidy frame of all records (the last record of a case in a run wins), plus validated
+    external rows (labelled `[external]`), and the runs' environments."""
+    frames, envs = [], []
+    for run in run_dirs:
+        run = Path(run)
+        records = load_records(run / "results.jsonl")
+        env = {}
+        if (run / "environment.json").exists():
+            env = json.loads((run / "environment.json").read_text())
+            envs.append({"run_id": run.name, **env})
+        if records:
+            df = pd.DataFrame(records).drop_duplicates("case_id", keep="last")
+            df["run_id"] = run.name
+            df["env_id"] = env.get("env_id", "")
+            df["instance"] = df["case_id"].map(instance_of)
+            frames.append(df)
+    for path in external:
+        frames.append(load_external(path))
+        envs.append(
+            {
+                "run_id": f"external:{Path(path).name}",
+                "env_id": f"external:{Path(path).stem}",
+                "cpu": "measured elsewhere (see the rows' source column)",
+            }
+        )
+    if not frames:
+        return pd.DataFrame(columns=list(COLUMNS)), envs
+    df = pd.concat(frames, ignore_index=True)
+    for col in COLUMNS:
+        if col not in df:
+            df[col] = None
+    df = add_derived(df)
+    extra = [c for c in df.columns if c not in COLUMNS]
+    return df[list(COLUMNS) + extra], envs
