@@ -3,19 +3,26 @@
 Nothing here uses an AD framework, so a strategy is never checked against itself:
 
 * Input derivatives come from propagating a truncated Taylor series x(t) = x + t v through the
-  MLP by hand (linear layers act coefficient-wise; exp(w) follows the recurrence
-  a_k = (1/k) sum_{j=1..k} j w_j a_{k-j}). Coefficient k equals d^k/dt^k U(x + t v) / k!.
+  MLP by hand: linear layers act coefficient-wise, and each activation has its coefficient rule
+  (`SERIES_RULES`), derived from the ODE its derivative satisfies: y = f(z) with y' = f'(z)·z'
+  gives k·y_k = Σ_{j=1..k} j·z_j·(f'∘z)_{k−j} (exp, tanh, sin/cos, sigmoid, Φ), products by the
+  Cauchy product (rbf = exp(−z²), silu = z·sigmoid z, gelu = z·Φ(z)). Coefficient k equals
+  d^k/dt^k U(x + t v) / k!.
 * Weight gradients come from the complex step: dF/dθ_m = Im F(θ + i h e_m) / h with h = 1e-30.
   It has no subtractive cancellation, so it is exact to rounding, and every operation used here
-  (products, sums, exp, tanh) is analytic, which the method requires.
+  is complex-analytic, which the method requires (softplus as m + log(e⁻ᵐ + eᶻ⁻ᵐ), the sigmoid
+  branched on the real part, Φ by scipy's complex erfc).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import scipy.special
 
 from problems.core import freeze, thaw
 from problems.network import MLPSpec, flatten, unflatten
@@ -35,6 +42,17 @@ def _series_product(a: list[np.ndarray], b: list[np.ndarray]) -> list[np.ndarray
     return [sum(a[i] * b[k - i] for i in range(k + 1)) for k in range(len(a))]
 
 
+def _chain(y0, z: list[np.ndarray], derivative) -> list[np.ndarray]:
+    """Series of y = f(z) from y' = f'(z)·z': k·y_k = Σ_{j=1..k} j·z_j·d_{k−j}, where
+    `derivative(y_coefficients)` returns the series of f'(z) known so far (it may use y up to the
+    current order, as for tanh or the sigmoid, whose derivatives are polynomials in themselves)."""
+    y = [y0]
+    for k in range(1, len(z)):
+        d = derivative(y)
+        y.append(sum(j * z[j] * d[k - j] for j in range(1, k + 1)) / k)
+    return y
+
+
 def _series_exp(w: list[np.ndarray]) -> list[np.ndarray]:
     out = [np.exp(w[0])]
     for k in range(1, len(w)):
@@ -43,21 +61,92 @@ def _series_exp(w: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def _series_tanh(z: list[np.ndarray]) -> list[np.ndarray]:
-    # y = tanh z satisfies y' = (1 - y^2) z'; in coefficients: k y_k = sum_j j z_j s_{k-j}, s = 1 - y^2.
-    y = [np.tanh(z[0])]
-    s = [1.0 - y[0] ** 2]
+    # y = tanh z satisfies y' = (1 − y²) z'.
+    return _chain(np.tanh(z[0]), z, lambda y: [1.0 - y[0] ** 2] + [-c for c in _series_product(y, y)[1:]])
+
+
+def _series_sigmoid(z: list[np.ndarray]) -> list[np.ndarray]:
+    # s = sigmoid z satisfies s' = (s − s²) z'.
+    return _chain(sigmoid(z[0]), z, lambda s: [a - b for a, b in zip(s, _series_product(s, s))])
+
+
+def _series_sin(z: list[np.ndarray]) -> list[np.ndarray]:
+    # (sin z)' = cos z · z', (cos z)' = −sin z · z': both series built together.
+    s, c = [np.sin(z[0])], [np.cos(z[0])]
     for k in range(1, len(z)):
-        y.append(sum(j * z[j] * s[k - j] for j in range(1, k + 1)) / k)
-        s.append(-sum(y[i] * y[k - i] for i in range(k + 1)))
-    return y
+        s.append(sum(j * z[j] * c[k - j] for j in range(1, k + 1)) / k)
+        c.append(-sum(j * z[j] * s[k - j] for j in range(1, k + 1)) / k)
+    return s
+
+
+def _series_softplus(z: list[np.ndarray]) -> list[np.ndarray]:
+    # softplus' = sigmoid.
+    s = _series_sigmoid(z[:-1]) if len(z) > 1 else []
+    return _chain(softplus(z[0]), z, lambda y: s)
+
+
+def _series_silu(z: list[np.ndarray]) -> list[np.ndarray]:
+    return _series_product(z, _series_sigmoid(z))
+
+
+def _series_gelu(z: list[np.ndarray]) -> list[np.ndarray]:
+    # gelu = z·Φ(z), Φ' = φ(z) = exp(−z²/2)/√(2π).
+    phi = [c / math.sqrt(2.0 * math.pi) for c in _series_exp([-c / 2.0 for c in _series_product(z, z)])]
+    return _series_product(z, _chain(normal_cdf(z[0]), z, lambda y: phi))
+
+
+def sigmoid(z):
+    """1/(1 + e⁻ᶻ) without overflow, for real or complex z (branch on the real part)."""
+    z = np.asarray(z)
+    positive = np.real(z) >= 0
+    e = np.exp(np.where(positive, -z, z))  # |e| ≤ 1
+    return np.where(positive, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def softplus(z):
+    """log(1 + eᶻ) = m + log(e⁻ᵐ + eᶻ⁻ᵐ) with m = max(Re z, 0): no overflow, complex-analytic."""
+    z = np.asarray(z)
+    m = np.maximum(np.real(z), 0.0)
+    return m + np.log(np.exp(-m) + np.exp(z - m))
+
+
+def normal_cdf(z):
+    """Φ(z) = erfc(−z/√2)/2 (scipy's erfc accepts complex z; no cancellation for z ≪ 0)."""
+    return scipy.special.erfc(-np.asarray(z) / math.sqrt(2.0)) / 2.0
+
+
+ACTIVATION_FUNCTIONS: dict[str, Callable] = {
+    "rbf": lambda z: np.exp(-(z * z)),
+    "tanh": np.tanh,
+    "sin": np.sin,
+    "softplus": softplus,
+    "silu": lambda z: z * sigmoid(z),
+    "gelu": lambda z: z * normal_cdf(z),
+}
+"""The activations of `problems.network.ACTIVATIONS` in numpy, complex-analytic (the complex step
+differentiates through them in θ)."""
+
+SERIES_RULES: dict[str, Callable[[list[np.ndarray]], list[np.ndarray]]] = {
+    "rbf": lambda z: _series_exp([-c for c in _series_product(z, z)]),
+    "tanh": _series_tanh,
+    "sin": _series_sin,
+    "softplus": _series_softplus,
+    "silu": _series_silu,
+    "gelu": _series_gelu,
+}
+"""Taylor-coefficient rules: normalised coefficients of z(t) -> those of σ(z(t)), same length."""
 
 
 def _series_activation(name: str, z: list[np.ndarray]) -> list[np.ndarray]:
-    if name == "rbf":
-        return _series_exp([-c for c in _series_product(z, z)])
-    if name == "tanh":
-        return _series_tanh(z)
-    raise ValueError(f"no Taylor rule for activation {name!r}")
+    if name not in SERIES_RULES:
+        raise ValueError(f"no Taylor rule for activation {name!r}")
+    return SERIES_RULES[name](z)
+
+
+TAYLOR_CHUNK_ELEMENTS = 4_000_000
+"""Points are propagated in chunks of at most about this many elements per coefficient array
+(batch × points × directions × widest layer), so that memory stays bounded (~64 MB per complex
+array) for any grid and network."""
 
 
 def taylor_coefficients(
@@ -65,16 +154,42 @@ def taylor_coefficients(
 ) -> list[np.ndarray]:
     """Normalised Taylor coefficients [U, U_1, ..., U_order] of t -> U(x + t v).
 
-    `params` arrays may carry a leading batch dimension (B, ...) and be complex; `x` and `v`
-    have shape (N, d_in). Returns arrays of shape (B, N, d_out) (or (N, d_out) unbatched).
+    `params` arrays may carry a leading batch dimension (B, ...) and be complex. `x` and `v` have
+    shape (N, d_in), giving arrays (B, N, d_out) (or (N, d_out) unbatched); or, for R directions
+    per point, x (N, 1, d_in) and v (N or 1, R, d_in), giving (B, N, R, d_out) for the
+    coefficients that depend on v: the primal is then propagated once per point, not per
+    direction. Points are processed in chunks (TAYLOR_CHUNK_ELEMENTS).
     """
-    h = [np.asarray(x), np.asarray(v)] + [np.zeros_like(x)] * (order - 1)
+    x, v = np.asarray(x), np.asarray(v)
+    batch = params["W1"].shape[:-2]
+    rows = int(np.prod(batch, dtype=int)) * (x.size // x.shape[-1]) * (v.shape[-2] if v.ndim == 3 else 1)
+    chunk = max(1, x.shape[0] * TAYLOR_CHUNK_ELEMENTS // max(1, rows * max(spec.sizes)))
+    if chunk >= x.shape[0]:
+        return _taylor_chunk(params, spec, x, v, order, len(batch))
+    parts = []
+    for start in range(0, x.shape[0], chunk):
+        s = slice(start, start + chunk)
+        parts.append(_taylor_chunk(params, spec, x[s], v if v.shape[0] == 1 else v[s], order, len(batch)))
+    return [np.concatenate([p[k] for p in parts], axis=len(batch)) for k in range(len(parts[0]))]
+
+
+def _affine(c: np.ndarray, W: np.ndarray, batch_ndim: int) -> np.ndarray:
+    """c @ Wᵀ for coefficients c (*batch or 1s, *points, in) and W (*batch, out, in)."""
+    points = c.shape[batch_ndim:-1]
+    flat = c.reshape(*c.shape[:batch_ndim], -1, c.shape[-1]) @ np.swapaxes(W, -1, -2)
+    return flat.reshape(*flat.shape[:batch_ndim], *points, flat.shape[-1])
+
+
+def _taylor_chunk(params, spec, x, v, order, batch_ndim):
+    lead = (1,) * batch_ndim
+    h = [x.reshape(lead + x.shape), v.reshape(lead + v.shape)]
+    h += [np.zeros(lead + v.shape, dtype=v.dtype)] * (order - 1)
     n = spec.n_layers
     for i in range(1, n + 1):
         W, b = params[f"W{i}"], params[f"b{i}"]
-        Wt = np.swapaxes(W, -1, -2)
-        z = [c @ Wt for c in h]
-        z[0] = z[0] + b[..., None, :]
+        z = [_affine(c, W, batch_ndim) for c in h]
+        bias = b.reshape(b.shape[:batch_ndim] + (1,) * (z[0].ndim - batch_ndim - 1) + b.shape[-1:])
+        z[0] = z[0] + bias
         h = _series_activation(spec.activation, z) if i < n else z
     return h
 
@@ -147,25 +262,45 @@ def directional_reference(objective, params, spec: MLPSpec, directions: np.ndarr
     return float(np.real(out[0])), np.imag(out) / COMPLEX_STEP
 
 
-def compare_gradient(objective, params, spec, value, grads, full: bool):
-    """(value_err, grad_err, ref_value) of (value, grads) against `objective`'s reference.
+@dataclass(frozen=True)
+class ReferenceCheck:
+    """What a strategy's result is compared with: the reference value and either the full
+    gradient or the directional derivatives g·v along `directions` (computed once per parameters)."""
 
-    Full: the norm-wise error of `relative_error`. Directional: max_j |g·v_j − r_j| / max_j |r_j|
-    over `check_directions`, where r_j is the complex-step derivative along v_j; a wrong gradient
-    passes only if its error is orthogonal to every v_j (probability zero for Gaussian v).
-    """
+    value: float
+    grads: dict[str, np.ndarray] | None = None
+    directions: np.ndarray | None = None
+    along: np.ndarray | None = None
+
+    def compare(self, spec: MLPSpec, value: float, grads: dict) -> tuple[float, float, float]:
+        """(value_err, grad_err, ref_value). Full: the norm-wise error of `relative_error`.
+        Directional: max_j |g·v_j − r_j| / max_j |r_j| over the directions v_j; a wrong gradient
+        passes only if its error is orthogonal to every v_j (probability zero for Gaussian v)."""
+        if self.grads is not None:
+            return (*relative_error(value, grads, self.value, self.grads), self.value)
+        g = flatten({k: np.asarray(grads[k], dtype=np.float64) for k in spec.param_names}, spec)
+        if not (np.all(np.isfinite(g)) and np.isfinite(value)):
+            return float("nan"), float("nan"), self.value
+        value_err = abs(float(value) - self.value) / max(abs(self.value), np.finfo(float).tiny)
+        worst = np.max(np.abs(self.directions @ g - self.along))
+        return value_err, float(worst / max(np.max(np.abs(self.along)), 1e-300)), self.value
+
+
+def reference_check(objective, params, spec: MLPSpec, full: bool) -> ReferenceCheck:
+    """The reference of a real-analytic batched `objective`: full complex-step gradient, or
+    directional derivatives along `check_directions` (one complex evaluation each)."""
     if full:
-        ref_value = float(np.real(objective(batched(params))[0]))
-        ref_grads = complex_step_gradient(objective, params, spec)
-        return (*relative_error(value, grads, ref_value, ref_grads), ref_value)
+        value = float(np.real(objective(batched(params))[0]))
+        return ReferenceCheck(value, grads=complex_step_gradient(objective, params, spec))
     directions = check_directions(spec)
-    ref_value, ref_dir = directional_reference(objective, params, spec, directions)
-    g = flatten({k: np.asarray(grads[k], dtype=np.float64) for k in spec.param_names}, spec)
-    if not (np.all(np.isfinite(g)) and np.isfinite(value)):
-        return float("nan"), float("nan"), ref_value
-    value_err = abs(float(value) - ref_value) / max(abs(ref_value), np.finfo(float).tiny)
-    grad_err = float(np.max(np.abs(directions @ g - ref_dir)) / max(np.max(np.abs(ref_dir)), 1e-300))
-    return value_err, grad_err, ref_value
+    value, along = directional_reference(objective, params, spec, directions)
+    return ReferenceCheck(value, directions=directions, along=along)
+
+
+def compare_gradient(objective, params, spec, value, grads, full: bool):
+    """(value_err, grad_err, ref_value) of (value, grads) against `objective`'s reference
+    (`ReferenceCheck.compare`)."""
+    return reference_check(objective, params, spec, full).compare(spec, value, grads)
 
 
 class GradientReference:
@@ -198,10 +333,9 @@ class ComplexStepReference:
         return value, complex_step_gradient(self.loss, params, self.network)
 
     def compare(self, params, value, grads) -> tuple[float, float, float]:
-        return _compare_cached(self, freeze(params), float(value), freeze(grads))
+        return _check_cached(self, freeze(params)).compare(self.network, value, grads)
 
 
 @lru_cache(maxsize=8)
-def _compare_cached(problem, frozen_params, value, frozen_grads):
-    return compare_gradient(problem.loss, thaw(frozen_params), problem.network, value, thaw(frozen_grads),
-                            problem.full_gradient)  # fmt: skip
+def _check_cached(problem, frozen_params) -> ReferenceCheck:
+    return reference_check(problem.loss, thaw(frozen_params), problem.network, problem.full_gradient)

@@ -11,6 +11,7 @@ from problems.core import machine_epsilon
 from problems.errors import BenchInputError
 from problems.network import MLPSpec, flatten, unflatten
 from problems.reference import (
+    ACTIVATION_FUNCTIONS,
     COMPLEX_STEP,
     batched,
     check_directions,
@@ -27,6 +28,17 @@ holds with probability ≥ 1 − 2n·exp(−λ²/2)·..., i.e. essentially alway
 NETWORK_PATH_OPS = 40
 """Rounded operations on one path through the seed net and its input derivative (4 layers of
 ≤5-term dot products, a bias add, z², exp and the chain-rule products)."""
+
+PATH_OPS_PER_LAYER = 4
+"""Rounded operations per layer besides its dot product (bias add, activation, chain rule)."""
+
+
+def network_path_ops(spec: MLPSpec) -> int:
+    """Rounded operations on one path through `spec` and its input derivative: Σ over layers of
+    (fan-in + PATH_OPS_PER_LAYER), and at least the seed net's NETWORK_PATH_OPS, so the seed's
+    bounds are unchanged and wide layers (long dot products) get theirs."""
+    return max(NETWORK_PATH_OPS, sum(fan_in + PATH_OPS_PER_LAYER for fan_in in spec.sizes[:-1]))
+
 
 EXACT_FLOAT64_TOLERANCE = 1e-9
 """Contract for exact strategies of higher-order losses in float64 (relative 1e-9). A k-th
@@ -62,7 +74,7 @@ def usable_bound(bound: float, strategy: str, problem, dtype: str, remedy: str) 
 def output_magnitude(params, spec: MLPSpec, x: np.ndarray) -> np.ndarray:
     """|W_L||h_(L−1)(x)| + |b_L|, shape (N, d_out): the scale of the output layer's rounding error
     (the leading factor of the dot-product error bound |fl(wᵀh) − wᵀh| ≤ γₙ|w|ᵀ|h|)."""
-    activation = {"rbf": lambda z: np.exp(-(z**2)), "tanh": np.tanh}[spec.activation]
+    activation = ACTIVATION_FUNCTIONS[spec.activation]
     h = x
     for i in range(1, spec.n_layers):
         h = activation(h @ params[f"W{i}"].T + params[f"b{i}"])
