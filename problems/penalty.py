@@ -32,6 +32,7 @@ from problems.reference import (
     ComplexStepReference,
     batched,
     check_directions,
+    complex_step_batch,
     complex_step_gradient,
     complex_step_jacobian,
     directional_reference,
@@ -229,7 +230,8 @@ def _fd_bound_directional(problem: PenaltyProblem, params, X, h, truncation, eps
     scale = max(float(np.sqrt(np.mean(ref_along**2))), 1e-300)
     probes = check_directions(spec, count=FD_BOUND_PROBES, seed=4321)
     perturbed = unflatten(flatten(params, spec) + 1j * COMPLEX_STEP * probes, spec)
-    along_probes = problem.input_derivatives(perturbed, 1, X)
+    with complex_step_batch():
+        along_probes = problem.input_derivatives(perturbed, 1, X)
     at_params = problem.input_derivatives(batched(params), 1, X)
     rounding = 0.0
     for j, (probed, exact) in enumerate(zip(along_probes, at_params)):

@@ -40,6 +40,7 @@ from problems.reference import (
     ComplexStepReference,
     batched,
     check_directions,
+    complex_step_batch,
     taylor_coefficients,
 )
 from problems.tolerances import (
@@ -370,8 +371,9 @@ def hutchinson_error_bound(problem: _PinnProblem, frozen_params: tuple) -> float
     w = check_directions(spec)
     theta = flatten(params, spec)
     batch = unflatten(theta[None, :] + 1j * COMPLEX_STEP * w, spec)
-    q_c = problem.operator_samples(batch, directions)  # (W, N, S) complex
-    a_c = problem.operator(batch)  # (W, N)
+    with complex_step_batch():
+        q_c = problem.operator_samples(batch, directions)  # (W, N, S) complex
+        a_c = problem.operator(batch)  # (W, N)
     q, dq = np.real(q_c[0]), np.imag(q_c) / COMPLEX_STEP
     a, da = np.real(a_c[0]), np.imag(a_c) / COMPLEX_STEP
     r = a + source
