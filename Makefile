@@ -27,7 +27,7 @@ ADVISE_ARGS := $(if $(PROBLEM),--problem $(PROBLEM)) $(if $(LAYERS),--layers $(L
 	$(if $(PARAMS),--params $(PARAMS)) $(if $(DTYPE),--dtype $(DTYPE)) --device $(DEVICE) \
 	$(if $(OUT),--out $(OUT)) $(ARGS)
 
-.PHONY: venv test bench advise report compare ci-bench ci-baseline lint clean
+.PHONY: venv test test-cluster bench advise report results compare ci-bench ci-baseline lint clean
 
 venv: $(STAMP)
 
@@ -43,6 +43,11 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest tests -q -rsx
 
+# The SLURM array job (bench/slurm/array-job.sh) end to end on a one-node cluster on this machine
+# (as root: installs slurm-wlm and munge if missing, starts and stops its own daemons).
+test-cluster: $(STAMP)
+	$(PY) -m tests.cluster.slurm_end_to_end
+
 bench: $(STAMP)
 	$(PY) -m bench.run $(BENCH_ARGS)
 
@@ -54,21 +59,29 @@ report: $(STAMP)
 	@[ -n "$(RUN)" ] || { echo "usage: make report RUN=reports/out/<run-id> [RUN=\"dir1 dir2\" OUT=dir EXTERNAL=file.csv]" >&2; exit 2; }
 	$(PY) -m reports.render $(RUN) $(if $(OUT),--out $(OUT)) $(foreach e,$(EXTERNAL),--external $(e))
 
+# The README's results section, generated from a run directory (between its markers).
+results: $(STAMP)
+	@[ -n "$(RUN)" ] || { echo "usage: make results RUN=reports/out/<run-id> [OUT=RESULTS.md]" >&2; exit 2; }
+	$(PY) -m reports.results $(RUN) --readme README.md $(if $(OUT),--out $(OUT))
+
 compare: $(STAMP)
 	@[ -n "$(A)" ] && [ -n "$(B)" ] || { echo "usage: make compare A=reports/out/<run-a> B=reports/out/<run-b> [OUT=dir]" >&2; exit 2; }
 	$(PY) -m reports.compare $(A) $(B) $(if $(OUT),--out $(OUT))
 
 # CI regression check: a quick subset against the committed baseline; fails on correctness only.
+# Timing is compared only when the CI machine's environment is the baseline's (reports.compare
+# says when it is not); --threads 1 on both sides, since PyTorch's threads stall under load.
 CI_RUN ?= reports/out/ci-check
 ci-bench: $(STAMP)
 	rm -rf $(CI_RUN)
-	$(PY) -m bench.run --set ci --out $(CI_RUN) --max-time 0.3 --budget 300 --no-report
+	$(PY) -m bench.run --set ci --out $(CI_RUN) --threads 1 --max-time 0.3 --budget 300 --no-report
 	$(PY) -m reports.compare bench/baseline/ci $(CI_RUN) --fail-on-correctness
 
 ci-baseline: $(STAMP)
 	rm -rf bench/baseline/ci
-	$(PY) -m bench.run --set ci --out bench/baseline/ci --max-time 1 --no-report
-	rm -rf bench/baseline/ci/logs bench/baseline/ci/pending-cases.json bench/baseline/ci/raw/benchmarks.jsonl
+	$(PY) -m bench.run --set ci --out bench/baseline/ci --threads 1 --max-time 1 --no-report
+	rm -rf bench/baseline/ci/logs bench/baseline/ci/pending-cases.json bench/baseline/ci/raw/benchmarks.jsonl \
+		bench/baseline/ci/run.lock
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

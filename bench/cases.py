@@ -55,6 +55,11 @@ class Case:
     def id(self) -> str:
         return f"{self.instance}-{self.backend}-{self.strategy}-{self.variant}-{self.dtype}-{self.device}"
 
+    @property
+    def group(self) -> tuple:
+        """Its comparison group: everything but the strategy (cases compared with each other)."""
+        return (self.problem, self.options, self.backend, self.device, self.dtype, self.variant)
+
     def options_dict(self) -> dict[str, int | str]:
         return dict(self.options)
 
@@ -207,10 +212,13 @@ def params_options(path: str | None, options: dict | None) -> dict:
 
 
 def shard(cases: list[Case], index: int, count: int) -> list[Case]:
-    """The `index`-th (1-based) of `count` disjoint, deterministic slices of `cases`."""
+    """The `index`-th (1-based) of `count` disjoint, deterministic slices of `cases`: whole
+    comparison groups, round-robin, so the cases compared with each other are timed side by side."""
     if count < 1 or not 1 <= index <= count:
         raise BenchInputError(f"shard must be i/n with 1 ≤ i ≤ n, got {index}/{count}")
-    return [c for k, c in enumerate(sorted(cases)) if k % count == index - 1]
+    groups = sorted({c.group for c in cases}, key=repr)
+    chosen = {g for k, g in enumerate(groups) if k % count == index - 1}
+    return [c for c in sorted(cases) if c.group in chosen]
 
 
 def write_cases(path: Path, cases: list[Case]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.cases import read_cases
+from bench.groups import order_by_group
 from bench.threads import set_threads
 from bench.timing import add_timing_options, policy_from
 
@@ -40,7 +41,9 @@ def pytest_generate_tests(metafunc):
         path = metafunc.config.getoption("--cases")
         if not path:
             raise pytest.UsageError("run benchmarks through `python -m bench.run` (or pass --cases)")
-        cases = read_cases(Path(path))
+        # Each comparison group's cases together (the driver sorts them by Case order, which
+        # interleaves groups): a group is measured as one, by its first test.
+        cases = order_by_group(read_cases(Path(path)))
         # Parametrise by the id string (JSON-serialisable in pytest-benchmark's output).
         metafunc.parametrize("case_id", [c.id for c in cases], ids=[c.id for c in cases])
 
@@ -48,6 +51,26 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture
 def case(request, case_id):
     return {c.id: c for c in read_cases(Path(request.config.getoption("--cases")))}[case_id]
+
+
+def mark_current(current: str | None, case_id: str) -> None:
+    """Name the case in progress in the `current` file (the driver attributes a crash or a hang
+    to it; the file's mtime starts the case's budget clock). Atomic: written, then renamed."""
+    if current:
+        tmp = f"{current}.tmp"
+        Path(tmp).write_text(case_id)
+        os.replace(tmp, current)
+
+
+@pytest.fixture(scope="session")
+def groups(request):
+    """Measures the child's cases group by group (bench.measure.GroupRunner), naming the case in
+    progress at each build and each burst of the interleaved timing."""
+    from bench.measure import GroupRunner
+
+    current = request.config.getoption("--current")
+    cases = order_by_group(read_cases(Path(request.config.getoption("--cases"))))
+    return GroupRunner(cases, mark=lambda case_id: mark_current(current, case_id))
 
 
 @pytest.fixture
@@ -61,10 +84,7 @@ def recorder(request):
 
     class Recorder:
         def start(self, case):
-            if current:
-                tmp = f"{current}.tmp"
-                Path(tmp).write_text(case.id)
-                os.replace(tmp, current)
+            mark_current(current, case.id)
 
         def finish(self, record, benchmark=None):
             if results:

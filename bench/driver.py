@@ -1,14 +1,19 @@
 """The crash-proof driver: runs pending cases in child pytest processes, one batch per child.
 
 A segfault, an out-of-memory kill or a hang in one case ends only that child: the case in progress
-is recorded as `crashed` or `over budget` and a new child continues with the rest. Every finished
-case is appended to `results.jsonl` at once, so nothing measured is ever lost. The UDE training
-runs (`bench.train`) and the report (`reports.render`) run as child processes too: the driver
-orchestrates commands and imports neither.
+is recorded as `crashed`, `out of memory` or `over budget` and a new child continues with the rest.
+Every finished case is appended to `results.jsonl` at once, so nothing measured is ever lost. A
+child stopped from outside (SIGTERM or SIGINT: a scheduler's time limit, Ctrl-C) stops the run
+instead, and its case in progress is not recorded, so a resume runs it once. Children die with
+the driver and inherit the run directory's lock. The UDE training runs (`bench.train`) and the
+report (`reports.render`) run as child processes too: the driver orchestrates commands and
+imports neither.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -19,24 +24,39 @@ from pathlib import Path
 
 from bench.cases import Case, write_cases
 from bench.measure import base_record
+from bench.oom import classify_sigkill, kernel_log, oom_kill_counters
 from bench.results import append_record, load_records
 from bench.timing import TIMING_OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 POLL_S = 0.25
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+class Interrupted(BaseException):
+    """The run is being stopped by a signal (SIGTERM from a scheduler, SIGINT from Ctrl-C)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 class Driver:
-    """Runs pending cases in child pytest processes and keeps `results.jsonl` complete."""
+    """Runs pending cases in child pytest processes and keeps `results.jsonl` complete.
 
-    def __init__(self, out: Path, cases: list[Case], args):
-        self.out, self.cases, self.args = out, cases, args
+    `keep_fds`: descriptors every child inherits (the run directory's lock)."""
+
+    def __init__(self, out: Path, cases: list[Case], args, keep_fds: tuple[int, ...] = ()):
+        self.out, self.cases, self.args, self.keep_fds = out, cases, args, keep_fds
         self.results = out / "results.jsonl"
         self.current = out / "current-case"
         self.started = time.monotonic()
         self.children = 0
         self.proc: subprocess.Popen | None = None
-        self.finished = len(self.done_ids() & {c.id for c in cases})
+        self.selected = {c.id for c in cases}
+        self.reported = self.done_ids() & self.selected
+        """Selected cases with a record, each counted once: the progress counter."""
 
     def done_ids(self) -> set[str]:
         return {r["case_id"] for r in load_records(self.results)}
@@ -46,13 +66,12 @@ class Driver:
         return [c for c in self.cases if c.id not in done]
 
     def progress(self, record: dict) -> None:
-        self.finished += 1
-        done = self.finished
+        done = len(self.reported)
         median = record.get("median_s")
         timing = f"{median * 1e3:9.3f} ms" if median else " " * 12
         elapsed = time.monotonic() - self.started
         print(
-            f"[{done:3d}/{len(self.cases)}] {elapsed:7.1f}s {record['status']:<11} {timing}  "
+            f"[{done:3d}/{len(self.cases)}] {elapsed:7.1f}s {record['status']:<13} {timing}  "
             f"{record['case_id']}" + (f"  ({record['error'][:90]})" if record.get("error") else ""),
             flush=True,
         )
@@ -83,24 +102,31 @@ class Driver:
         ]  # fmt: skip
         if self.current.exists():
             self.current.unlink()
-        seen = len(load_records(self.results))
-        with open(log_path, "w") as log:
+        counters = oom_kill_counters()
+        with open(log_path, "w") as log, _signals_blocked():
             self.proc = subprocess.Popen(
                 cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1"}, **child_options(self.keep_fds),
             )  # fmt: skip
-            while self.proc.poll() is None:
-                time.sleep(POLL_S)
-                seen = self._report_new(seen)
-                if self._over_budget():
-                    self._kill()
-                    self._record_interrupted("over budget", f"exceeded the {self.args.budget:g} s budget")
-            seen = self._report_new(seen)
-        code = self.proc.returncode
+        while self.proc.poll() is None:
+            time.sleep(POLL_S)
+            self._report_new()
+            if self._over_budget():
+                self._kill()
+                self._record_interrupted("over budget", f"exceeded the {self.args.budget:g} s budget")
+        self._report_new()
+        code, pid = self.proc.returncode, self.proc.pid
         self.proc = None
         if self.current.exists():
-            detail = f"child exited with {_exit_reason(code)}; log {log_path.relative_to(self.out)}"
-            self._record_interrupted("crashed", detail + _tail(log_path))
+            if code is not None and -code in STOP_SIGNALS:
+                raise Interrupted(-code)  # stopped from outside: the run stops, the case is not recorded
+            if code == -signal.SIGKILL:
+                status, detail = classify_sigkill(pid, counters, oom_kill_counters(), kernel_log())
+            else:
+                status, detail = "crashed", f"child exited with {_exit_reason(code)}"
+            self._record_interrupted(
+                status, f"{detail}; log {log_path.relative_to(self.out)}{_tail(log_path)}"
+            )
         elif {c.id for c in pending} - self.done_ids() and not self._made_progress(pending):
             # The child died before starting any case (e.g. an import error): record, don't loop.
             error = f"harness child failed: {_exit_reason(code)}{_tail(log_path)}"
@@ -108,14 +134,25 @@ class Driver:
                 if case.id not in self.done_ids():
                     self._append({**base_record(case), "status": "failed", "error": error})
 
+    def stop(self) -> str | None:
+        """Stop the child and forget the case in progress (it is not recorded, so a resume runs
+        it once); returns its id."""
+        self._kill()
+        case_id = self.current.read_text().strip() if self.current.exists() else None
+        if self.current.exists():
+            self.current.unlink()
+        return case_id if case_id not in self.done_ids() else None
+
     def _made_progress(self, pending) -> bool:
         return any(c.id in self.done_ids() for c in pending)
 
-    def _report_new(self, seen: int) -> int:
-        records = load_records(self.results)
-        for record in records[seen:]:
-            self.progress(record)
-        return len(records)
+    def _report_new(self) -> None:
+        """Print progress for each selected case whose first record appeared since the last call."""
+        for record in load_records(self.results):
+            case_id = record["case_id"]
+            if case_id in self.selected and case_id not in self.reported:
+                self.reported.add(case_id)
+                self.progress(record)
 
     def _over_budget(self) -> bool:
         try:
@@ -138,24 +175,57 @@ class Driver:
 
     def _append(self, record: dict) -> None:
         append_record(self.results, record)
-        self.progress(record)
+        self._report_new()
 
 
-def run_training(out: Path, iters: int, threads: int) -> None:
+def child_options(keep_fds: tuple[int, ...] = ()) -> dict:
+    """Popen options for every child of a run: it inherits `keep_fds` (the run's lock), dies with
+    the driver (Linux: PR_SET_PDEATHSIG), and has the stop signals unblocked."""
+    return {"pass_fds": keep_fds, "preexec_fn": _child_setup(os.getpid())}
+
+
+def _child_setup(parent: int):
+    # Resolved here, in the parent: the child between fork and exec should only make system calls.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+    def setup() -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent:  # the driver died before prctl took effect
+                os._exit(1)
+
+    return setup
+
+
+@contextlib.contextmanager
+def _signals_blocked():
+    """Defer SIGTERM/SIGINT while a child is started, so a stop never orphans one whose Popen
+    object was not yet stored."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def run_training(out: Path, iters: int, threads: int, keep_fds: tuple[int, ...] = ()) -> None:
     """The UDE training runs (bench/train.py) in a child process, output streamed; a failing
     configuration is recorded in training.jsonl by the child and never ends the run."""
     print(f"training: Adam, {iters} iterations per configuration (bench.train)", flush=True)
     cmd = [sys.executable, "-m", "bench.train", "--out", str(out), "--iters", str(iters),
            "--threads", str(threads)]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.run(
+        cmd, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}, **child_options(keep_fds)
+    )
     if proc.returncode not in (0, 1):  # 1: some configuration failed (recorded in training.jsonl)
         print(f"training ended with {_exit_reason(proc.returncode)}; see training.jsonl", flush=True)
 
 
-def render_report(out: Path) -> bool:
+def render_report(out: Path, keep_fds: tuple[int, ...] = ()) -> bool:
     """`python -m reports.render OUT` in a child process; True if it wrote the report."""
     proc = subprocess.run([sys.executable, "-m", "reports.render", str(out)], cwd=ROOT,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"}, **child_options(keep_fds))  # fmt: skip
     return proc.returncode == 0
 
 

@@ -1,33 +1,54 @@
-"""Measure one case: build, check against the float64 reference, then time — in that order.
+"""Measure cases: build, check against the float64 reference, then time — in that order.
 
 A case is timed only if its result is finite and within the problem's tolerance; otherwise it is
 recorded as `wrong` with its error. Compilation (building, tracing, jit, the first call) happens
 outside the timed region and is recorded as `compile_s`; the timed call synchronises the device.
+
+Cases are measured by comparison group (`bench/groups.py`): every case of the group is built and
+checked first, one after the other; then the group's ok cases — each evaluation and each of its
+parts (the loss alone, a UDE's solve...) — are timed side by side, interleaved block by block
+(`bench/timing.py`), with the machine's competing load read before and after (`bench/load.py`).
+Parts are interleaved too, because the cost ratios made of them (time / loss time, a UDE's
+split) are ratios like any other and drift would skew them just the same. Peak memory and the
+program's metrics are measured per case afterwards: they are not times. `mark(case_id)` is
+called whenever the case in progress changes (each build, each burst), so the driver attributes
+a crash or a hang to the right case and its budget clock restarts with that case's progress.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from backends import get_backend
-from backends.base import UnsupportedStrategy
+from backends.base import Compiled, UnsupportedStrategy
 from bench.cases import Case
+from bench.groups import baseline_strategy, group_key
+from bench.load import assess, pinned_and_total_cpus, read_load
 from bench.memory import peak_memory
-from bench.timing import TimingPolicy, measure_until_stable
+from bench.rounding import stencil_rounding
+from bench.timing import MemberFailed, Timing, TimingPolicy, measure_interleaved, ratio
 from problems import get_problem, load_params
 from problems.errors import BenchInputError
+from problems.tolerances import RoundingMeasurement
 
 PARAM_SEED = 0
 WARMUP_CALLS = 2
 POLICY = TimingPolicy()
-"""Timing limits; `bench.run` sets them from --min-rounds, --max-time and --precision."""
+"""Timing limits; `bench.run` sets them from --min-rounds, --max-time, --precision, ..."""
 
 PARAMS_FILE: str | None = None
 """An `.npz` parameter file (`bench.run --params`) used instead of the seeded initialisation."""
+
+MAIN = ""
+"""The member name of a case's evaluation itself (its parts are named by the backend)."""
 
 
 def case_params(problem) -> dict[str, np.ndarray]:
@@ -59,22 +80,26 @@ def params_in_dtype(params: dict[str, np.ndarray], dtype: str) -> dict[str, np.n
     return {k: v.astype(dtype).astype(np.float64) for k, v in params.items()}
 
 
-def check(problem, strategy: str, dtype: str, value: float, grads: dict) -> dict:
+def check(problem, strategy: str, dtype: str, value: float, grads: dict,
+          measured_rounding: RoundingMeasurement | None = None) -> dict:  # fmt: skip
     """Errors against the reference and the verdict: status `ok` or `wrong`.
 
     The problem's `compare` measures the errors (the full reference gradient, or complex-step
     directional derivatives g·v for networks too large for it) at the parameters as the strategy
-    saw them (rounded to `dtype`); its `tolerance` says how large they may be.
+    saw them (rounded to `dtype`); its `tolerance_parts` say how large they may be, and every part
+    is recorded. A finite-difference strategy's tolerance needs its `measured_rounding`
+    (`bench.rounding.stencil_rounding`).
     """
     params = params_in_dtype(case_params(problem), dtype)
-    tolerance = problem.tolerance(strategy, dtype, params)
+    parts = problem.tolerance_parts(strategy, dtype, params, measured_rounding)
+    tolerance = parts.total
     value_err, grad_err, ref_value = problem.compare(params, value, grads)
     result = {
         "value": value,
         "reference_value": ref_value,
         "value_rel_err": value_err,
         "grad_rel_err": grad_err,
-        "tolerance": tolerance,
+        **parts.record(),
     }
     if not np.isfinite(grad_err):
         return {**result, "status": "wrong", "error": "non-finite value or gradient"}
@@ -88,19 +113,47 @@ def check(problem, strategy: str, dtype: str, value: float, grads: dict) -> dict
     return {**result, "status": "ok"}
 
 
-def measure(case: Case, benchmark=None) -> dict:
-    """The full record of one case; never raises for a failing strategy."""
+@dataclass
+class Prepared:
+    """A case built and checked; if ok, its evaluation ready to time, then its timings."""
+
+    case: Case
+    record: dict
+    compiled: Compiled | None = None
+    native: Any = None
+    timings: dict[str, Timing] = field(default_factory=dict)
+    """Member name (MAIN or a part's name) -> its interleaved timing."""
+
+    @property
+    def ok(self) -> bool:
+        return self.record["status"] == "ok"
+
+    def members(self) -> dict[str, Callable[[], object]]:
+        """The synchronised calls to time: the evaluation, then each part."""
+        calls = {MAIN: lambda: self.compiled.run(self.native)}
+        for name, part in self.compiled.parts.items():
+            calls[name] = lambda part=part: part(self.native)
+        return calls
+
+    def fail(self, error: str, status: str = "failed") -> None:
+        self.record.update(status=status, error=error)
+        self.compiled = self.native = None
+
+
+def build(case: Case) -> Prepared:
+    """Build and check one case; never raises for a failing strategy."""
     record = base_record(case)
+    prepared = Prepared(case, record)
     try:
         problem = get_problem(case.problem, **case.options_dict())
         backend = get_backend(case.backend)
         if case.device not in backend.available_devices():
-            return {
-                **record,
-                "status": "skipped",
-                "error": f"device {case.device!r} not available to {case.backend} on this machine "
+            record.update(
+                status="skipped",
+                error=f"device {case.device!r} not available to {case.backend} on this machine "
                 f"(available: {', '.join(backend.available_devices())})",
-            }
+            )
+            return prepared
         record["device_name"] = backend.device_name(case.device)
         start = time.perf_counter()
         compiled = backend.value_and_grad(problem, case.strategy, case.dtype, case.device, case.variant)
@@ -110,50 +163,190 @@ def measure(case: Case, benchmark=None) -> dict:
         out = compiled.run(native)
         done = time.perf_counter()
         record["compile_s"] = (built - start) + (done - first)
-        record.update(check(problem, case.strategy, case.dtype, *compiled.to_numpy(out)))
+        result = compiled.to_numpy(out)
+        rounding = None
+        if problem.error_model(case.strategy) == "finite-difference":
+            rounding = stencil_rounding(backend, problem, case.strategy, case.dtype, case.device,
+                                        case.variant, case_params(problem), result)  # fmt: skip
+        record.update(check(problem, case.strategy, case.dtype, *result, rounding))
     except UnsupportedStrategy as exc:
-        return {**record, "status": "unsupported", "error": str(exc)}
+        record.update(status="unsupported", error=str(exc))
+        return prepared
     except BenchInputError as exc:
-        return {**record, "status": "failed", "error": str(exc)}
+        record.update(status="failed", error=str(exc))
+        return prepared
     except Exception as exc:  # noqa: BLE001 - any failure of a strategy is a result
-        return {**record, "status": "failed", "error": describe_error(exc)}
+        record.update(status=failure_status(exc), error=describe_error(exc))
+        return prepared
+    if prepared.ok:
+        prepared.compiled, prepared.native = compiled, native
+    return prepared
 
-    if record["status"] != "ok" or benchmark is None:
-        return record
+
+def warm_up(p: Prepared) -> None:
+    """WARMUP_CALLS of the evaluation and of each part (a part's first call compiles it)."""
     try:
-        for _ in range(WARMUP_CALLS):
-            compiled.run(native)
-        record.update(time_into_benchmark(lambda: compiled.run(native), benchmark))
-        record.update(peak_memory(lambda: compiled.run(native), case.backend, case.device))
-        for name, part in compiled.parts.items():
+        for call in p.members().values():
             for _ in range(WARMUP_CALLS):
-                part(native)
-            record.update(measure_until_stable(lambda part=part: part(native), POLICY).summary(f"{name}_"))
-        if compiled.metrics is not None:
-            record.update(compiled.metrics(native))
+                call()
     except Exception as exc:  # noqa: BLE001
-        record.update(status="failed", error=f"during timing: {describe_error(exc)}")
+        p.fail(f"during warm-up: {describe_error(exc)}", failure_status(exc))
+
+
+def time_group(group: list[Prepared], mark: Callable[[str], None] | None = None) -> None:
+    """Time the group's ok cases side by side and add the timing fields to their records.
+
+    A case that raises while timed is recorded `failed` and the rest are timed again without it.
+    """
+    for p in group:
+        if p.ok:
+            if mark:
+                mark(p.case.id)
+            warm_up(p)
+    while timed := [p for p in group if p.ok]:
+        baseline = baseline_strategy(timed[0].case)
+        reference = next((p for p in timed if p.case.strategy == baseline), timed[0])
+        members, judged = {}, {}
+        for p in timed:
+            for name, call in p.members().items():
+                members[(p.case.id, name)] = call
+                if name != MAIN:
+                    judged[(p.case.id, name)] = (p.case.id, MAIN)  # its ratio to its own case
+                elif len(timed) == 1:
+                    judged[(p.case.id, MAIN)] = None  # alone: its own block medians
+                elif p is not reference:
+                    judged[(p.case.id, MAIN)] = (reference.case.id, MAIN)
+        pinned, cpus = pinned_and_total_cpus()
+        before = read_load()
+        try:
+            timings = measure_interleaved(
+                members, POLICY, judged, before_burst=(lambda key: mark(key[0])) if mark else None
+            )
+        except MemberFailed as exc:
+            case_id = exc.member[0]
+            failed = next(p for p in timed if p.case.id == case_id)
+            failed.fail(f"during timing: {describe_error(exc.cause)}", failure_status(exc.cause))
+            continue
+        contended, note = assess(before, read_load(), pinned, cpus)
+        for p in timed:
+            p.timings = {name: timings[(p.case.id, name)] for name in p.members()}
+            p.record.update(timing_record(p, timings, reference, baseline, contended, note))
+        return
+
+
+def timing_record(p: Prepared, timings: dict, reference: Prepared, baseline: str, contended: bool,
+                  note: str) -> dict:  # fmt: skip
+    """The timing fields of one case: its rounds' statistics, block medians, its ratio to the
+    group's baseline with the ratio's spread, the load verdict, and its parts'."""
+    main = p.timings[MAIN]
+    samples = main.samples
+    record = {
+        **main.summary(),
+        "iterations": main.iterations,
+        "mean_s": float(np.mean(samples)),
+        "stddev_s": float(np.std(samples, ddof=1)) if len(samples) > 1 else 0.0,
+        "baseline_strategy": baseline,
+        "ratio_to_baseline": None,
+        "ratio_to_baseline_lo": None,
+        "ratio_to_baseline_hi": None,
+        "contended": contended,
+        "load_note": note,
+        "stable": main.stable and not contended,
+    }
+    if reference.case.strategy == baseline:
+        r = ratio(main, timings[(reference.case.id, MAIN)])
+        record.update(ratio_to_baseline=r.median, ratio_to_baseline_lo=r.lo, ratio_to_baseline_hi=r.hi)
+    for name, timing in p.timings.items():
+        if name != MAIN:
+            record.update(timing.summary(f"{name}_"))
+            record[f"{name}_stable"] = timing.stable and not contended
     return record
 
 
-def time_into_benchmark(fn, benchmark) -> dict:
-    """Time `fn` until its median is stable; hand the rounds to pytest-benchmark's own stats so
-    its JSON and `pytest-benchmark compare` see exactly the numbers we report."""
-    timing = measure_until_stable(fn, POLICY)
-    if benchmark is not None:
-        if hasattr(benchmark, "_make_stats"):
-            benchmark._mode = "benchmark(...)"  # the fixture's own single-use guard
-            stats = benchmark._make_stats(timing.iterations)
-            for sample in timing.samples:
-                stats.update(sample * timing.iterations)  # it stores duration / iterations
-        else:  # a pytest-benchmark without that internal: let it re-measure as many rounds
-            benchmark.pedantic(fn, rounds=len(timing.samples), iterations=timing.iterations)
-    return {
-        **timing.summary(),
-        "iterations": timing.iterations,
-        "mean_s": float(np.mean(timing.samples)),
-        "stddev_s": float(np.std(timing.samples, ddof=1)) if len(timing.samples) > 1 else 0.0,
-    }
+def finish(p: Prepared, benchmark=None) -> dict:
+    """The case's full record: its rounds handed to pytest-benchmark, peak memory, metrics."""
+    if not p.ok or not p.timings:
+        return p.record
+    record = p.record
+    try:
+        run = p.members()[MAIN]
+        time_into_benchmark(p.timings[MAIN], benchmark, run)
+        record.update(peak_memory(run, p.case.backend, p.case.device))
+        if p.compiled.metrics is not None:
+            record.update(p.compiled.metrics(p.native))
+    except Exception as exc:  # noqa: BLE001
+        record.update(status=failure_status(exc), error=f"during timing: {describe_error(exc)}")
+    p.compiled = p.native = None  # free the evaluation once its case is done
+    return record
+
+
+def measure_group(cases: list[Case], mark: Callable[[str], None] | None = None) -> list[Prepared]:
+    """Build and check every case (in order), then time the ok ones side by side."""
+    prepared = []
+    for case in cases:
+        if mark:
+            mark(case.id)
+        prepared.append(build(case))
+    time_group(prepared, mark)
+    return prepared
+
+
+def measure(case: Case, benchmark=None) -> dict:
+    """The full record of one case measured alone; without `benchmark`, built and checked only."""
+    if benchmark is None:
+        return build(case).record
+    (prepared,) = measure_group([case])
+    return finish(prepared, benchmark)
+
+
+class GroupRunner:
+    """Measures a child's cases group by group: the first case of a group asked for measures the
+    whole group (its cases among `cases` not yet handed out); each case is then handed out once,
+    by its own test, which finishes and records it."""
+
+    def __init__(self, cases: list[Case], mark: Callable[[str], None] | None = None):
+        self.cases = cases
+        self.mark = mark
+        self.ready: dict[str, Prepared] = {}
+        self.handed_out: set[str] = set()
+
+    def take(self, case: Case) -> Prepared:
+        if case.id not in self.ready:
+            key = group_key(case)
+            group = [c for c in self.cases if group_key(c) == key and c.id not in self.handed_out]
+            group = group if case in group else [case]
+            for p in measure_group(group, self.mark):
+                self.ready[p.case.id] = p
+        if self.mark:
+            self.mark(case.id)  # back to this case: its memory and metrics come next
+        self.handed_out.add(case.id)
+        return self.ready.pop(case.id)
+
+
+def time_into_benchmark(timing: Timing, benchmark, fn: Callable[[], object] | None = None) -> None:
+    """Hand the rounds to pytest-benchmark's own stats, so its JSON and `pytest-benchmark
+    compare` see exactly the numbers we report."""
+    if benchmark is None:
+        return
+    if hasattr(benchmark, "_make_stats"):
+        benchmark._mode = "benchmark(...)"  # the fixture's own single-use guard
+        stats = benchmark._make_stats(timing.iterations)
+        for sample in timing.samples:
+            stats.update(sample * timing.iterations)  # it stores duration / iterations
+    elif fn is not None:  # a pytest-benchmark without that internal: let it re-measure as many rounds
+        benchmark.pedantic(fn, rounds=len(timing.samples), iterations=timing.iterations)
+
+
+OUT_OF_MEMORY = re.compile(r"out of memory|RESOURCE_EXHAUSTED|OutOfMemory", re.IGNORECASE)
+"""How the frameworks say it: torch.OutOfMemoryError ("CUDA out of memory"), XLA
+"RESOURCE_EXHAUSTED: Out of memory while trying to allocate ..."."""
+
+
+def failure_status(exc: BaseException) -> str:
+    """`out of memory` for an allocation failure (Python's MemoryError or a framework's), else `failed`."""
+    if isinstance(exc, MemoryError) or OUT_OF_MEMORY.search(f"{type(exc).__name__}: {exc}"):
+        return "out of memory"
+    return "failed"
 
 
 def describe_error(exc: BaseException) -> str:

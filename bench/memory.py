@@ -11,14 +11,31 @@ hides a smaller one: then the value is missing, not wrong).
 
 Limitation, measured: allocators keep memory between calls, so a warm call may need less *new*
 resident memory than its working set (seen for small JAX cases: 0.2 MiB measured against 5 MiB
-of planned XLA scratch in one process, 5 MiB in another). Hence the largest of several calls,
-and for JAX the compiler's own plan (`xla_temp_bytes`) is recorded beside it as a cross-check.
+of planned XLA scratch in one process, 5 MiB in another); for JAX the compiler's own plan
+(`xla_temp_bytes`) is recorded beside it as a cross-check.
+
+The CPU reading is process-wide, so anything else that grows the resident set during the call
+is read as the call's. A test once read 75 MiB for a 64 MiB allocation here (not reproduced in
+some 800 readings since, with and without JAX and PyTorch loaded); two such sources exist on
+any Linux machine: other threads of the process (XLA's and PyTorch's pools, a thread
+starting: its stack and malloc arena), and transparent huge pages — numpy madvises every array
+of 4 MiB or more MADV_HUGEPAGE, the flag stays on glibc's heap after the array is freed (numpy
+issue 31590), and there one touched byte faults in 2 MiB, while khugepaged (max_ptes_none 511 by
+default) may at any moment collapse a sparsely used 2 MiB extent into a whole huge page, which
+`malloc_trim` makes likelier by punching holes into such extents. How much of this happens
+depends on the machine's THP setting (`always`, `madvise`, `never`). Hence:
+- THP is switched off for the process during each measured call (`prctl(PR_SET_THP_DISABLE)`,
+  restored after): the reading counts the 4 KiB pages the call touched, whatever the machine's
+  THP policy, and khugepaged leaves the process alone meanwhile;
+- the median of CALLS readings: a reading inflated by another thread, or deflated by an
+  allocator serving the call from memory it kept, is an outlier either way.
 """
 
 from __future__ import annotations
 
 import ctypes
 import gc
+import statistics
 from collections.abc import Callable
 
 PAGE_FIELDS = ("VmRSS", "VmHWM")
@@ -51,15 +68,38 @@ def _reset_high_water_mark() -> bool:
         return False
 
 
-def cpu_peak_bytes(fn: Callable[[], object]) -> int | None:
-    """Extra resident bytes at the peak of `fn()`; None where the kernel offers no reset."""
-    gc.collect()
-    _malloc_trim()
-    if not _reset_high_water_mark():
+PR_SET_THP_DISABLE, PR_GET_THP_DISABLE = 41, 42
+
+
+def _thp_disabled(disable: bool | None = None) -> bool | None:
+    """Read (or set, then return the previous) per-process THP switch; None where unavailable."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        previous = prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0)
+        if previous < 0:
+            return None
+        if disable is not None and prctl(PR_SET_THP_DISABLE, int(disable), 0, 0, 0) != 0:
+            return None
+        return bool(previous)
+    except (OSError, AttributeError):
         return None
-    baseline = _status_bytes("VmRSS")
-    fn()
-    peak = _status_bytes("VmHWM")
+
+
+def cpu_peak_bytes(fn: Callable[[], object]) -> int | None:
+    """Extra resident bytes at the peak of `fn()`, counted in 4 KiB pages (transparent huge
+    pages off meanwhile); None where the kernel offers no reset of the high-water mark."""
+    gc.collect()
+    previous = _thp_disabled(True)
+    try:
+        _malloc_trim()
+        if not _reset_high_water_mark():
+            return None
+        baseline = _status_bytes("VmRSS")
+        fn()
+        peak = _status_bytes("VmHWM")
+    finally:
+        if previous is not None:
+            _thp_disabled(previous)
     if baseline is None or peak is None:
         return None
     return max(peak - baseline, 0)
@@ -88,18 +128,17 @@ def jax_cuda_peak_bytes(fn: Callable[[], object]) -> int | None:
     return after["peak_bytes_in_use"] - before.get("bytes_in_use", 0)
 
 
-CALLS = 3
-"""Calls measured; the largest reading is kept. Allocators (glibc arenas, XLA's runtime) may
-serve a warm call from memory they kept from an earlier one, which hides part of its working set
-in some readings but never inflates it, so the maximum is the most faithful."""
+CALLS = 5
+"""Calls measured; the median reading is kept (see the module's docstring for why)."""
 
 
 def peak_memory(fn: Callable[[], object], backend: str, device: str) -> dict:
-    """{"peak_memory_bytes": ..., "memory_method": ...}: the largest of CALLS measured calls."""
+    """{"peak_memory_bytes": ..., "memory_method": ...}: the median of CALLS measured calls."""
     if device == "cuda":
         method = torch_cuda_peak_bytes if backend == "torch" else jax_cuda_peak_bytes
         name = f"{backend} cuda allocator peak"
     else:
         method, name = cpu_peak_bytes, "resident high-water mark"
     readings = [r for r in (method(fn) for _ in range(CALLS)) if r is not None]
-    return {"peak_memory_bytes": max(readings) if readings else None, "memory_method": name}
+    return {"peak_memory_bytes": int(statistics.median_low(readings)) if readings else None,
+            "memory_method": name}  # fmt: skip

@@ -8,10 +8,13 @@ import math
 import os
 from pathlib import Path
 
-STATUSES = ("ok", "wrong", "failed", "unsupported", "over budget", "crashed", "skipped")
+STATUSES = ("ok", "wrong", "failed", "unsupported", "over budget", "out of memory", "crashed", "skipped")
 """ok: correct and timed; wrong: gradient outside tolerance or non-finite (not timed); failed:
 raised an error; unsupported: the backend cannot express it; over budget: exceeded the time
-budget; crashed: the interpreter died (segfault, OOM kill); skipped: device not available."""
+budget; out of memory: the framework ran out of memory (MemoryError, CUDA/XLA out of memory) or
+the kernel's OOM killer ended the process (the message says whether that is confirmed or
+inferred); crashed: the interpreter died otherwise (segfault, a SIGKILL from elsewhere);
+skipped: device not available."""
 
 
 def _clean(value):
@@ -26,8 +29,15 @@ def _clean(value):
 
 
 def append_record(path: str | os.PathLike, record: dict) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(_clean(record), sort_keys=True, default=str) + "\n")
+    """Append one record as one line. A process killed mid-write leaves a line without its
+    newline; the next record then starts on a new line, so it is not lost to that fragment."""
+    line = json.dumps(_clean(record), sort_keys=True, default=str) + "\n"
+    with open(path, "ab+") as f:
+        if f.tell() > 0:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                line = "\n" + line
+        f.write(line.encode("utf-8"))
         f.flush()
         os.fsync(f.fileno())
 

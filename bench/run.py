@@ -1,22 +1,27 @@
 """Run a benchmark sweep: `python -m bench.run [--set default] [--out DIR | --resume DIR] ...`.
 
 The command line of the harness: it selects the cases, validates every input up front (one
-`error:` line and exit 2), then hands them to the crash-proof driver (`bench/driver.py`), runs the
-UDE training and renders the report. `--resume DIR` skips cases already recorded there. Ctrl-C
-stops the child, keeps everything measured, and renders the report of what exists.
+`error:` line and exit 2, nothing written), locks the run directory for the run's life, then hands
+the cases to the crash-proof driver (`bench/driver.py`), runs the UDE training and renders the
+report. `--resume DIR` skips cases already recorded there. Ctrl-C or SIGTERM (a scheduler's time
+limit) stops the child, keeps everything measured, renders the report of what exists and exits
+130 / 143; the case that was in progress runs again on resume.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.cases import Case, load_sweep, load_sweep_config, params_options, shard, write_cases
-from bench.driver import ROOT, Driver, render_report, run_training
+from bench.driver import ROOT, Driver, Interrupted, render_report, run_training
 from bench.environment import environment, gpu_name
+from bench.lock import RunLock, describe_holder
+from bench.options import Number, OneLineErrorParser, at_least, available_cpus, positive
 from bench.plugins import load_plugins
 from bench.timing import add_timing_options
 from problems import get_problem, load_params
@@ -24,7 +29,9 @@ from problems.errors import BenchInputError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    """The options; every numeric one declares its valid range in its `type` (bench/options.py),
+    so a bad value is one `error:` line and exit 2 before anything is written."""
+    p = OneLineErrorParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     p.add_argument("--set", default="default", help="sweep file or built-in set name (bench/sets)")
     p.add_argument("--backends", help="comma-separated subset, e.g. jax,torch")
     p.add_argument("--strategies", help="comma-separated subset of strategy names")
@@ -38,12 +45,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", help="output directory (default reports/out/<run-id>)")
     p.add_argument("--resume", help="continue the run in this directory, skipping finished cases")
     p.add_argument("--shard", help="i/n: run the i-th of n disjoint slices of the sweep")
-    p.add_argument("--budget", type=float, default=300.0, help="seconds per case before it is stopped")
-    p.add_argument("--threads", type=int, default=0, help="intra-op threads (0: all cores)")
+    p.add_argument("--budget", type=positive(unit="seconds"), default=300.0,
+                   help="seconds without progress (a build, a burst) before a case is stopped")  # fmt: skip
+    p.add_argument("--threads", type=Number(int, low=0, high=available_cpus(), unit="0: all available CPUs"),
+                   default=0, help="intra-op threads (0: all available CPUs)")  # fmt: skip
     add_timing_options(p.add_argument)
     p.add_argument("--params", help=".npz parameter file (W1..Wn, b1..bn; its widths set `layers`)")
     p.add_argument(
-        "--train-iters", type=int,
+        "--train-iters", type=at_least(0),
         help="UDE training iterations after the cases (default: the sweep's [training] iters; 0: none)",
     )  # fmt: skip
     p.add_argument("--no-report", action="store_true", help="do not render the report at the end")
@@ -51,7 +60,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--plugin", action="append", default=[],
         help="module whose register() adds strategies (e.g. tests.faulty); repeatable",
     )  # fmt: skip
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.min_rounds > args.max_rounds:
+        p.error(f"argument --min-rounds: {args.min_rounds} exceeds --max-rounds {args.max_rounds}; "
+                "valid: an integer >= 1 and <= --max-rounds")  # fmt: skip
+    return args
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -135,6 +148,37 @@ def sweep_training_iters(set_name: str) -> int:
     return int(load_sweep_config(set_name).get("training", {}).get("iters", 0))
 
 
+def run_directory(args) -> Path:
+    """The run directory, checked before anything is written: `--resume` needs an existing run,
+    and `--out` must not name one (that would mix two runs' records) unless it is resumed."""
+    if args.resume:
+        out = Path(args.resume)
+        if not (out / "results.jsonl").exists() and not (out / "cases.json").exists():
+            raise BenchInputError(f"--resume {out}: no results.jsonl there to resume")
+        if args.out and Path(args.out).resolve() != out.resolve():
+            raise BenchInputError(f"--out {args.out} and --resume {out} name different directories; give one")
+        return out
+    run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else ROOT / "reports" / "out" / run_id
+    check_not_a_run(out)
+    return out
+
+
+def check_not_a_run(out: Path) -> None:
+    if (out / "results.jsonl").exists() or (out / "cases.json").exists():
+        raise BenchInputError(
+            f"--out {out} already holds a run; continue it with --resume {out}, or choose another --out"
+        )
+
+
+def _on_stop_signal(signum, frame):
+    """Stop the run (once): later SIGTERMs (a scheduler may repeat it) are ignored while the
+    run winds down; a second Ctrl-C interrupts the wind-down."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    raise Interrupted(signum)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
@@ -142,36 +186,67 @@ def main(argv=None) -> int:
         cases = select_cases(args)
         check_params_file(args.params, cases)
         check_devices(cases)
-        if args.resume:
-            out = Path(args.resume)
-            if not (out / "results.jsonl").exists() and not (out / "cases.json").exists():
-                raise BenchInputError(f"--resume {out}: no results.jsonl there to resume")
-        else:
-            run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-            out = Path(args.out) if args.out else ROOT / "reports" / "out" / run_id
+        out = run_directory(args)
+        out.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(out).acquire()
     except BenchInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        return run(args, cases, out, lock)
+    finally:
+        lock.release()
+
+
+def run(args, cases: list[Case], out: Path, lock: RunLock) -> int:
+    """The run itself, under the directory's lock: cases, training, report."""
+    if not args.resume:
+        try:
+            check_not_a_run(out)  # again under the lock: another run may have started meanwhile
+        except BenchInputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    if lock.previous:
+        previous = describe_holder(lock.previous)
+        print(f"note: took over the lock of a run that ended without releasing it ({previous})", flush=True)
+    keep = (lock.fd,) if lock.fd is not None else ()
     write_cases(out / "cases.json", cases)
     env_file = out / "environment.json"
     if not env_file.exists():
         env_file.write_text(json.dumps(environment(args.threads or None), indent=1))
-    driver = Driver(out, cases, args)
+    driver = Driver(out, cases, args, keep_fds=keep)
     print(f"{len(cases)} cases, {len(cases) - len(driver.pending())} already done; output {out}", flush=True)
-    interrupted = False
+    stopped_by = None
+    signal.signal(signal.SIGTERM, _on_stop_signal)
+    signal.signal(signal.SIGINT, _on_stop_signal)
     try:
         driver.run()
         train_iters = args.train_iters if args.train_iters is not None else sweep_training_iters(args.set)
         if train_iters:
-            run_training(out, train_iters, args.threads)
-    except KeyboardInterrupt:
-        interrupted = True
-        driver._kill()
-        print("\ninterrupted: everything measured so far is kept", file=sys.stderr)
+            run_training(out, train_iters, args.threads, keep_fds=keep)
+    except Interrupted as exc:
+        stopped_by = exc.signum
+        in_progress = driver.stop()
+        again = (
+            f"; {in_progress} was in progress, is not recorded and runs again on resume"
+            if in_progress
+            else ""
+        )
+        name = signal.Signals(stopped_by).name
+        print(
+            f"\ninterrupted by {name}: everything measured so far is kept{again}", file=sys.stderr, flush=True
+        )
     if not args.no_report:
-        render_report(out)
-    return 130 if interrupted else 0
+        try:
+            render_report(out, keep_fds=keep)
+        except (Interrupted, KeyboardInterrupt) as exc:
+            stopped_by = stopped_by or getattr(exc, "signum", signal.SIGINT)
+            print(
+                f"report not rendered (interrupted); later: make report RUN={out}",
+                file=sys.stderr,
+                flush=True,
+            )
+    return 128 + stopped_by if stopped_by else 0
 
 
 if __name__ == "__main__":

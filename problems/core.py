@@ -14,6 +14,7 @@ the registry for it.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
@@ -26,6 +27,7 @@ from problems.errors import BenchInputError, unknown_name
 
 if TYPE_CHECKING:
     from problems.network import MLPSpec
+    from problems.tolerances import Tolerance
 
 # -- dtypes and option checks --------------------------------------------------------------------
 DTYPES = ("float32", "float64")
@@ -163,6 +165,14 @@ class Problem(ABC):
     kind: ClassVar[str]
     """Selects the strategy catalogue (several problems may share a kind's operator)."""
     network: MLPSpec
+    input_precision: str | None = None
+    """None, or a dtype every array input (points, steps, weights, sources, directions) is
+    rounded to: the same computation in float64 on float32 inputs measures float32 rounding."""
+    stencil_scale: float = 1.0
+    """A power of two multiplying the finite-difference step (1 but when measuring rounding at a
+    larger step, see `bench.rounding`)."""
+    stencil_order: ClassVar[int] = 0
+    """The derivative order k of the problem's finite-difference stencil (its amplification ∝ h⁻ᵏ)."""
 
     @property
     def strategies(self) -> Catalogue:
@@ -185,13 +195,38 @@ class Problem(ABC):
     def reference(self, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
         """Float64 value and weight gradient, computed without any AD framework."""
 
+    def with_inputs_in(self, dtype: str, stencil_scale: float = 1.0) -> Problem:
+        """This instance with every array input rounded to `dtype` (see `input_precision`) and its
+        finite-difference step multiplied by `stencil_scale`, a power of two."""
+        return dataclasses.replace(self, input_precision=check_dtype(dtype), stencil_scale=stencil_scale)
+
+    def inputs(self, array) -> np.ndarray:
+        """`array` as the backends receive it: rounded to `input_precision` when set."""
+        array = np.asarray(array, dtype=np.float64)
+        return array.astype(self.input_precision).astype(np.float64) if self.input_precision else array
+
+    def tolerance(self, strategy: str, dtype: str, params: dict[str, np.ndarray],
+                  measured_rounding: float | None = None) -> float:  # fmt: skip
+        """Allowed relative error of `strategy` in `dtype` at `params` (derived, not guessed);
+        a finite-difference strategy needs its `measured_rounding` (see `tolerance_parts`)."""
+        return self.tolerance_parts(strategy, dtype, params, measured_rounding).total
+
     @abstractmethod
-    def tolerance(self, strategy: str, dtype: str, params: dict[str, np.ndarray]) -> float:
-        """Allowed relative error of `strategy` in `dtype` at `params` (derived, not guessed)."""
+    def tolerance_parts(self, strategy: str, dtype: str, params: dict[str, np.ndarray],
+                        measured_rounding: float | None = None) -> Tolerance:  # fmt: skip
+        """The tolerance of `strategy` in `dtype` with its parts (`problems.tolerances`).
+        `measured_rounding`: a finite-difference strategy's float32 rounding, measured on the
+        strategy itself by the harness (`bench.rounding`)."""
 
     @abstractmethod
     def compare(self, params, value: float, grads: dict) -> tuple[float, float, float]:
         """(value_err, grad_err, reference value) of a strategy's result against the reference."""
+
+    def stencil_problem(self) -> Problem:
+        """The problem whose strategy evaluates a finite-difference stencil: this one, or the part
+        of a composite problem that holds it (the UDE's penalty). The harness measures a
+        finite-difference strategy's rounding on it."""
+        return self
 
     def error_model(self, strategy: str) -> str:
         """The catalogue's error model of `strategy` ("exact" for names it does not know)."""
@@ -208,8 +243,9 @@ def register_problem(cls: type[Problem]) -> type[Problem]:
     return cls
 
 
-INTERNAL_OPTIONS = frozenset({"network"})
-"""Constructor arguments that are not user options (a problem built inside another)."""
+INTERNAL_OPTIONS = frozenset({"network", "input_precision", "stencil_scale"})
+"""Constructor arguments that are not user options (a problem built inside another; the rounding
+measurement's variant)."""
 
 
 def problem_options(problem: str | type[Problem]) -> list[str]:

@@ -32,10 +32,10 @@ from problems.reference import ComplexStepReference, taylor_coefficients
 from problems.stencils import central_stencil, stencil_step
 from problems.tolerances import (
     EXACT_FLOAT64_TOLERANCE,
-    network_path_ops,
-    rounding_bound,
-    stencil_error_bound,
-    usable_bound,
+    Tolerance,
+    exact_rounding,
+    stencil_tolerance,
+    truncation_bound,
 )
 
 ORDERS = tuple(range(1, 9))
@@ -85,6 +85,8 @@ class DerivativeOrderProblem(ComplexStepReference, Problem):
     depth: int | None = None
     layers: str | None = None
     activation: str = "rbf"
+    input_precision: str | None = None
+    stencil_scale: float = 1.0
     name = "derivative-order"
     kind = "derivative-order"
     network_options = ("width", "depth")
@@ -111,16 +113,25 @@ class DerivativeOrderProblem(ComplexStepReference, Problem):
         """Collocation points, shape (points, d_in): rows [x, 1.0, …, 1.0]."""
         grid = np.ones((self.points, self.network.sizes[0]))
         grid[:, 0] = np.linspace(0.0, 10.0, self.points)
-        return grid
+        return self.inputs(grid)
 
     # -- finite differences --------------------------------------------------------------
     def stencil(self, dtype: str) -> tuple[np.ndarray, np.ndarray]:
-        """(offsets j·h·e₁, shape (M, d_in); weights c_j / hᵏ, shape (M,)) of the stencil in `dtype`:
-        Dₕ(x) = Σ_m weights_m U₁(x + offsets_m)."""
+        """(offsets j·h·e₁, shape (M, d_in); weights c_j / hᵏ, shape (M,)) of the stencil in `dtype`
+        (or the input precision): Dₕ(x) = Σ_m weights_m U₁(x + offsets_m)."""
+        dtype = self.input_precision or dtype
         nodes, weights, _ = central_stencil(self.order)
-        h = stencil_step(self.order, dtype)
+        h = stencil_step(self.order, dtype) * self.stencil_scale
         offsets = np.outer(np.array(nodes, dtype=np.float64) * h, np.eye(self.network.sizes[0])[0])
-        return offsets, np.array([float(c) for c in weights]) / h**self.order
+        return offsets, self.inputs(np.array([float(c) for c in weights]) / h**self.order)
+
+    @property
+    def stencil_order(self) -> int:
+        return self.order
+
+    def stencil_amplification(self, dtype: str) -> float:
+        """max|c_j|/hᵏ: how much the stencil amplifies the rounding of a network evaluation."""
+        return float(np.max(np.abs(self.stencil(dtype)[1])))
 
     # -- reference -----------------------------------------------------------------------
     def derivatives(self, params, order: int | None = None) -> list[np.ndarray]:
@@ -130,49 +141,48 @@ class DerivativeOrderProblem(ComplexStepReference, Problem):
         coeffs = taylor_coefficients(params, self.network, x, np.eye(x.shape[1])[[0] * len(x)], order)
         return [c[..., 0] * math.factorial(n) for n, c in enumerate(coeffs)]
 
+    def point_losses(self, params) -> np.ndarray:
+        """(∂ᵏU₁)² at each point, shape (B, N) (batched, complex-safe)."""
+        return self.derivatives(params)[-1] ** 2
+
     def loss(self, params) -> np.ndarray:
         """L for batched (possibly complex) parameters, shape (B,)."""
-        return (self.derivatives(params)[-1] ** 2).sum(axis=-1)
+        return self.point_losses(params).sum(axis=-1)
 
-    def tolerance(self, strategy: str, dtype: str, params: dict[str, np.ndarray]) -> float:
+    def tolerance_parts(self, strategy: str, dtype: str, params: dict[str, np.ndarray],
+                        measured_rounding: float | None = None) -> Tolerance:  # fmt: skip
         """Allowed relative error of `strategy` in `dtype`.
 
-        float64, exact strategies: EXACT_FLOAT64_TOLERANCE. float32: the penalty's probabilistic
-        rounding bound λ·√n·ε with n = (k + 1)·(network path) + N, since each order adds one
-        pass over the network path's roundings (3e-6 at k = 1 … 2.6e-5 at k = 8 on 101 points;
-        observed ≤ 1e-6 at every order). A finite-difference strategy adds its predicted error
-        (`fd_error_bound`); where that exceeds MAX_USEFUL_ERROR the case is refused with a
-        BenchInputError (recorded as failed, not as ok): such a tolerance would pass any gradient.
+        Exact strategies: `exact_rounding` with k + 2 passes over the network per point (k + 1
+        Taylor coefficients, then the reverse pass), never below EXACT_FLOAT64_TOLERANCE in
+        float64. A finite-difference strategy adds its truncation predicted from the reference
+        (`fd_truncation`) and its measured rounding (`stencil_tolerance`); where these exceed
+        MAX_USEFUL_ERROR the case is refused with a BenchInputError (recorded as failed, not as
+        ok): such a tolerance would pass any gradient.
         """
         check_dtype(dtype)
-        if dtype == "float64":
-            exact = EXACT_FLOAT64_TOLERANCE
-        else:
-            exact = rounding_bound((self.order + 1) * network_path_ops(self.network) + self.points, dtype)
+        condition = self.summation_condition(params)
+        rounding = exact_rounding(self.network, self.order + 2, self.points, condition, dtype,
+                                  EXACT_FLOAT64_TOLERANCE)  # fmt: skip
         if self.error_model(strategy) == "finite-difference":
-            bound = fd_error_bound(self, dtype, freeze(params))
-            return exact + usable_bound(bound, strategy, self, dtype, "use float64 or a lower order")
-        return exact
+            truncation = fd_truncation(self, dtype, freeze(params))
+            return stencil_tolerance(rounding, truncation, measured_rounding, strategy, self, dtype,
+                                     "use float64 or a lower order")  # fmt: skip
+        return Tolerance(rounding)
 
 
 @lru_cache(maxsize=32)
-def fd_error_bound(problem: DerivativeOrderProblem, dtype: str, frozen_params: tuple) -> float:
-    """Predicted relative error of the stencil loss's gradient (`stencil_error_bound`).
-
-    Truncation: Dₕ = f⁽ᵏ⁾ + μh²f⁽ᵏ⁺²⁾ + O(h⁴), so the loss Σ Dₕ² is off by E = Σ 2μh²f⁽ᵏ⁾f⁽ᵏ⁺²⁾ to
-    first order, from the reference's order-(k+2) Taylor coefficients; ∂L/∂Dₙ = 2Dₙ.
-    """
-    params = thaw(frozen_params)
+def fd_truncation(problem: DerivativeOrderProblem, dtype: str, frozen_params: tuple) -> float:
+    """Predicted relative error of the stencil loss from its truncation (`truncation_bound`):
+    Dₕ = f⁽ᵏ⁾ + μh²f⁽ᵏ⁺²⁾ + O(h⁴), so the loss Σ Dₕ² is off by E = Σ 2μh²f⁽ᵏ⁾f⁽ᵏ⁺²⁾ to first order,
+    from the reference's order-(k+2) Taylor coefficients."""
     _, _, mu = central_stencil(problem.order)
-    h = stencil_step(problem.order, dtype)
+    h = stencil_step(problem.order, problem.input_precision or dtype) * problem.stencil_scale
     k = problem.order
 
     def first_order_error(p):
         d = problem.derivatives(p, k + 2)
         return (2.0 * float(mu) * h**2 * d[k] * d[k + 2]).sum(axis=-1)
 
-    offsets, weights = problem.stencil(dtype)
-    nodes = problem.grid()[:, None, :] + offsets[None, :, :]
-    coefficient = 2.0 * np.abs(problem.derivatives(params)[-1])
-    return stencil_error_bound(problem.network, params, dtype, problem.full_gradient, problem.loss,
-                               first_order_error, nodes, weights, coefficient)  # fmt: skip
+    params = thaw(frozen_params)
+    return truncation_bound(problem.network, params, problem.full_gradient, problem.loss, first_order_error)

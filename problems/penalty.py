@@ -7,7 +7,6 @@ definition of "correct"), and the catalogue of penalty strategies.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -20,25 +19,13 @@ from problems.core import (
     check_dtype,
     check_int_option,
     freeze,
-    machine_epsilon,
     register_catalogue,
     register_problem,
     thaw,
 )
-from problems.network import SEED_NETWORK, MLPSpec, flatten, network_from_options, unflatten
-from problems.reference import (
-    COMPLEX_STEP,
-    FULL_GRADIENT_MAX_PARAMS,
-    ComplexStepReference,
-    batched,
-    check_directions,
-    complex_step_batch,
-    complex_step_gradient,
-    complex_step_jacobian,
-    directional_reference,
-    taylor_coefficients,
-)
-from problems.tolerances import network_path_ops, rounding_bound
+from problems.network import SEED_NETWORK, MLPSpec, network_from_options
+from problems.reference import ComplexStepReference, taylor_coefficients
+from problems.tolerances import Tolerance, exact_rounding, stencil_tolerance, truncation_bound
 
 STRATEGIES = register_catalogue(Catalogue("penalty", [
     Strategy("rev-over-rev", "input gradient by reverse mode, weight gradient by reverse mode through it"),
@@ -58,13 +45,12 @@ STRATEGIES = register_catalogue(Catalogue("penalty", [
 EXACT_FLOAT64_TOLERANCE = 1e-10
 """The penalty's contract for exact strategies in float64 (observed errors are ~1e-15)."""
 
-FD_ROUNDING_ULPS = 1.0
-"""Rounding charged to each network evaluation inside a central difference, in ulps of |U| and
-|∇θU|; summed over points in absolute value (a worst-case sum), then divided by h."""
+PASSES = 3
+"""Passes over the network per point: value, first input derivative, reverse pass for ∇θ."""
 
 
-def fd_step(x: np.ndarray, dtype: str) -> np.ndarray:
-    """Central-difference steps h = ε^(1/3) · max(1, |x|), rounded so x ± h is exact.
+def fd_step(x: np.ndarray, dtype: str, scale: float = 1.0) -> np.ndarray:
+    """Central-difference steps h = scale · ε^(1/3) · max(1, |x|), rounded so x ± h is exact.
 
     The error of a central difference is h²|f'''|/6 (truncation) + ε|f|/h (rounding); it is
     smallest at h* = (3ε|f|/|f'''|)^(1/3), i.e. h ∝ ε^(1/3) when f and f''' have similar scale,
@@ -72,7 +58,7 @@ def fd_step(x: np.ndarray, dtype: str) -> np.ndarray:
     """
     np_dtype = np.dtype(check_dtype(dtype))
     x = np.asarray(x, dtype=np_dtype)
-    h = np.cbrt(np.finfo(np_dtype).eps) * np.maximum(1.0, np.abs(x))
+    h = scale * np.cbrt(np.finfo(np_dtype).eps) * np.maximum(1.0, np.abs(x))
     h = h.astype(np_dtype)
     return ((x + h) - x).astype(np_dtype)
 
@@ -91,8 +77,11 @@ class PenaltyProblem(ComplexStepReference, Problem):
     points: int = 101
     layers: str = SEED_NETWORK.layers
     activation: str = SEED_NETWORK.activation
+    input_precision: str | None = None
+    stencil_scale: float = 1.0
     name = "penalty"
     kind = "penalty"
+    stencil_order = 1
 
     def __post_init__(self):
         check_int_option("points", self.points, "an integer ≥ 2", minimum=2)
@@ -105,14 +94,19 @@ class PenaltyProblem(ComplexStepReference, Problem):
 
     def grid(self) -> np.ndarray:
         """Collocation points, shape (points, d_in): rows [x, 1.0, …, 1.0], x evenly in [0, 10]."""
-        x = np.linspace(0.0, 10.0, self.points)
         grid = np.ones((self.points, self.network.sizes[0]))
-        grid[:, 0] = x
-        return grid
+        grid[:, 0] = np.linspace(0.0, 10.0, self.points)
+        return self.inputs(grid)
 
     def fd_steps(self, dtype: str) -> np.ndarray:
-        """Per-point, per-input central-difference steps, shape (points, d_in)."""
-        return fd_step(self.grid(), dtype)
+        """Per-point, per-input central-difference steps in `dtype` (or the input precision),
+        shape (points, d_in)."""
+        return fd_step(self.grid(), self.input_precision or dtype, self.stencil_scale)
+
+    def stencil_amplification(self, dtype: str) -> float:
+        """The largest central-difference weight 1/(2h): how much the stencil amplifies the
+        rounding of a network evaluation."""
+        return float(np.max(1.0 / (2.0 * fd_step(self.grid(), dtype, self.stencil_scale).astype(np.float64))))
 
     # -- reference -------------------------------------------------------------------------
     def input_derivatives(self, params, order: int, X: np.ndarray | None = None) -> list[list[np.ndarray]]:
@@ -125,118 +119,49 @@ class PenaltyProblem(ComplexStepReference, Problem):
         full = [np.broadcast_to(c[..., 0], c.shape[:-2] + (d,)) for c in coeffs]
         return [[c[..., j] for c in full] for j in range(d)]
 
-    def penalty_at(self, params, X: np.ndarray) -> np.ndarray:
-        """Σ over the points X of ‖∇ₓU₁‖², for batched (possibly complex) params: shape (B,)."""
-        return sum((c[1] ** 2).sum(axis=-1) for c in self.input_derivatives(params, 1, X))
+    def point_losses(self, params) -> np.ndarray:
+        """‖∇ₓU₁(x)‖² at each point, shape (B, N) (batched, complex-safe)."""
+        return sum(c[1] ** 2 for c in self.input_derivatives(params, 1))
 
     def loss(self, params) -> np.ndarray:
-        """P for batched (possibly complex) parameters, shape (B,): the reference's objective."""
-        return self.penalty_at(params, self.grid())
+        """P for batched (possibly complex) parameters, shape (B,)."""
+        return self.point_losses(params).sum(axis=-1)
 
-    def tolerance(self, strategy: str, dtype: str, params: dict[str, np.ndarray]) -> float:
-        """Allowed norm-wise relative gradient error of `strategy` in `dtype` (see `relative_error`).
+    def tolerance_parts(self, strategy: str, dtype: str, params: dict[str, np.ndarray],
+                        measured_rounding: float | None = None) -> Tolerance:  # fmt: skip
+        """Allowed norm-wise relative error of `strategy` in `dtype` (see `compare`).
 
-        Exact strategies make rounding errors only. float64: EXACT_FLOAT64_TOLERANCE, the suite's
-        contract. float32: λ·√n·ε with n = (network path) + N, the probabilistic bound for a
-        chain of n roundings (the network path, `network_path_ops`, then the sum over N points).
-        A finite-difference strategy adds its own truncation and rounding error, predicted from
-        the reference (see `fd_error_bound`).
+        Exact strategies make rounding errors only: `exact_rounding` (the per-point path, the sum
+        over N points, its condition number), never below EXACT_FLOAT64_TOLERANCE in float64. A
+        finite-difference strategy adds its truncation, predicted from the reference
+        (`fd_truncation`), and its rounding, measured (`stencil_tolerance`).
         """
         check_dtype(dtype)
-        if dtype == "float64":
-            exact = EXACT_FLOAT64_TOLERANCE
-        else:
-            exact = rounding_bound(network_path_ops(self.network) + self.points, dtype)
+        condition = self.summation_condition(params)
+        rounding = exact_rounding(
+            self.network, PASSES, self.points, condition, dtype, EXACT_FLOAT64_TOLERANCE
+        )
         if self.error_model(strategy) == "finite-difference":
-            return exact + fd_error_bound(self, dtype, freeze(params))
-        return exact
-
-
-FD_BOUND_POINTS = 1000
-"""Networks above FULL_GRADIENT_MAX_PARAMS: the finite-difference bound is evaluated on a regular
-sub-grid of at most this many points (every k-th grid point)."""
-
-FD_BOUND_PROBES = 16
-"""Random parameter directions that estimate ‖∇θU(x)‖₂ and ‖∇θD(x)‖₂ for the directional bound."""
+            truncation = fd_truncation(self, dtype, freeze(params))
+            return stencil_tolerance(rounding, truncation, measured_rounding, strategy, self, dtype)
+        return Tolerance(rounding)
 
 
 @lru_cache(maxsize=32)
-def fd_error_bound(problem: PenaltyProblem, dtype: str, frozen_params: tuple) -> float:
-    """Bound on the relative gradient error of the central-difference penalty.
+def fd_truncation(problem: PenaltyProblem, dtype: str, frozen_params: tuple) -> float:
+    """Predicted relative error of the central-difference penalty from its truncation.
 
     With D = (U(x+h) − U(x−h))/2h = ∂U + (h²/6)∂³U + O(h⁴), the penalty's leading truncation
-    error is E(θ) = Σ (h²/3)·∂ⱼU·∂ⱼ³U and the gradient's is ∇θE, computed here from the
-    reference's third-order Taylor coefficients and the complex step. Rounding adds
-    κ·ε·Σ 2(|D|·|∇θU| + |U|·|∇θD|)/h with κ = FD_ROUNDING_ULPS. The bound returned is
-    2·max|∇θE| + rounding, relative to max|∇θP|: the factor 2 covers the O(h⁴) remainder.
-
-    Above FULL_GRADIENT_MAX_PARAMS parameters (where `compare` checks directional derivatives g·v),
-    the same terms are taken along the check directions: 2·max_j|∇θE·v_j| and, in 2-norm,
-    κ·ε·Σ 2(|D|·‖∇θU‖ + |U|·‖∇θD‖)/h (norms estimated from FD_BOUND_PROBES random projections),
-    relative to the RMS of ∇θP·v_j (as `tolerances.stencil_error_bound` does). Every term is a sum
-    over the grid of a per-point quantity that varies smoothly along the grid line, so their ratio
-    is taken on a regular sub-grid of ≤ FD_BOUND_POINTS points, which keeps the bound affordable
-    at 10⁵ points × a 512-wide network.
+    error is E(θ) = Σ (h²/3)·∂ⱼU·∂ⱼ³U, from the reference's third-order Taylor coefficients; the
+    bound is `truncation_bound` of E.
     """
-    params = thaw(frozen_params)
-    eps = machine_epsilon(dtype)
-    spec = problem.network
-    X = problem.grid()
-    if spec.n_params > FULL_GRADIENT_MAX_PARAMS:
-        X = X[:: math.ceil(len(X) / FD_BOUND_POINTS)]
-    h = fd_step(X, dtype).astype(np.float64)  # (N, d_in)
+    h = problem.fd_steps(dtype).astype(np.float64)  # (N, d)
 
-    def truncation(p):
+    def first_order_error(p):
         total = 0.0
-        for j, c in enumerate(problem.input_derivatives(p, 3, X)):
-            d1, d3 = c[1], 6.0 * c[3]
-            total = total + ((h[:, j] ** 2 / 3.0) * d1 * d3).sum(axis=-1)
+        for j, c in enumerate(problem.input_derivatives(p, 3)):
+            total = total + ((h[:, j] ** 2 / 3.0) * c[1] * 6.0 * c[3]).sum(axis=-1)
         return total
 
-    if spec.n_params > FULL_GRADIENT_MAX_PARAMS:
-        return _fd_bound_directional(problem, params, X, h, truncation, eps)
-
-    def value_parts(p):
-        return [(c[0], c[1]) for c in problem.input_derivatives(p, 1, X)]
-
-    grad_trunc = flatten(complex_step_gradient(truncation, params, spec), spec)
-    ref_grads = complex_step_gradient(problem.loss, params, spec)
-    scale = max(np.max(np.abs(flatten(ref_grads, spec))), 1e-300)
-
-    # Rounding: per point and direction, |∇θU| and |∇θD| from complex steps of U and D.
-    rounding = np.zeros(spec.n_params)
-    for j in range(spec.sizes[0]):
-
-        def u_j(p, j=j):
-            return value_parts(p)[j][0]  # (B, N)
-
-        def d_j(p, j=j):
-            return value_parts(p)[j][1]
-
-        jac_u = complex_step_jacobian(u_j, params, spec)  # (P, N)
-        jac_d = complex_step_jacobian(d_j, params, spec)
-        u0, d0 = (np.real(a[0]) for a in value_parts(batched(params))[j])
-        rounding += (2.0 * (np.abs(d0) * np.abs(jac_u) + np.abs(u0) * np.abs(jac_d)) / h[:, j]).sum(axis=-1)
-    rounding *= eps * FD_ROUNDING_ULPS
-    return float((2.0 * np.max(np.abs(grad_trunc)) + np.max(rounding)) / scale)
-
-
-def _fd_bound_directional(problem: PenaltyProblem, params, X, h, truncation, eps) -> float:
-    """`fd_error_bound` along the check directions, on the points X (see its docstring)."""
-    spec = problem.network
-    directions = check_directions(spec)
-    _, trunc_along = directional_reference(truncation, params, spec, directions)
-    _, ref_along = directional_reference(lambda p: problem.penalty_at(p, X), params, spec, directions)
-    scale = max(float(np.sqrt(np.mean(ref_along**2))), 1e-300)
-    probes = check_directions(spec, count=FD_BOUND_PROBES, seed=4321)
-    perturbed = unflatten(flatten(params, spec) + 1j * COMPLEX_STEP * probes, spec)
-    with complex_step_batch():
-        along_probes = problem.input_derivatives(perturbed, 1, X)
-    at_params = problem.input_derivatives(batched(params), 1, X)
-    rounding = 0.0
-    for j, (probed, exact) in enumerate(zip(along_probes, at_params)):
-        norm_u, norm_d = (np.sqrt(np.mean((np.imag(c) / COMPLEX_STEP) ** 2, axis=0)) for c in probed[:2])
-        u0, d0 = (np.real(c[0]) for c in exact[:2])
-        rounding += float(np.sum(2.0 * (np.abs(d0) * norm_u + np.abs(u0) * norm_d) / h[:, j]))
-    rounding *= eps * FD_ROUNDING_ULPS
-    return float((2.0 * np.max(np.abs(trunc_along)) + rounding) / scale)
+    params = thaw(frozen_params)
+    return truncation_bound(problem.network, params, problem.full_gradient, problem.loss, first_order_error)

@@ -45,8 +45,10 @@ from problems.reference import (
 )
 from problems.tolerances import (
     EXACT_FLOAT64_TOLERANCE,
-    rounding_bound,
-    stencil_error_bound,
+    Tolerance,
+    exact_rounding,
+    stencil_tolerance,
+    truncation_bound,
     usable_bound,
 )
 
@@ -77,10 +79,8 @@ _OPERATOR_STRATEGIES = [
 ]  # fmt: skip
 """Strategies for the PINN operators; the weight gradient of the residual loss is always reverse mode."""
 
-LAPLACIAN_STRATEGIES = register_catalogue(Catalogue("laplacian", _OPERATOR_STRATEGIES, baseline="nested-rev"))
-BIHARMONIC_STRATEGIES = register_catalogue(
-    Catalogue("biharmonic", _OPERATOR_STRATEGIES, baseline="nested-rev")
-)
+LAPLACIAN_STRATEGIES = register_catalogue(Catalogue("laplacian", _OPERATOR_STRATEGIES, "nested-rev"))
+BIHARMONIC_STRATEGIES = register_catalogue(Catalogue("biharmonic", _OPERATOR_STRATEGIES, "nested-rev"))
 
 
 def directional_derivatives(params, spec: MLPSpec, X: np.ndarray, V: np.ndarray, order: int) -> np.ndarray:
@@ -128,6 +128,8 @@ class _PinnProblem(ComplexStepReference, Problem):
     samples: int = 32
     layers: str | None = None
     activation: str = "tanh"
+    input_precision: str | None = None
+    stencil_scale: float = 1.0
 
     OPERATOR_ORDER = 2  # derivative order of the operator (2: Δ, 4: Δ²)
     network_options = ("dim", "width", "depth")
@@ -156,9 +158,12 @@ class _PinnProblem(ComplexStepReference, Problem):
     def network(self) -> MLPSpec:
         return MLPSpec(tuple(int(s) for s in self.layers.split("-")), self.activation)
 
+    def _points(self) -> np.ndarray:
+        return np.random.default_rng(POINT_SEED).uniform(0.0, 1.0, size=(self.points, self.dim))
+
     def grid(self) -> np.ndarray:
         """Collocation points, shape (points, dim), uniform in [0, 1]ᵈ from a fixed seed."""
-        return np.random.default_rng(POINT_SEED).uniform(0.0, 1.0, size=(self.points, self.dim))
+        return self.inputs(self._points())
 
     def exact_solution(self, X: np.ndarray) -> np.ndarray:
         """u*(x) = Σᵢ sin(π xᵢ), whose operator the source cancels."""
@@ -172,7 +177,7 @@ class _PinnProblem(ComplexStepReference, Problem):
         shape = (self.points, self.samples, self.dim)
         if self.OPERATOR_ORDER == 2:
             return rng.choice([-1.0, 1.0], size=shape)
-        return rng.standard_normal(shape)
+        return self.inputs(rng.standard_normal(shape))
 
     def estimator_scale(self) -> float:
         """Divide Σ_s Dᵐ_{v_s}u by this to estimate the operator: S for Δ, 3S for Δ²."""
@@ -194,10 +199,10 @@ class _PinnProblem(ComplexStepReference, Problem):
         """h balancing truncation ~h² against rounding ~ε·Σ|w|·h^(−m) for unit-scale derivatives:
         h = (ε·c)^(1/(m+2)), c = 4d (Δ) or (4d)² (Δ²), the stencil's weight sum times h^m,
         rounded to a power of two so the offsets are exact."""
-        eps = machine_epsilon(dtype)
+        eps = machine_epsilon(self.input_precision or dtype)
         m = self.OPERATOR_ORDER
         c = (4 * self.dim) ** (m // 2)
-        return float(2.0 ** round(math.log2((eps * c) ** (1.0 / (m + 2)))))
+        return self.stencil_scale * float(2.0 ** round(math.log2((eps * c) ** (1.0 / (m + 2)))))
 
     def stencil(self, dtype: str) -> tuple[np.ndarray, np.ndarray]:
         """(offsets (M, d), weights (M,)): the discrete Laplacian Σᵢ (u(x+heᵢ) − 2u + u(x−heᵢ))/h²
@@ -210,38 +215,52 @@ class _PinnProblem(ComplexStepReference, Problem):
         if self.OPERATOR_ORDER == 4:
             offsets = (offsets[:, None, :] + offsets[None, :, :]).reshape(-1, self.dim)
             weights = np.outer(weights, weights).reshape(-1)
-        return offsets, weights
+        return offsets, self.inputs(weights)
+
+    @property
+    def stencil_order(self) -> int:
+        return self.OPERATOR_ORDER
+
+    def stencil_amplification(self, dtype: str) -> float:
+        """max|w|: how much the stencil amplifies the rounding of a network evaluation."""
+        return float(np.max(np.abs(self.stencil(dtype)[1])))
 
     # -- reference ------------------------------------------------------------------------------
+    def point_losses(self, params) -> np.ndarray:
+        """(operator + source)² at each point, shape (B, N) (batched, complex-safe)."""
+        return (self.operator(params) + self.source()) ** 2
+
     def loss(self, params) -> np.ndarray:
         """L for batched (possibly complex) parameters, shape (B,)."""
-        return ((self.operator(params) + self.source()) ** 2).mean(axis=-1)
+        return self.point_losses(params).mean(axis=-1)
 
-    def tolerance(self, strategy: str, dtype: str, params: dict[str, np.ndarray]) -> float:
+    def tolerance_parts(self, strategy: str, dtype: str, params: dict[str, np.ndarray],
+                        measured_rounding: float | None = None) -> Tolerance:  # fmt: skip
         """Allowed relative error of `strategy` in `dtype`.
 
-        float64, exact strategies: EXACT_FLOAT64_TOLERANCE (1e-9; observed ≤ 1e-12). float32: the
-        probabilistic rounding bound λ·√n·ε with n = (m + 1)·(path ops) + (operator terms) + N:
-        m+1 passes over a path of Σ_layers (fan-in + 4) roundings, the d (Δ) or d² (Δ²) terms the
-        operator sums, and the mean over N points. A finite-difference strategy adds its predicted
-        error (`fd_error_bound`), a stochastic one its statistical error (`hutchinson_error_bound`);
-        either is refused above MAX_USEFUL_ERROR, where it would accept any gradient.
+        Exact strategies: `exact_rounding` with m + 2 passes over the network per point (m + 1
+        Taylor coefficients, the reverse pass) plus the d (Δ) or d² (Δ²) terms the operator sums
+        (the S samples for the estimator), never below EXACT_FLOAT64_TOLERANCE in float64. A
+        finite-difference strategy adds its predicted truncation (`fd_truncation`) and measured
+        rounding (`stencil_tolerance`), a stochastic one its statistical error
+        (`hutchinson_error_bound`); either is refused above MAX_USEFUL_ERROR, where it would
+        accept any gradient.
         """
         check_dtype(dtype)
-        if dtype == "float64":
-            exact = EXACT_FLOAT64_TOLERANCE
-        else:
-            path = sum(fan_in + 4 for fan_in in self.network.sizes[:-1])
-            n = (self.OPERATOR_ORDER + 1) * path + self.dim ** (self.OPERATOR_ORDER // 2) + self.points
-            exact = rounding_bound(n, dtype)
         error_model = self.error_model(strategy)
+        terms = self.samples if error_model == "stochastic" else self.dim ** (self.OPERATOR_ORDER // 2)
+        condition = self.summation_condition(params)
+        rounding = exact_rounding(self.network, self.OPERATOR_ORDER + 2, self.points, condition, dtype,
+                                  EXACT_FLOAT64_TOLERANCE, extra_operations=terms)  # fmt: skip
         if error_model == "finite-difference":
-            bound = fd_error_bound(self, dtype, freeze(params))
-            return exact + usable_bound(bound, strategy, self, dtype, "use float64")
+            truncation = fd_truncation(self, dtype, freeze(params))
+            return stencil_tolerance(rounding, truncation, measured_rounding, strategy, self, dtype)
         if error_model == "stochastic":
             bound = hutchinson_error_bound(self, freeze(params))
-            return exact + usable_bound(bound, strategy, self, dtype, "raise samples or points")
-        return exact
+            return Tolerance(
+                rounding, statistical=usable_bound(bound, strategy, self, dtype, "raise samples or points")
+            )
+        return Tolerance(rounding)
 
     def estimator_statistics(self, params: dict[str, np.ndarray]) -> dict[str, float]:
         """The stochastic estimator at the fixed directions, measured on the reference: samples per
@@ -277,7 +296,7 @@ class PoissonProblem(_PinnProblem):
 
     def source(self) -> np.ndarray:
         """The term added to the operator in the residual: +π² Σᵢ sin(π xᵢ) (= −Δu*)."""
-        return np.pi**2 * self.exact_solution(self.grid())
+        return self.inputs(np.pi**2 * self.exact_solution(self._points()))
 
     def operator(self, params) -> np.ndarray:
         """Δu at the collocation points: Σᵢ D²_{eᵢ}u, shape (B, N)."""
@@ -302,7 +321,7 @@ class BiharmonicProblem(_PinnProblem):
 
     def source(self) -> np.ndarray:
         """The term added to the operator in the residual: −π⁴ Σᵢ sin(π xᵢ) (= −Δ²u*)."""
-        return -(np.pi**4) * self.exact_solution(self.grid())
+        return self.inputs(-(np.pi**4) * self.exact_solution(self._points()))
 
     def _pure_and_pairs(self, params, order: int, mixed_order: int):
         pure, plus, minus = pair_directions(self.dim)
@@ -329,25 +348,18 @@ class BiharmonicProblem(_PinnProblem):
 
 
 @lru_cache(maxsize=16)
-def fd_error_bound(problem: _PinnProblem, dtype: str, frozen_params: tuple) -> float:
-    """Predicted relative error of the stencil loss's gradient (`stencil_error_bound`).
-
-    Truncation: the operator is off by T(x) (`truncation`), so the loss mean (A + f)² by
-    E = mean 2(A + f)T to first order; ∂L/∂Aₙ = 2(Aₙ + fₙ)/N.
-    """
-    params = thaw(frozen_params)
+def fd_truncation(problem: _PinnProblem, dtype: str, frozen_params: tuple) -> float:
+    """Predicted relative error of the stencil loss from its truncation (`truncation_bound`): the
+    operator is off by T(x) (`truncation`), so the loss mean (A + f)² by E = mean 2(A + f)T to first
+    order."""
     h = problem.fd_step(dtype)
     source = problem.source()
 
     def first_order_error(p):
         return (2.0 * (problem.operator(p) + source) * problem.truncation(p, h)).mean(axis=-1)
 
-    offsets, weights = problem.stencil(dtype)
-    nodes = problem.grid()[:, None, :] + offsets[None, :, :]
-    residual = problem.operator(batched(params))[0] + source
-    coefficient = 2.0 * np.abs(residual) / problem.points
-    return stencil_error_bound(problem.network, params, dtype, problem.full_gradient, problem.loss,
-                               first_order_error, nodes, weights, coefficient)  # fmt: skip
+    params = thaw(frozen_params)
+    return truncation_bound(problem.network, params, problem.full_gradient, problem.loss, first_order_error)
 
 
 @lru_cache(maxsize=16)

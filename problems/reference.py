@@ -292,7 +292,24 @@ def check_directions(spec: MLPSpec, count: int = CHECK_DIRECTIONS, seed: int = 1
 
 
 def directional_reference(objective, params, spec: MLPSpec, directions: np.ndarray):
-    """(value, g·v for each direction) of a real-analytic batched `objective` by complex step."""
+    """(value, g·v for each direction) of a real-analytic batched `objective` by complex step.
+    Cached per (objective, parameters, directions): the comparison and the truncation bound of a
+    large network ask for the same loss along the same directions."""
+    key = (objective, freeze(params), directions.tobytes(), directions.shape)
+    try:
+        hash(key)
+    except TypeError:
+        return _directional_reference(objective, params, spec, directions)
+    return _directional_cached(key, spec)
+
+
+@lru_cache(maxsize=16)
+def _directional_cached(key, spec):
+    objective, frozen, directions, shape = key
+    return _directional_reference(objective, thaw(frozen), spec, np.frombuffer(directions).reshape(shape))
+
+
+def _directional_reference(objective, params, spec, directions):
     theta = flatten(params, spec).astype(np.complex128)
     batch = theta[None, :] + 1j * COMPLEX_STEP * directions
     with complex_step_batch():
@@ -355,11 +372,32 @@ def _reference_cached(problem, frozen_params):
     return problem.reference(thaw(frozen_params))
 
 
+def summation_condition(point_losses, params, spec: MLPSpec, full: bool) -> float:
+    """How much a loss's per-point terms cancel: Σₙ|tₙ| / |Σₙ tₙ| for the value and for each
+    gradient component (full: the largest Σₙ|∂tₙ| over the largest |∂L|, matching the max-norm
+    comparison; directional: the same along the check directions), the larger of the two.
+    `point_losses(batched params) -> (B, N)` are the terms the loss sums (or averages). Rounding
+    errors of an accumulation scale with Σ|tₙ|, the result with |Σ tₙ|: this is their ratio."""
+    terms = np.real(point_losses(batched(params))[0])
+    value_condition = np.sum(np.abs(terms)) / max(abs(np.sum(terms)), 1e-300)
+    if full:
+        jacobian = complex_step_jacobian(point_losses, params, spec)  # (P, N)
+    else:
+        directions = check_directions(spec)
+        theta = flatten(params, spec).astype(np.complex128)
+        with complex_step_batch():
+            terms_along = point_losses(unflatten(theta[None] + 1j * COMPLEX_STEP * directions, spec))
+        jacobian = np.imag(terms_along) / COMPLEX_STEP
+    grad_condition = np.max(np.sum(np.abs(jacobian), axis=-1)) / max(np.max(np.abs(jacobian.sum(-1))), 1e-300)
+    return float(max(value_condition, grad_condition))
+
+
 class ComplexStepReference:
     """Reference and comparison for a problem with `loss(batched params) -> (B,)` and `network`:
     the float64 value, the complex-step gradient, and `compare` by the full gradient up to
     FULL_GRADIENT_MAX_PARAMS parameters, otherwise by directional derivatives along
-    CHECK_DIRECTIONS fixed random directions."""
+    CHECK_DIRECTIONS fixed random directions. A problem that also defines
+    `point_losses(batched params) -> (B, N)` gets `summation_condition` for its rounding bound."""
 
     @property
     def full_gradient(self) -> bool:
@@ -372,6 +410,28 @@ class ComplexStepReference:
 
     def compare(self, params, value, grads) -> tuple[float, float, float]:
         return _check_cached(self, freeze(params)).compare(self.network, value, grads)
+
+    def summation_condition(self, params) -> float:
+        return _condition_cached(self, freeze(params))
+
+    def relative_difference(self, a: tuple[float, dict], b: tuple[float, dict]) -> float:
+        """max(value, gradient) difference of two results (value, grads) in the norm of `compare`,
+        relative to `b`: full max-norm, or along the check directions for a large network."""
+        (va, ga), (vb, gb) = a, b
+        flat = [flatten({k: np.asarray(g[k], np.float64) for k in self.network.param_names}, self.network)
+                for g in (ga, gb)]  # fmt: skip
+        if not self.full_gradient:
+            directions = check_directions(self.network)
+            flat = [directions @ f for f in flat]
+        grad = np.max(np.abs(flat[0] - flat[1])) / max(np.max(np.abs(flat[1])), 1e-300)
+        return float(max(grad, abs(va - vb) / max(abs(vb), 1e-300)))
+
+
+@lru_cache(maxsize=16)
+def _condition_cached(problem, frozen_params):
+    return summation_condition(
+        problem.point_losses, thaw(frozen_params), problem.network, problem.full_gradient
+    )
 
 
 @lru_cache(maxsize=8)

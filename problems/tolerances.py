@@ -1,64 +1,142 @@
-"""Accuracy contracts shared by the problems: rounding bounds for exact strategies and the
-predicted error of finite-difference stencils, both derived rather than guessed."""
+"""Accuracy contracts shared by the problems, derived rather than guessed, portable across CPUs.
+
+A tolerance is the sum of parts (`Tolerance`), each recorded with the case:
+- `rounding`: what an exact strategy may differ by in the working dtype: a chain of roundings per
+  point (probabilistic, λ·√n·ε) plus the accumulation of N per-point terms (deterministic, γ_N,
+  any summation order), times the sum's condition number; float64 never below the contract.
+- `truncation`: an approximate strategy's predicted truncation error, from the reference's
+  higher Taylor coefficients.
+- `stencil_rounding`: the rounding of a finite-difference strategy, amplified by h⁻ᵏ, *measured*
+  on the strategy itself (bench/rounding.py): it depends on the kernels and on the order in which
+  the stencil's terms are accumulated, which differ between frameworks, compile modes and CPUs
+  (PyTorch's central difference at 10,000 points: 2.9e-3 with the x+h and x−h nodes in separate
+  halves of the batch, 5.1e-5 with them adjacent), so no a-priori model is both portable and tight.
+- `statistical`: a stochastic estimator's bias + Z·σ.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from problems.core import machine_epsilon
 from problems.errors import BenchInputError
-from problems.network import MLPSpec, flatten, unflatten
+from problems.network import MLPSpec, flatten
 from problems.reference import (
-    ACTIVATION_FUNCTIONS,
-    COMPLEX_STEP,
     batched,
     check_directions,
-    complex_step_batch,
     complex_step_gradient,
-    complex_step_jacobian,
     directional_reference,
-    taylor_coefficients,
 )
 
 PROBABILISTIC_LAMBDA = 10.0
 """λ in the probabilistic rounding bound λ·√n·ε (Higham & Mary, SIAM J. Sci. Comput. 2019): it
 holds with probability ≥ 1 − 2n·exp(−λ²/2)·..., i.e. essentially always for λ = 10."""
 
-NETWORK_PATH_OPS = 40
-"""Rounded operations on one path through the seed net and its input derivative (4 layers of
-≤5-term dot products, a bias add, z², exp and the chain-rule products)."""
-
-PATH_OPS_PER_LAYER = 4
-"""Rounded operations per layer besides its dot product (bias add, activation, chain rule)."""
-
-
-def network_path_ops(spec: MLPSpec) -> int:
-    """Rounded operations on one path through `spec` and its input derivative: Σ over layers of
-    (fan-in + PATH_OPS_PER_LAYER), and at least the seed net's NETWORK_PATH_OPS, so the seed's
-    bounds are unchanged and wide layers (long dot products) get theirs."""
-    return max(NETWORK_PATH_OPS, sum(fan_in + PATH_OPS_PER_LAYER for fan_in in spec.sizes[:-1]))
-
+OPS_PER_LAYER = 4
+"""Rounded operations per layer on a path besides the fan-in's dot-product terms: bias add,
+activation (and its Taylor recurrence), the chain-rule product, the next layer's accumulation."""
 
 EXACT_FLOAT64_TOLERANCE = 1e-9
 """Contract for exact strategies of higher-order losses in float64 (relative 1e-9). A k-th
 derivative sums Faà di Bruno terms of growing count and size, so it is allowed more than the
 penalty's 1e-10; observed errors are ≤ 2e-14 up to k = 8 on the seed net."""
 
+STENCIL_ROUNDING_SAFETY = 2.0
+"""Factor on a finite-difference strategy's measured float32 rounding: the measurement is the
+error of the very computation (same inputs, kernels, layout) against float64, so it needs a margin
+only for the reference-side rounding and the run-to-run variation of parallel reductions."""
+
+EXTRAPOLATION_SAFETY = 16.0
+"""Factor on the float64 rounding extrapolated from a float32 measurement (ε₆₄/ε₃₂ times the
+ratio of the stencils' amplifications h⁻ᵏ). The scaling is exact to first order, but the constant
+is not: float32 and float64 kernels block their reductions differently. Measured here, the float64
+rounding was up to 4.9× the first-order extrapolation (PyTorch, 2nd-order stencil, width-64 net);
+16 keeps a margin of 3 over that."""
+
+LINEAR_REGIME = 0.01
+"""A float32 rounding measurement above this relative size is outside the first-order regime
+(high-order stencils of wide nets in float32 give no significant digit at all) and is not
+extrapolated; `bench.rounding` measures again at a larger step."""
+
 MAX_USEFUL_ERROR = 0.5
 """An approximate strategy (finite differences, stochastic estimator) whose predicted relative error
 exceeds this is refused (recorded as failed with the reason), not timed: its tolerance would accept
 any gradient."""
 
-FD_ROUNDING_ULPS = 1.0
-"""Rounding charged to each network evaluation of a stencil, in ulps of its output layer's absolute
-sum (`output_magnitude`); summed in absolute value over the stencil, divided by hᵏ."""
+
+@dataclass(frozen=True)
+class RoundingMeasurement:
+    """A finite-difference strategy's float32 rounding, measured (`bench.rounding`): the relative
+    difference of its float32 result from the same computation in float64 on the same float32
+    inputs, at a stencil whose amplification (largest weight, ∝ h⁻ᵏ) is `amplification`."""
+
+    relative: float
+    amplification: float
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A tolerance and the parts it is made of (see the module docstring); `total` is the bound."""
+
+    rounding: float
+    truncation: float = 0.0
+    stencil_rounding: float = 0.0
+    statistical: float = 0.0
+    measurement: RoundingMeasurement | None = None
+    """The measurement behind `stencil_rounding` (before scaling and its safety factor)."""
+
+    @property
+    def total(self) -> float:
+        return self.rounding + self.truncation + self.stencil_rounding + self.statistical
+
+    def record(self) -> dict:
+        """The fields written with a case: the total and every part."""
+        out = {"tolerance": self.total, "tolerance_rounding": self.rounding}
+        if self.truncation:
+            out["tolerance_truncation"] = self.truncation
+        if self.stencil_rounding:
+            out["tolerance_stencil_rounding"] = self.stencil_rounding
+            out["measured_rounding"] = self.measurement.relative
+            out["measured_amplification"] = self.measurement.amplification
+        if self.statistical:
+            out["tolerance_statistical"] = self.statistical
+        return out
 
 
 def rounding_bound(operations: float, dtype: str) -> float:
     """λ·√n·ε: the probabilistic bound on the relative error of a chain of n roundings."""
     return PROBABILISTIC_LAMBDA * math.sqrt(operations) * machine_epsilon(dtype)
+
+
+def accumulation_bound(terms: int, dtype: str) -> float:
+    """γ_N = N·u/(1 − N·u), u = ε/2: the worst-case relative error of a sum of N terms in any order
+    (Higham, Accuracy and Stability of Numerical Algorithms, Lemma 3.1 and §4.2). Not the
+    probabilistic √N: PyTorch's float32 weight gradients over N points were measured here erring
+    ∝ N (1.7e-6, 3.5e-5, 3.7e-4 at 10³, 10⁴, 10⁵ points), as recursive summation of terms of one
+    sign does."""
+    u = machine_epsilon(dtype) / 2
+    return terms * u / (1.0 - terms * u)
+
+
+def path_operations(spec: MLPSpec, passes: int) -> int:
+    """Rounded operations on one point's path through the network, `passes` times (Taylor
+    coefficients of the input derivative and the reverse pass of the weight gradient): per layer
+    its fan-in's dot-product terms plus OPS_PER_LAYER."""
+    return passes * sum(fan_in + OPS_PER_LAYER for fan_in in spec.sizes[:-1])
+
+
+def exact_rounding(spec: MLPSpec, passes: int, points: int, condition: float, dtype: str,
+                   contract: float | None = None, extra_operations: int = 0) -> float:  # fmt: skip
+    """The rounding bound of an exact strategy: C·(λ·√n·ε + γ_N) with n the per-point path's
+    roundings (`path_operations` + `extra_operations`, e.g. the terms an operator sums), N the
+    points accumulated and C the sum's condition number (`summation_condition`); in float64 at
+    least `contract`, the suite's promise."""
+    operations = path_operations(spec, passes) + extra_operations
+    bound = condition * (rounding_bound(operations, dtype) + accumulation_bound(points, dtype))
+    return max(bound, contract) if dtype == "float64" and contract is not None else bound
 
 
 def usable_bound(bound: float, strategy: str, problem, dtype: str, remedy: str) -> float:
@@ -72,69 +150,52 @@ def usable_bound(bound: float, strategy: str, problem, dtype: str, remedy: str) 
     return bound
 
 
-def output_magnitude(params, spec: MLPSpec, x: np.ndarray) -> np.ndarray:
-    """|W_L||h_(L−1)(x)| + |b_L|, shape (N, d_out): the scale of the output layer's rounding error
-    (the leading factor of the dot-product error bound |fl(wᵀh) − wᵀh| ≤ γₙ|w|ᵀ|h|)."""
-    activation = ACTIVATION_FUNCTIONS[spec.activation]
-    h = x
-    for i in range(1, spec.n_layers):
-        h = activation(h @ params[f"W{i}"].T + params[f"b{i}"])
-    last = spec.n_layers
-    return np.abs(h) @ np.abs(params[f"W{last}"]).T + np.abs(params[f"b{last}"])
-
-
-def stencil_error_bound(spec, params, dtype, full, loss, first_order_error, nodes, weights, coefficient):
-    """Predicted relative gradient error of a loss built from a stencil Dₙ = Σ_m w_m U(x_nm).
-
-    `loss(p)` is the exact loss and `first_order_error(p)` its first-order change from the stencil's
-    truncation (both batched, real-analytic); `nodes` (N, M, d) the evaluation points, `weights` (M,)
-    the stencil weights (h⁻ᵏ included) and `coefficient` (N,) = |∂L/∂Dₙ|. Three terms, relative to the
-    gradient's scale (max|g| for the full comparison, the RMS of g·v over the check directions for the
-    directional one):
-
-    - truncation: 2·|∇θ first_order_error| (the 2 covers the O(h⁴) and squared-error remainders);
-    - rounding of Dₙ: each evaluation off by FD_ROUNDING_ULPS·ε·M (`output_magnitude`), so Dₙ by
-      ρₙ = ε Σ_m |w_m| M(x_nm) and the gradient's factor ∇L/∂D by the loss's relative error Σ cₙρₙ / L;
-    - rounding of the gradient's accumulation Σₙ cₙ Σ_m w_m ∇θU(x_nm), usually the larger term: the
-      weights sum to ~0 (for the output bias exactly), so each component is a sum of N·M terms that
-      cancel; pairwise/blocked summation (XLA, ATen) errs by ≤ ⌈log₂(N·M)⌉·ε·Σ|terms| (Higham,
-      Accuracy and Stability of Numerical Algorithms, §4.2), with |∂θU(x_nm)| from the complex-step
-      Jacobian at every node (full), or bounded in 2-norm via ‖∇θU(x)‖ estimated by 16 random
-      projections (directional), at each stencil's centre for all its nodes (they lie within h of
-      it; this keeps the estimate affordable for 10⁶-parameter nets with 101-node stencils).
-      Without the log factor the Poisson stencil at d = 32 exceeded it.
-    """
-    eps = machine_epsilon(dtype)
-    N, M, d = nodes.shape
-    flat_nodes = nodes.reshape(N * M, d)
-
-    def u_at_nodes(p):
-        return taylor_coefficients(p, spec, flat_nodes, np.zeros_like(flat_nodes), 0)[0][..., 0]
-
-    weight_matrix = coefficient[:, None] * np.abs(weights)[None, :]  # (N, M)
+def truncation_bound(spec: MLPSpec, params, full: bool, loss, first_order_error) -> float:
+    """Predicted relative error of an approximate loss from its truncation: `loss(p)` is the exact
+    loss and `first_order_error(p)` its first-order change from the stencil's truncation (both
+    batched and real-analytic). 2·|∇θE| relative to the gradient's scale (max|g| for the full
+    comparison, the RMS of g·v over the check directions for the directional one), and 2·|E|/|L| for
+    the value; the factor 2 covers the O(h⁴) and squared-error remainders."""
+    value = abs(float(np.real(loss(batched(params))[0])))
+    value_error = abs(float(np.real(first_order_error(batched(params))[0])))
     if full:
         grad_e = flatten(complex_step_gradient(first_order_error, params, spec), spec)
         scale = np.max(np.abs(flatten(complex_step_gradient(loss, params, spec), spec)))
         truncation = np.max(np.abs(grad_e))
-        jacobian = np.abs(complex_step_jacobian(u_at_nodes, params, spec)).reshape(-1, N, M)
-        gradient_rounding = np.max(np.einsum("nm,pnm->p", weight_matrix, jacobian))
     else:
         directions = check_directions(spec)
         _, grad_e = directional_reference(first_order_error, params, spec, directions)
         _, grad_l = directional_reference(loss, params, spec, directions)
         scale, truncation = np.sqrt(np.mean(grad_l**2)), np.max(np.abs(grad_e))
-        probes = check_directions(spec, count=16, seed=4321)
-        theta = flatten(params, spec)
-        points = nodes.mean(axis=1)  # the stencils' centres: every node lies within h of its point
-        with complex_step_batch():
-            perturbed = unflatten(theta + 1j * COMPLEX_STEP * probes, spec)
-            projected = np.imag(taylor_coefficients(perturbed, spec, points, points, 0)[0][..., 0])
-        norms = np.sqrt(np.mean((projected / COMPLEX_STEP) ** 2, axis=0))[:, None]  # (N, 1): per point
-        gradient_rounding = np.sum(weight_matrix * norms)
-    rho = (np.abs(weights)[None, :] * output_magnitude(params, spec, flat_nodes)[:, 0].reshape(N, M)).sum(-1)
-    value = abs(float(np.real(loss(batched(params))[0])))
-    value_rounding = np.sum(coefficient * rho) / max(value, 1e-300)
-    summation_depth = max(1, math.ceil(math.log2(N * M)))
-    gradient_rounding *= summation_depth
-    rounding = FD_ROUNDING_ULPS * eps * (gradient_rounding / max(scale, 1e-300) + value_rounding)
-    return float(2.0 * truncation / max(scale, 1e-300) + rounding)
+    return float(2.0 * max(truncation / max(scale, 1e-300), value_error / max(value, 1e-300)))
+
+
+def stencil_tolerance(rounding: float, truncation: float, measurement: RoundingMeasurement | None,
+                      strategy: str, problem, dtype: str,
+                      remedy: str = "use float64") -> Tolerance:  # fmt: skip
+    """The tolerance of a finite-difference strategy: the exact rounding bound, its predicted
+    truncation, and its stencil rounding from a float32 `measurement` (`RoundingMeasurement`).
+    In float32 the measurement at the case's own stencil is the rounding itself
+    (×STENCIL_ROUNDING_SAFETY). In float64 it is extrapolated to first order, rounding errors being
+    linear in the unit roundoff and, for a stencil, in its amplification: ×(ε₆₄/ε₃₂)·A₆₄/A_measured
+    (`problem.stencil_amplification`), ×EXTRAPOLATION_SAFETY; the measurement must then be in the
+    first-order regime (≤ LINEAR_REGIME). Refused (`usable_bound`) when the approximation error it
+    allows would accept any gradient: on the truncation alone before anything is measured."""
+    usable_bound(truncation, strategy, problem, dtype, remedy)
+    if measurement is None:
+        raise ValueError(
+            f"the tolerance of {strategy} (finite differences) needs its measured rounding: "
+            "bench.rounding.stencil_rounding measures it"
+        )
+    if dtype == "float32":
+        stencil = STENCIL_ROUNDING_SAFETY * measurement.relative
+    else:
+        if measurement.relative > LINEAR_REGIME:
+            raise ValueError(
+                f"a float32 rounding of {measurement.relative:.2g} is not extrapolated to {dtype}"
+            )
+        scale = machine_epsilon(dtype) / machine_epsilon("float32")
+        scale *= problem.stencil_amplification(dtype) / measurement.amplification
+        stencil = EXTRAPOLATION_SAFETY * measurement.relative * scale
+    usable_bound(truncation + stencil, strategy, problem, dtype, remedy)
+    return Tolerance(rounding, truncation=truncation, stencil_rounding=stencil, measurement=measurement)

@@ -1,10 +1,17 @@
 """Compare two runs: `python -m reports.compare RUN_A RUN_B [--out DIR] [--fail-on-correctness]`.
 
-Timing: a case's change is flagged only when it exceeds the measured noise: the 95 % confidence
-notches of the two medians (median ± 1.57·IQR/√rounds) do not overlap *and* the ratio differs
-from 1 by more than `--min-change` (default 10 %, because run-to-run spread on a shared machine
-exceeds the within-run notch). Correctness: any case whose status got worse (ok → wrong / failed /
-crashed / over budget, or a new case that is not ok/unsupported/skipped) is a regression.
+Environments: each run's environment.json says where it ran. When the two differ (their
+`env_id`: host, CPU model, cores, threads, GPU, library versions), the differences are printed
+and timing changes are reported as "not comparable" (a different CPU or library is not a
+regression), while the correctness comparison applies as always.
+
+Timing, within one environment: a case's change is flagged only when it exceeds the measured
+noise: the 95 % confidence notches of the two medians (median ± 1.57·IQR/√n over the case's
+block medians, or over its rounds for runs without blocks) do not overlap *and* the ratio
+differs from 1 by more than `--min-change` (default 10 %, because run-to-run spread on a shared
+machine exceeds the within-run notch); a case timed under competing load (`contended`) in
+either run is not judged. Correctness: any case whose status got worse (ok → wrong /
+failed / crashed / over budget, or a new case that is not ok/unsupported/skipped) is a regression.
 pytest-benchmark's own `compare` table of the raw session JSONs is printed as well.
 `--fail-on-correctness` exits 1 on a correctness regression and never on timing (CI machines are
 noisy), which is how CI checks a quick subset against the committed baseline.
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import math
 import subprocess
 import sys
@@ -22,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.results import load_records
+from bench.timing import median_halfwidth
 from reports.html import STYLE, format_seconds, section, table
 
 GOOD = {"ok", "unsupported", "skipped"}
@@ -34,21 +43,60 @@ def _frame(run: Path) -> pd.DataFrame:
     return pd.DataFrame(records).drop_duplicates("case_id", keep="last").set_index("case_id")
 
 
+ENV_FIELDS = ("hostname", "cpu", "cores", "threads", "gpu", "python")
+
+
+def environment(run: Path) -> dict | None:
+    """The run's environment.json, or None if it has none."""
+    try:
+        return json.loads((Path(run) / "environment.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def environment_differences(env_a: dict | None, env_b: dict | None) -> list[str]:
+    """What differs between the environments of A and B (empty: the same environment)."""
+    if env_a is None or env_b is None:
+        missing = " and ".join(name for name, env in (("A", env_a), ("B", env_b)) if env is None)
+        return [f"no environment.json for {missing}: where it ran is unknown"]
+    if env_a.get("env_id") and env_a.get("env_id") == env_b.get("env_id"):
+        return []
+    diffs = [f"{k} {env_a.get(k)!r} → {env_b.get(k)!r}" for k in ENV_FIELDS if env_a.get(k) != env_b.get(k)]
+    libs_a, libs_b = env_a.get("libraries", {}), env_b.get("libraries", {})
+    diffs += [f"{lib} {libs_a.get(lib)} → {libs_b.get(lib)}" for lib in sorted(set(libs_a) | set(libs_b))
+              if libs_a.get(lib) != libs_b.get(lib)]  # fmt: skip
+    return diffs or [f"env_id {env_a.get('env_id')} → {env_b.get('env_id')}"]
+
+
 def _halfwidth(row, prefix: str) -> float:
+    """95 % half-width of the median: from the block medians where the run has them (their spread
+    includes the drift within the run, which back-to-back rounds hide), else from the rounds."""
+    blocks = row.get(f"block_medians_s{prefix}")
+    if isinstance(blocks, list) and len(blocks) > 1:
+        return median_halfwidth(blocks)
     iqr, rounds = row.get(f"iqr_s{prefix}"), row.get(f"rounds{prefix}")
     if iqr is None or rounds is None or pd.isna(iqr) or pd.isna(rounds) or rounds < 1:
         return float("nan")
     return 1.57 * iqr / math.sqrt(rounds)
 
 
-def compare(a: pd.DataFrame, b: pd.DataFrame, min_change: float = 0.10) -> pd.DataFrame:
-    """One row per case in either run: statuses, medians, ratio, verdict."""
+NOT_COMPARABLE = "not comparable (different environments)"
+CONTENDED = "not judged (competing load in A or B)"
+
+
+def compare(
+    a: pd.DataFrame, b: pd.DataFrame, min_change: float = 0.10, comparable: bool = True
+) -> pd.DataFrame:
+    """One row per case in either run: statuses, medians, ratio, verdict. With `comparable`
+    False (A and B ran in different environments) no timing change is judged."""
     joined = a.add_suffix("_a").join(b.add_suffix("_b"), how="outer")
     rows = []
     for case_id, r in joined.iterrows():
         sa, sb = r.get("status_a"), r.get("status_b")
         row = {"case_id": case_id, "status_a": sa, "status_b": sb,
-               "median_a_s": r.get("median_s_a"), "median_b_s": r.get("median_s_b")}  # fmt: skip
+               "median_a_s": r.get("median_s_a"), "median_b_s": r.get("median_s_b"),
+               "ratio_to_baseline_a": r.get("ratio_to_baseline_a"),
+               "ratio_to_baseline_b": r.get("ratio_to_baseline_b")}  # fmt: skip
         verdict = ""
         if isinstance(sb, str) and sb not in GOOD and (sa in GOOD or not isinstance(sa, str)):
             verdict = f"REGRESSION: {sa if isinstance(sa, str) else 'new'} → {sb}"
@@ -61,7 +109,11 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, min_change: float = 0.10) -> pd.Da
             ratio = mb / ma
             row["ratio"] = ratio
             notches_apart = abs(mb - ma) > _halfwidth(r, "_a") + _halfwidth(r, "_b")
-            if notches_apart and abs(ratio - 1) > min_change:
+            if not comparable:
+                verdict = NOT_COMPARABLE
+            elif r.get("contended_a") is True or r.get("contended_b") is True:
+                verdict = CONTENDED
+            elif notches_apart and abs(ratio - 1) > min_change:
                 verdict = "slower" if ratio > 1 else "faster"
             else:
                 verdict = "within noise"
@@ -105,7 +157,16 @@ def pytest_benchmark_table(run_a: Path, run_b: Path) -> str:
         return f"(pytest-benchmark compare unavailable: {exc})"
 
 
-def html_page(df: pd.DataFrame, run_a: Path, run_b: Path, min_change: float) -> str:
+def environment_note(differences: list[str]) -> str:
+    """One paragraph: whether A and B ran in the same environment, and what differs."""
+    if not differences:
+        return "A and B ran in the same environment: timing changes are judged against the noise."
+    what = "; ".join(differences)
+    return (f"A and B come from different environments ({what}): timing deltas between them are "
+            "not comparable and are not judged; correctness is compared.")  # fmt: skip
+
+
+def html_page(df: pd.DataFrame, run_a: Path, run_b: Path, min_change: float, differences: list[str]) -> str:
     counts = df["verdict"].replace("", "—").value_counts().to_dict()
     summary = ", ".join(f"{v} {html.escape(k)}" for k, v in sorted(counts.items()))
 
@@ -114,10 +175,12 @@ def html_page(df: pd.DataFrame, run_a: Path, run_b: Path, min_change: float) -> 
 
     shown = df.assign(status=df["verdict"].map(row_status))
     body = (f"<p>A = {html.escape(str(run_a))}, B = {html.escape(str(run_b))}. {summary}.</p>"
-            f"<p class='note'>Flagged when the medians' 95 % notches do not overlap and the change "
-            f"exceeds {min_change:.0%}.</p>")  # fmt: skip
+            f"<p class='note'>{html.escape(environment_note(differences))} "
+            f"Flagged when the medians' 95 % notches (from block medians) do not overlap and the "
+            f"change exceeds {min_change:.0%}.</p>")  # fmt: skip
     body += table(shown, ["case_id", "status_a", "status_b", "median_a_s", "median_b_s", "ratio",
-                          "verdict", "error_b"], "compare")  # fmt: skip
+                          "ratio_to_baseline_a", "ratio_to_baseline_b", "verdict", "error_b"],
+                  "compare")  # fmt: skip
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>compare</title>"
             f"<style>{STYLE}</style></head><body><h1>Run comparison</h1>"
             f"{section('changes', 'Changes', body)}</body></html>")  # fmt: skip
@@ -131,21 +194,29 @@ def main(argv=None) -> int:
     p.add_argument("--min-change", type=float, default=0.10, help="smallest relative change flagged")
     p.add_argument("--fail-on-correctness", action="store_true", help="exit 1 on a status regression")
     args = p.parse_args(argv)
-    df = compare(_frame(args.run_a), _frame(args.run_b), args.min_change)
+    differences = environment_differences(environment(args.run_a), environment(args.run_b))
+    df = compare(_frame(args.run_a), _frame(args.run_b), args.min_change, comparable=not differences)
+    print(environment_note(differences) + "\n")
     print(terminal_table(df))
     bench_table = pytest_benchmark_table(args.run_a, args.run_b)
     if bench_table:
-        print("\npytest-benchmark compare:\n" + bench_table)
+        caveat = " (different environments: not comparable)" if differences else ""
+        print(f"\npytest-benchmark compare{caveat}:\n" + bench_table)
     out = args.out or args.run_b
     out.mkdir(parents=True, exist_ok=True)
-    page = html_page(df, args.run_a, args.run_b, args.min_change)
+    page = html_page(df, args.run_a, args.run_b, args.min_change, differences)
     (out / "compare.html").write_text(page, encoding="utf-8")
     print(f"\ncomparison page: {out / 'compare.html'}")
     regressions = df[df["verdict"].str.startswith("REGRESSION") | (df["verdict"] == "missing in B")]
     if len(regressions):
         print(f"\n{len(regressions)} correctness regression(s):\n" + terminal_table(regressions))
     timing = df[df["verdict"].isin(["slower", "faster"])]
-    print(f"timing: {len(timing)} change(s) beyond noise (reported, never failing)")
+    if differences:
+        print("timing: not comparable (different environments; reported, never failing)")
+    else:
+        loaded = int((df["verdict"] == CONTENDED).sum())
+        not_judged = f"; {loaded} case(s) not judged: competing load" if loaded else ""
+        print(f"timing: {len(timing)} change(s) beyond noise{not_judged} (reported, never failing)")
     if s := spread(df):
         print(
             f"spread over {s['cases']} cases timed in both: |B/A − 1| median {s['median']:.1%}, "

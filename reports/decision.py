@@ -1,28 +1,50 @@
 """The decision a report exists for: per problem instance × framework × compile mode × dtype ×
-device, which AD strategy to use, by how much it wins, and what to avoid.
+device, which AD strategy to use, by how much it wins (with its uncertainty), and what to avoid.
 
 `decide(df)` works on the tidy frame of `reports.render.load_runs`; `python -m reports.decision
-RUN_DIR [RUN_DIR ...]` prints the same table in the terminal. The recommended strategy is the
-fastest one whose gradient passed the reference check; a strategy the catalogue marks as the floor
-(hand-written, no AD) is never recommended. Speed-ups are quoted against the catalogue's baseline
-(rev-over-rev, or nested-rev for higher-order losses), measured in the same group.
+RUN_DIR [RUN_DIR ...]` prints the same decisions in the terminal (`make advise` uses it).
+
+- **Recommended**: the fastest strategy (lowest median) whose gradient passed the reference check.
+  A strategy the catalogue marks as the floor (hand-written, no AD) is never recommended; it is
+  quoted as a reference (`over_floor`).
+- **Speed-up over the baseline** (the catalogue's `baseline`: rev-over-rev, nested-rev) and
+  **margin over the runner-up** are time ratios with a spread, from the best evidence present:
+  1. the harness's `ratio_to_baseline[_lo,_hi]` (per-block ratios measured interleaved);
+  2. per-block ratios of the two cases' `block_medians_s` (same group, same block count: block k
+     of both was measured in the same interleaved round), their BLOCK_QUANTILES percentiles;
+  3. older records without blocks: the medians' 95 % notches (median ± 1.57·IQR/√rounds), the
+     ratio's interval running from the notches' nearest to their farthest ends.
+  The two are **within noise** when the interval reaches 1.
+- **Avoid**: adoptable strategies that are wrong, failed, crashed, over budget or out of memory
+  (with the reason), and correct ones slower than AVOID_FACTOR × the recommended one.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from problems import PROBLEMS, catalogue
 
 GROUP = ["instance", "backend", "variant", "dtype", "device", "env_id"]
+"""The cases compared with each other: one decision each."""
 AVOID_FACTOR = 10.0
 """A correct strategy slower than this many times the recommended one is listed under `avoid`."""
+AVOID_STATUSES = ("wrong", "failed", "crashed", "over budget", "out of memory")
+NOTCH = 1.57
+"""95 % notch of a median: NOTCH·IQR/√rounds (McGill, Tukey & Larsen 1978)."""
+BLOCK_QUANTILES = (10.0, 90.0)
+"""Percentiles of the per-block ratios that give a pairwise ratio's spread."""
 
 
+# -- catalogue ---------------------------------------------------------------------------------
 def _catalogue_of(problem: str):
     cls = PROBLEMS.get(problem)
     return catalogue(cls.kind) if cls is not None else None
@@ -34,68 +56,326 @@ def is_floor(problem: str, strategy: str) -> bool:
     return bool(strategies and strategy in strategies and strategies[strategy].floor)
 
 
+def error_model(problem: str, strategy: str) -> str:
+    """The catalogue's error model of `strategy` ("exact" where the catalogue does not know it)."""
+    strategies = _catalogue_of(problem)
+    return strategies[strategy].error if strategies and strategy in strategies else "exact"
+
+
 def baseline_of(problem: str) -> str | None:
     strategies = _catalogue_of(problem)
     return strategies.baseline if strategies is not None else None
 
 
-def _median(row) -> float:
-    return float(row["median_s"])
+# -- pairwise uncertainty ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Ratio:
+    """A time ratio slow/fast (≥ 1 when `fast` is faster) and its spread [lo, hi].
+
+    `method`: "harness" (the harness's ratio_to_baseline), "blocks" (per-block ratios),
+    "notches" (medians' notches), "same" (a case against itself) or "none" (no spread known).
+    """
+
+    value: float
+    lo: float
+    hi: float
+    method: str
+
+    @property
+    def within_noise(self) -> bool | None:
+        """True when the spread reaches 1 (the two cannot be told apart); None if unknown."""
+        if self.method == "none" or not math.isfinite(self.lo):
+            return None
+        return bool(self.lo <= 1.0)
+
+
+def _number(record, key) -> float | None:
+    value = record.get(key) if hasattr(record, "get") else None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def block_medians(record) -> np.ndarray | None:
+    """The record's per-block medians as an array (None when absent or not all positive)."""
+    blocks = record.get("block_medians_s") if hasattr(record, "get") else None
+    if isinstance(blocks, str):  # from a CSV
+        blocks = [float(b) for b in blocks.strip("[]").split(",") if b.strip()]
+    if blocks is None or isinstance(blocks, float) or len(blocks) == 0:
+        return None
+    values = np.asarray(blocks, dtype=float)
+    return values if np.all(np.isfinite(values)) and np.all(values > 0) else None
+
+
+def notch(record) -> float | None:
+    """Half-width of the median's 95 % notch, NOTCH·IQR/√rounds (None without IQR or rounds)."""
+    iqr, rounds = _number(record, "iqr_s"), _number(record, "rounds")
+    if iqr is None or rounds is None or rounds < 1:
+        return None
+    return NOTCH * iqr / math.sqrt(rounds)
+
+
+def pairwise_ratio(slow, fast, paired: bool = True) -> Ratio:
+    """time(slow) / time(fast) with its spread: per-block ratios where both records carry the
+    same number of blocks (≥ 2) and were measured interleaved (`paired`: the same comparison
+    group), else the medians' notches, else no spread."""
+    a, b = (block_medians(slow), block_medians(fast)) if paired else (None, None)
+    if a is not None and b is not None and len(a) == len(b) and len(a) >= 2:
+        ratios = a / b
+        lo, hi = np.percentile(ratios, BLOCK_QUANTILES)
+        return Ratio(float(np.median(ratios)), float(lo), float(hi), "blocks")
+    ms, mf = _number(slow, "median_s"), _number(fast, "median_s")
+    value = ms / mf
+    ns, nf = notch(slow), notch(fast)
+    if ns is None or nf is None:
+        return Ratio(value, value, value, "none")
+    lo = (ms - ns) / (mf + nf)
+    hi = (ms + ns) / (mf - nf) if mf > nf else math.inf
+    return Ratio(value, lo, hi, "notches")
+
+
+def speedup_over(baseline, best) -> Ratio:
+    """time(baseline) / time(best): the harness's ratio_to_baseline when `best` carries it for
+    this baseline, else `pairwise_ratio(baseline, best)`."""
+    if best.get("strategy") == baseline.get("strategy"):
+        return Ratio(1.0, 1.0, 1.0, "same")
+    ratio = _number(best, "ratio_to_baseline")
+    lo, hi = _number(best, "ratio_to_baseline_lo"), _number(best, "ratio_to_baseline_hi")
+    named = best.get("baseline_strategy")
+    named = named if isinstance(named, str) else baseline.get("strategy")
+    if ratio and lo and hi and named == baseline.get("strategy"):
+        return Ratio(1 / ratio, 1 / hi, 1 / lo, "harness")
+    return pairwise_ratio(baseline, best)
+
+
+# -- what to avoid -----------------------------------------------------------------------------
+def short_reason(record, limit: int = 110) -> str:
+    """Why a case is to be avoided, in a few words: its status and the first line of its error
+    (without the source location the harness appends)."""
+    status = record.get("status")
+    if status == "wrong":
+        err, tol = _number(record, "grad_rel_err"), _number(record, "tolerance")
+        if err is not None and tol is not None:
+            return f"wrong: error {err:.1e} > tolerance {tol:.1e}"
+    error = str(record.get("error") or "").strip().splitlines()
+    message = re.sub(r" at [\w./<>-]+\.py:\d+$", "", error[0]) if error else ""
+    text = f"{status}: {message}" if message else str(status)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def avoid_list(adoptable: pd.DataFrame, best_median: float | None) -> list[dict]:
+    """[{strategy, reason, full}] for the adoptable cases of one group a user should not pick."""
+    out = []
+    for _, r in adoptable.sort_values("strategy").iterrows():
+        if r["status"] in AVOID_STATUSES:
+            out.append(
+                {"strategy": r["strategy"], "reason": short_reason(r), "full": str(r.get("error") or "")}
+            )
+        elif r["status"] == "ok" and best_median and r["median_s"] > AVOID_FACTOR * best_median:
+            factor = r["median_s"] / best_median
+            out.append({"strategy": r["strategy"], "reason": f"{factor:.0f}× slower", "full": ""})
+    return out
+
+
+# -- the decision ------------------------------------------------------------------------------
+def _caveats(*records) -> list[str]:
+    notes = []
+    for r in records:
+        if r is None:
+            continue
+        if flag(r.get("contended")) is True:
+            note = r.get("load_note")
+            notes.append(f"{r['strategy']} measured under competing load" + (f" ({note})" if note else ""))
+        elif flag(r.get("stable")) is False:
+            notes.append(f"{r['strategy']}: timing did not reach its precision")
+    return notes
+
+
+def why_none(adoptable: pd.DataFrame, group: pd.DataFrame) -> str:
+    if adoptable.empty:
+        return "only the hand-written floor ran" if len(group) else "nothing ran"
+    counts = adoptable["status"].value_counts()
+    parts = ", ".join(f"{n} {s}" for s, n in counts.items())
+    if set(counts.index) <= {"unsupported", "skipped"}:
+        return f"no AD strategy can run here ({parts})"
+    return f"no AD strategy passed the reference check ({parts})"
+
+
+def decide_group(g: pd.DataFrame) -> dict:
+    """The decision for one group (cases of one instance, backend, variant, dtype, device, env)."""
+    problem = g["problem"].iloc[0]
+    floor_mask = g["strategy"].map(lambda s: is_floor(problem, s)).astype(bool)
+    adoptable = g[~floor_mask]
+    ok = adoptable[adoptable["status"] == "ok"].sort_values(["median_s", "strategy"])
+    baseline = baseline_of(problem)
+    row = {
+        "problem": problem,
+        "baseline": baseline,
+        "strategies_ok": len(ok),
+        "strategies_tried": len(adoptable),
+    }
+    if ok.empty:
+        row.update(recommended=None, why_none=why_none(adoptable, g))
+        row["avoid_list"] = avoid_list(adoptable, None)
+        return row
+    best = ok.iloc[0]
+    runner = ok.iloc[1] if len(ok) > 1 else None
+    row.update(
+        recommended=best["strategy"],
+        median_s=float(best["median_s"]),
+        why_none="",
+        peak_memory_bytes=best.get("peak_memory_bytes"),
+        compile_s=best.get("compile_s"),
+    )
+    base = ok[ok["strategy"] == baseline]
+    if len(base):
+        s = speedup_over(base.iloc[0], best)
+        row.update(speedup=s.value, speedup_lo=s.lo, speedup_hi=s.hi, speedup_method=s.method)
+    else:
+        status = adoptable.loc[adoptable["strategy"] == baseline, "status"]
+        row["baseline_status"] = status.iloc[0] if len(status) else "not run"
+    if runner is not None:
+        m = pairwise_ratio(runner, best)
+        row.update(
+            runner_up=runner["strategy"],
+            margin=m.value,
+            margin_lo=m.lo,
+            margin_hi=m.hi,
+            margin_method=m.method,
+            within_noise=m.within_noise,
+        )
+    floors = g[floor_mask & (g["status"] == "ok")]
+    if len(floors):
+        row["floor"] = floors.sort_values("median_s").iloc[0]["strategy"]
+        row["over_floor"] = float(best["median_s"] / floors["median_s"].min())
+    row["caveats"] = _caveats(best, runner)
+    row["avoid_list"] = avoid_list(adoptable, float(best["median_s"]))
+    return row
+
+
+COLUMNS = [
+    "recommended",
+    "median_s",
+    "speedup",
+    "speedup_lo",
+    "speedup_hi",
+    "speedup_method",
+    "baseline",
+    "baseline_status",
+    "runner_up",
+    "margin",
+    "margin_lo",
+    "margin_hi",
+    "margin_method",
+    "within_noise",
+    "peak_memory_bytes",
+    "compile_s",
+    "floor",
+    "over_floor",
+    "caveats",
+    "avoid",
+    "avoid_list",
+    "why_none",
+    "strategies_ok",
+    "strategies_tried",
+]
 
 
 def decide(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per group: recommended strategy, its median, speed-up over the baseline, the
-    runner-up and the margin (runner-up / recommended), peak memory, compile time, and the
-    strategies to avoid with the reason (wrong, failed, crashed, over budget, > AVOID_FACTOR×)."""
+    """One row per group (GROUP), in reading order (family, size, framework, default compile mode
+    first, dtype, device): the recommendation or why there is none, speed-up over the baseline and
+    margin over the runner-up with their spreads, peak memory, compile time, the floor ratio, and
+    what to avoid (`avoid_list` of {strategy, reason, full}; `avoid` as one string)."""
+    from backends import DEFAULT_VARIANT
+    from reports.labels import add_labels
+
+    if df.empty:
+        return pd.DataFrame(columns=GROUP + ["problem", "family", "label"] + COLUMNS)
+    if "label" not in df:
+        df = add_labels(df)
     rows = []
-    for key, g in df.groupby(GROUP, dropna=False, sort=True):
-        problem = g["problem"].iloc[0]
-        adoptable = g[~g["strategy"].map(lambda s: is_floor(problem, s))]
-        ok = adoptable[adoptable["status"] == "ok"].sort_values("median_s")
-        row = dict(zip(GROUP, key), problem=problem)
-        if ok.empty:
-            row["recommended"] = None
-            row["why_none"] = "no AD strategy passed the reference check" if len(adoptable) else "no AD strategy ran"
-        else:
-            best = ok.iloc[0]
-            baseline = baseline_of(problem)
-            base = ok[ok["strategy"] == baseline]
-            row.update(
-                recommended=best["strategy"],
-                median_s=_median(best),
-                speedup_vs_baseline=_median(base.iloc[0]) / _median(best) if len(base) else float("nan"),
-                baseline=baseline,
-                runner_up=ok.iloc[1]["strategy"] if len(ok) > 1 else None,
-                margin=_median(ok.iloc[1]) / _median(best) if len(ok) > 1 else float("nan"),
-                peak_memory_bytes=best.get("peak_memory_bytes"),
-                compile_s=best.get("compile_s"),
-            )
-        avoid = []
-        for _, r in adoptable.sort_values("strategy").iterrows():
-            if r["status"] in ("wrong", "failed", "crashed", "over budget", "out of memory"):
-                avoid.append(f"{r['strategy']} ({r['status']})")
-            elif r["status"] == "ok" and not ok.empty and _median(r) > AVOID_FACTOR * row["median_s"]:
-                avoid.append(f"{r['strategy']} ({_median(r) / row['median_s']:.0f}× slower)")
-        row["avoid"] = "; ".join(avoid)
+    for key, g in df.groupby(GROUP, dropna=False, sort=False):
+        first = g.iloc[0]
+        row = {
+            **dict(zip(GROUP, key)),
+            "family": first["family"],
+            "label": first["label"],
+            "order_key": first["order_key"],
+            **decide_group(g),
+        }
+        row["avoid"] = "; ".join(f"{a['strategy']} ({a['reason']})" for a in row["avoid_list"])
         rows.append(row)
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    for col in COLUMNS:
+        if col not in out:
+            out[col] = None
+    default_first = [0 if DEFAULT_VARIANT.get(b) == v else 1 for b, v in zip(out["backend"], out["variant"])]
+    out = out.assign(_default=default_first)
+    out = out.sort_values(
+        ["order_key", "backend", "_default", "variant", "dtype", "device", "env_id"],
+        key=lambda s: s.map(str) if s.name != "order_key" else s,
+    )
+    return out.drop(columns=["_default"]).reset_index(drop=True)
+
+
+# -- the terminal ------------------------------------------------------------------------------
+def format_ratio(value, lo, hi, method) -> str:
+    """A ratio with its spread, "1.53× (1.41–1.66)", or just "1.53×" without one."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    if method in ("none", "same") or lo is None or not math.isfinite(hi if hi is not None else math.inf):
+        return f"{value:.2f}×" + (" (no spread)" if method == "none" else "")
+    return f"{value:.2f}× ({lo:.2f}–{hi:.2f})"
+
+
+def speedup_text(r) -> str:
+    if isinstance(r.get("baseline_status"), str) and pd.isna(r.get("speedup")):
+        return f"{r['baseline']} {r['baseline_status']}"
+    if r.get("recommended") == r.get("baseline"):
+        return f"is {r['baseline']}"
+    ratio = format_ratio(r["speedup"], r["speedup_lo"], r["speedup_hi"], r["speedup_method"])
+    return f"{ratio} vs {r['baseline']}"
+
+
+def margin_text(r) -> str:
+    if not isinstance(r.get("runner_up"), str):
+        return "no runner-up"
+    ratio = format_ratio(r["margin"], r["margin_lo"], r["margin_hi"], r["margin_method"])
+    noise = {True: ", within noise", False: "", None: ", spread unknown"}[flag(r.get("within_noise"))]
+    return f"{ratio} over {r['runner_up']}{noise}"
+
+
+def flag(value) -> bool | None:
+    """A yes/no/unknown column value as True/False/None (numpy bools and NaN included)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return bool(value)
 
 
 def terminal_table(decisions: pd.DataFrame) -> str:
-    from reports.html import format_seconds
+    from reports.html import format_bytes, format_seconds
+    from reports.labels import framework
 
     lines = []
-    for _, r in decisions.iterrows():
-        where = f"{r['instance']} {r['backend']}/{r['variant']} {r['dtype']} {r['device']}"
-        if not isinstance(r.get("recommended"), str):
-            lines.append(f"{where}: no recommendation ({r['why_none']})")
-            continue
-        speedup = r["speedup_vs_baseline"]
-        vs = f", {speedup:.2f}× {r['baseline']}" if pd.notna(speedup) else ""
-        runner = f", next {r['runner_up']} at {r['margin']:.2f}×" if isinstance(r.get("runner_up"), str) else ""
-        lines.append(f"{where}: use {r['recommended']} ({format_seconds(r['median_s'])}{vs}{runner})")
-        if r["avoid"]:
-            lines.append(f"    avoid: {r['avoid']}")
+    for fam, block in decisions.groupby("family", sort=False):
+        lines.append(f"{fam}")
+        for _, r in block.iterrows():
+            where = f"  {r['label']} · {framework(r['backend'])} {r['variant']} · {r['dtype']} {r['device']}"
+            if not isinstance(r.get("recommended"), str):
+                lines.append(f"{where}: no recommendation ({r['why_none']})")
+            else:
+                extras = [format_seconds(r["median_s"]), speedup_text(r), margin_text(r)]
+                if pd.notna(r.get("peak_memory_bytes")):
+                    extras.append(f"memory {format_bytes(r['peak_memory_bytes'])}")
+                if pd.notna(r.get("compile_s")):
+                    extras.append(f"compile {r['compile_s']:.3g} s")
+                model = error_model(r["problem"], r["recommended"])
+                approx = f" [approximate: {model}]" if model != "exact" else ""
+                lines.append(f"{where}: use {r['recommended']}{approx} ({'; '.join(extras)})")
+            if r["avoid"]:
+                lines.append(f"      avoid: {r['avoid']}")
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ CSV schema (one row per case; UTF-8, header required):
 | strategy | yes | strategy name (free text; the suite's names make rows comparable) |
 | device | yes | cpu or cuda |
 | dtype | yes | float32 or float64 |
-| status | yes | ok / wrong / failed / unsupported / over budget / crashed / skipped |
+| status | yes | ok / wrong / failed / unsupported / over budget / out of memory / crashed / skipped |
 | median_s | if ok | median seconds per loss+gradient evaluation |
 | points, order, dim, … | no | the problem's options; they form the instance, e.g. penalty[points=101] |
 | variant, iqr_s, min_s, rounds, compile_s | no | as in results.csv |

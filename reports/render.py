@@ -19,7 +19,7 @@ from bench.results import load_records
 from problems.errors import BenchInputError
 from reports.derived import add_derived
 from reports.external import load_external
-from reports.html import STYLE, section
+from reports.html import FILTER_SCRIPT, STYLE, section
 from reports.schema import COLUMNS
 from reports.sections import Context, render_sections
 
@@ -43,8 +43,13 @@ def load_runs(run_dirs: list[Path], external: list[Path] = ()) -> tuple[pd.DataF
             frames.append(df)
     for path in external:
         frames.append(load_external(path))
-        envs.append({"run_id": f"external:{Path(path).name}", "env_id": f"external:{Path(path).stem}",
-                     "cpu": "measured elsewhere (see the rows' source column)"})  # fmt: skip
+        envs.append(
+            {
+                "run_id": f"external:{Path(path).name}",
+                "env_id": f"external:{Path(path).stem}",
+                "cpu": "measured elsewhere (see the rows' source column)",
+            }
+        )
     if not frames:
         return pd.DataFrame(columns=list(COLUMNS)), envs
     df = pd.concat(frames, ignore_index=True)
@@ -56,16 +61,46 @@ def load_runs(run_dirs: list[Path], external: list[Path] = ()) -> tuple[pd.DataF
     return df[list(COLUMNS) + extra], envs
 
 
+def subtitle(ctx: Context) -> str:
+    """One line under the title: runs, case counts by status, machines and commits."""
+    runs = ", ".join(Path(r).name for r in ctx.run_dirs) or "—"
+    counts = ctx.latest["status"].value_counts()
+    statuses = ", ".join(f"{n} {s}" for s, n in counts.items())
+    machines = sorted(
+        {
+            f"{e.get('cpu', '?')}, {e.get('threads', '?')} threads"
+            + (f", {e['gpu']}" if e.get("gpu") else "")
+            for e in ctx.envs
+            if not str(e.get("env_id", "")).startswith("external:")
+        }
+    )
+    commits = sorted({str(e["commit"]) for e in ctx.envs if e.get("commit")})
+    parts = [f"runs: {runs}", f"{len(ctx.latest)} cases ({statuses})"]
+    parts += ["; ".join(machines)] if machines else []
+    parts += [f"commit {', '.join(commits)}"] if commits else []
+    return " · ".join(parts)
+
+
 def render_html(ctx: Context) -> str:
     sections = render_sections(ctx)
     nav = "".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t, _ in sections)
-    runs = ", ".join(html.escape(Path(r).name) for r in ctx.run_dirs)
     body = "".join(section(a, t, b) for a, t, b in sections)
     return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>nested-ad-bench report</title>"
-        f"<style>{STYLE}</style></head><body><h1>nested-ad-bench report</h1>"
-        f"<p class='sub'>runs: {runs}</p><nav>{nav}</nav>{body}</body></html>"
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<title>nested-ad-bench: which AD strategy to use</title>"
+        f"<style>{STYLE}</style></head><body><h1>nested-ad-bench: which AD strategy to use</h1>"
+        f"<p class='sub'>{html.escape(subtitle(ctx))}</p><nav>{nav}</nav>{body}{FILTER_SCRIPT}</body></html>"
     )
+
+
+def to_csv(df: pd.DataFrame, path: Path) -> None:
+    """The tidy CSV: list-valued columns (block medians) as JSON arrays."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].map(lambda v: isinstance(v, (list, tuple))).any():
+            out[col] = out[col].map(lambda v: json.dumps(list(v)) if isinstance(v, (list, tuple)) else v)
+    out.to_csv(path, index=False)
 
 
 def render(run_dirs: list[Path], out: Path, external: list[Path] = ()) -> list[Path]:
@@ -74,8 +109,8 @@ def render(run_dirs: list[Path], out: Path, external: list[Path] = ()) -> list[P
     out.mkdir(parents=True, exist_ok=True)
     df, envs = load_runs([Path(r) for r in run_dirs], [Path(e) for e in external])
     csv_path, html_path = out / "results.csv", out / "report.html"
-    df.to_csv(csv_path, index=False)
-    ctx = Context(df=df, envs=envs, run_dirs=[Path(r) for r in run_dirs])
+    to_csv(df, csv_path)
+    ctx = Context(df=df, envs=envs, run_dirs=[Path(r) for r in run_dirs], csv_path=csv_path)
     html_path.write_text(render_html(ctx), encoding="utf-8")
     return [csv_path, html_path]
 

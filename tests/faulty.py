@@ -10,7 +10,23 @@ import numpy as np
 
 from backends import Compiled, get_backend, register_strategy, unregister_strategy
 
-FAULTS = ("test-wrong", "test-nan", "test-raise", "test-segfault", "test-hang")
+FAULTS = (
+    "test-wrong",
+    "test-nan",
+    "test-raise",
+    "test-segfault",
+    "test-hang",
+    "test-memory-error",
+    "test-sigkill",
+    "test-segfault-timing",
+)
+
+SEGFAULT_AT_CALL = 12
+"""test-segfault-timing: correct, each call a 2 ms busy-wait, and a segfault on this call. The
+check takes call 1, the warm-up calls 2-3, calibration calls 4-6 (one call per round: 2 ms is
+above the round target, 1 ms with `--max-time 0.05`); the 5 ms bursts then take 1 to 3 calls,
+so call 12 comes in the 2nd to 6th of the group's 10 interleaved blocks: mid-timing, after the
+other cases of its group have had bursts."""
 
 
 def _correct(problem, dtype, device, variant):
@@ -33,11 +49,33 @@ def _build(fault):
                 os.kill(os.getpid(), signal.SIGSEGV)
             if fault == "test-hang":
                 time.sleep(3600)
+            if fault == "test-memory-error":  # what an allocation that fails in-process raises
+                raise MemoryError("deliberate: cannot allocate the gradient")
+            if fault == "test-sigkill":  # what the kernel's OOM killer does (the driver classifies it)
+                os.kill(os.getpid(), signal.SIGKILL)
             return value, grads
 
+        if fault == "test-segfault-timing":
+            return Compiled(good.prepare, _segfault_while_timed(good.run), good.to_numpy)
         return Compiled(good.prepare, good.run, to_numpy)
 
     return build
+
+
+def _segfault_while_timed(run):
+    calls = 0
+
+    def timed(native):
+        nonlocal calls
+        calls += 1
+        if calls == SEGFAULT_AT_CALL:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        end = time.perf_counter() + 0.002
+        while time.perf_counter() < end:
+            pass
+        return run(native)
+
+    return timed
 
 
 def register() -> None:

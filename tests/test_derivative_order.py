@@ -9,6 +9,7 @@ import pytest
 
 from backends import BACKENDS, UnsupportedStrategy, get_backend
 from bench.measure import params_in_dtype
+from bench.rounding import tolerance_for
 from problems import BenchInputError, catalogue, get_problem
 from problems.network import SEED_NETWORK
 from problems.reference import taylor_coefficients
@@ -25,10 +26,15 @@ def problems():
 
 def _check(problem, strategy, backend, dtype="float64", params=None):
     params = problem.init_params(0) if params is None else params
-    value, grads = get_backend(backend).value_and_grad(problem, strategy, dtype=dtype)(params)
+    b = get_backend(backend)
+    value, grads = b.value_and_grad(problem, strategy, dtype=dtype)(params)
     ref_params = params_in_dtype(params, dtype)
     value_err, grad_err, _ = problem.compare(ref_params, value, grads)
-    return value_err, grad_err, problem.tolerance(strategy, dtype, ref_params)
+    return (
+        value_err,
+        grad_err,
+        tolerance_for(b, problem, strategy, dtype, params, result=(value, grads)).total,
+    )
 
 
 # -- the problem ---------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from problems import CATALOGUES, PROBLEMS, Catalogue, Problem, Strategy, get_pro
 from problems.core import check_int_option
 from problems.network import MLPSpec
 from problems.reference import ComplexStepReference, taylor_coefficients
-from problems.tolerances import rounding_bound
+from problems.tolerances import Tolerance, rounding_bound
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ class SquaredOutput(ComplexStepReference, Problem):
         x = self.grid()
         return (taylor_coefficients(params, self.network, x, x * 0, 0)[0][..., 0] ** 2).sum(axis=-1)
 
-    def tolerance(self, strategy, dtype, params):
-        return 1e-12 if dtype == "float64" else rounding_bound(20 + self.points, dtype)
+    def tolerance_parts(self, strategy, dtype, params, measured_rounding=None):
+        return Tolerance(1e-12 if dtype == "float64" else rounding_bound(20 + self.points, dtype))
 
 
 def _jax_build(problem, dtype, device, variant):
@@ -99,16 +99,17 @@ def test_a_new_problem_and_strategy_run_through_the_harness(extended):
 
 
 def test_a_plugin_strategy_can_be_declared_for_some_instances_only(extended):
-    register_strategy("jax", SquaredOutput.kind, "only-odd", _jax_build,
-                      when=lambda p: None if p.points % 2 else "defined for an odd number of points")  # fmt: skip
+    odd_only = lambda p: None if p.points % 2 else "defined for an odd number of points"
+    register_strategy("jax", SquaredOutput.kind, "only-odd", _jax_build, when=odd_only)
     try:
         jax_backend = get_backend("jax")
         assert "only-odd" in jax_backend.strategies(get_problem("test-squared-output", points=7))
         reasons = jax_backend.unsupported(get_problem("test-squared-output", points=8))
         assert reasons["only-odd"] == "defined for an odd number of points"
-        assert "has no implementation" in get_backend("torch").unsupported(
-            get_problem("test-squared-output", points=7)
-        )["only-odd"]
+        assert (
+            "has no implementation"
+            in get_backend("torch").unsupported(get_problem("test-squared-output", points=7))["only-odd"]
+        )
     finally:
         unregister_strategy("jax", SquaredOutput.kind, "only-odd")
     assert "only-odd" not in CATALOGUES[SquaredOutput.kind]

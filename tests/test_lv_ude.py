@@ -10,8 +10,10 @@ from problems.lv_ude import (
     DATA_PATH,
     LV_PARAMETERS,
     NOISE_FRACTION,
+    T_SPAN,
     generate_data,
     load_data,
+    lotka_volterra,
     quartic_dense_output,
     save_times,
 )
@@ -33,13 +35,34 @@ def reference(problem, params):
     return problem.reference(params)
 
 
-def test_data_file_matches_a_regeneration_bit_for_bit():
+REGENERATION_SAFETY = 10.0
+"""Margin on the solver's global error for a regeneration on another machine: its step sequence
+may differ (DOP853's error norms go through BLAS, whose last bits differ between CPUs), which moves
+the result by at most the order of the global error itself."""
+
+
+def test_data_file_matches_a_regeneration_within_the_solvers_accuracy():
+    """The stored data is what `python -m problems.lv_ude` writes on any machine: t and u0 exactly
+    (IEEE basic operations on numpy's bit-exact PCG64 stream, no library math), the trajectory
+    within the accuracy of the DOP853 solve at rtol = atol = 1e-12 that made it. That accuracy is
+    measured, not assumed: the global error of the 1e-12 solve against a solve at scipy's tightest
+    tolerance (100·ε), with REGENERATION_SAFETY."""
     regenerated = generate_data()
     with np.load(DATA_PATH) as stored:
-        assert set(stored.files) == set(regenerated)
-        for key, value in regenerated.items():
-            assert stored[key].dtype == value.dtype and stored[key].shape == value.shape, key
-            assert stored[key].tobytes() == value.tobytes(), key
+        stored = {k: stored[k] for k in stored.files}
+    assert set(stored) == set(regenerated)
+    for key, value in regenerated.items():
+        assert stored[key].dtype == value.dtype and stored[key].shape == value.shape, key
+    np.testing.assert_array_equal(stored["t"], regenerated["t"])
+    np.testing.assert_array_equal(stored["u0"], regenerated["u0"])
+    tight = solve_ivp(lotka_volterra, T_SPAN, regenerated["u0"], method="DOP853", t_eval=save_times(),
+                      rtol=100 * np.finfo(float).eps, atol=100 * np.finfo(float).eps).y.T  # fmt: skip
+    global_error = np.max(np.abs(regenerated["X_clean"] - tight))
+    assert 0 < global_error < 1e-10  # the 1e-12 solve is that accurate, and not trivially exact
+    tolerance = REGENERATION_SAFETY * global_error
+    np.testing.assert_allclose(stored["X_clean"], regenerated["X_clean"], rtol=0, atol=tolerance)
+    # The noise scales with each state's mean, which moves by at most the same tolerance.
+    np.testing.assert_allclose(stored["X_noisy"], regenerated["X_noisy"], rtol=0, atol=2 * tolerance)
 
 
 def test_data_is_the_canonical_setup():

@@ -1,9 +1,14 @@
 """The correctness gate of the harness: wrong or failing strategies are recorded, never timed."""
 
+import time
+
 import pytest
 
+import bench.measure
+from backends import Compiled
 from bench.cases import Case
-from bench.measure import measure
+from bench.measure import Prepared, base_record, finish, measure, time_group
+from bench.timing import TimingPolicy
 from tests import faulty
 
 
@@ -54,3 +59,68 @@ def test_unsupported_and_unavailable_device():
 
     if not torch.cuda.is_available():
         assert r["status"] == "skipped" and "device 'cuda' not available to torch" in r["error"]
+
+
+def test_memory_error_is_out_of_memory_and_not_timed():
+    r = measure(_case("test-memory-error"))
+    assert r["status"] == "out of memory"
+    assert "MemoryError: deliberate: cannot allocate the gradient" in r["error"]
+    assert "median_s" not in r
+
+
+def _fake(strategy, seconds, fail_at=None):
+    """A prepared ok case whose evaluation busy-waits `seconds` (and raises on call `fail_at`)."""
+    calls = 0
+
+    def run(native):
+        nonlocal calls
+        calls += 1
+        if calls == fail_at:
+            raise RuntimeError("deliberate failure while timed")
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+
+    case = _case(strategy)
+    record = {**base_record(case), "status": "ok"}
+    return Prepared(case, record, Compiled(lambda p: p, run, lambda out: (0.0, {})), native=None)
+
+
+def test_a_case_failing_while_timed_is_failed_and_the_rest_timed_again(monkeypatch):
+    monkeypatch.setattr(bench.measure, "POLICY", TimingPolicy(min_rounds=2, max_time=0.05))
+    group = [_fake("rev-over-rev", 0.001), _fake("fd-central", 0.001, fail_at=12), _fake("taylor", 0.002)]
+    time_group(group)
+    base, failed, other = (p.record for p in group)
+    assert (
+        failed["status"] == "failed" and "during timing: RuntimeError: deliberate failure" in failed["error"]
+    )
+    assert "blocks" not in failed
+    assert base["status"] == other["status"] == "ok" and base["blocks"] >= 10
+    assert base["ratio_to_baseline"] == 1.0 and other["baseline_strategy"] == "rev-over-rev"
+    assert other["ratio_to_baseline_lo"] <= other["ratio_to_baseline"] <= other["ratio_to_baseline_hi"]
+    assert {"contended", "load_note", "stable", "block_medians_s", "ratio_to_baseline_lo"} <= set(other)
+
+
+def test_the_rounds_go_into_pytest_benchmarks_stats(monkeypatch):
+    monkeypatch.setattr(bench.measure, "POLICY", TimingPolicy(min_rounds=2, max_time=0.05))
+
+    class Stats:
+        def __init__(self):
+            self.durations = []
+
+        def update(self, duration):
+            self.durations.append(duration)
+
+    class Benchmark:
+        def _make_stats(self, iterations):
+            self.iterations, self.stats = iterations, Stats()
+            return self.stats
+
+    (prepared,) = [_fake("rev-over-rev", 0.001)]
+    time_group([prepared])
+    benchmark = Benchmark()
+    record = finish(prepared, benchmark)
+    assert len(benchmark.stats.durations) == record["rounds"] and benchmark.iterations == record["iterations"]
+    per_call = sorted(d / record["iterations"] for d in benchmark.stats.durations)
+    assert per_call[len(per_call) // 2] == pytest.approx(record["median_s"], rel=0.05)
+    assert record["peak_memory_bytes"] is None or record["peak_memory_bytes"] >= 0

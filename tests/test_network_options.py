@@ -101,4 +101,8 @@ def test_penalty_reference_on_a_wide_net_uses_directions():
     assert value_err < 1e-14 and grad_err < 1e-12
     wrong = {k: v * (1.01 if k == "W2" else 1.0) for k, v in grads.items()}
     assert problem.compare(params, value, wrong)[1] > 1e-4
-    assert np.isfinite(problem.tolerance("fd-central", "float32", params))
+    from problems.core import freeze
+    from problems.penalty import fd_truncation
+
+    assert 0 < fd_truncation(problem, "float32", freeze(params)) < 1e-2  # directional, affordable
+    assert 0 < problem.tolerance("rev-over-rev", "float32", params) < 1e-3

@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+from backends import get_backend
+from bench.rounding import tolerance_for
 from problems import PROBLEMS, BenchInputError, get_problem
 from problems.penalty import fd_step
 
@@ -64,7 +66,10 @@ def test_tolerances(seed_problem, seed_params):
     assert seed_problem.tolerance("rev-over-rev", "float64", seed_params) == 1e-10
     t32 = seed_problem.tolerance("rev-over-rev", "float32", seed_params)
     assert np.finfo(np.float32).eps < t32 < 1e-4
-    fd64 = seed_problem.tolerance("fd-central", "float64", seed_params)
-    assert 1e-10 < fd64 < 1e-8  # truncation h² ~ ε^(2/3) ~ 4e-11 plus rounding ε/h, relative
+    fd64 = tolerance_for(get_backend("jax"), seed_problem, "fd-central", "float64", seed_params)
+    assert fd64.truncation > 0 and fd64.stencil_rounding > 0 and fd64.measurement.relative > 0
+    assert 1e-10 < fd64.total < 1e-8  # truncation h² ~ ε^(2/3) ~ 4e-11 plus rounding ε/h, relative
+    with pytest.raises(ValueError, match="needs its measured rounding"):
+        seed_problem.tolerance("fd-central", "float64", seed_params)
     with pytest.raises(BenchInputError, match="valid dtypes: float32, float64"):
         seed_problem.tolerance("rev-over-rev", "float16", seed_params)

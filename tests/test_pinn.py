@@ -6,6 +6,7 @@ import pytest
 
 from backends import BACKENDS, get_backend
 from bench.measure import params_in_dtype
+from bench.rounding import tolerance_for
 from problems import BenchInputError, get_problem
 from problems.reference import batched, compare_gradient
 
@@ -107,10 +108,12 @@ def test_bad_options_are_refused_listing_valid_values(name, options, message):
 # -- strategies on the MLP --------------------------------------------------------------------------
 def _check(problem, backend, strategy, dtype="float64"):
     params = problem.init_params(0)
-    value, grads = get_backend(backend).value_and_grad(problem, strategy, dtype=dtype)(params)
+    b = get_backend(backend)
+    value, grads = b.value_and_grad(problem, strategy, dtype=dtype)(params)
     ref_params = params_in_dtype(params, dtype)
     value_err, grad_err, _ = problem.compare(ref_params, value, grads)
-    return value, grads, value_err, grad_err, problem.tolerance(strategy, dtype, ref_params)
+    tolerance = tolerance_for(b, problem, strategy, dtype, params, result=(value, grads)).total
+    return value, grads, value_err, grad_err, tolerance
 
 
 @pytest.fixture(scope="module")

@@ -1,21 +1,26 @@
-"""Every case's error against the float64 reference, with its tolerance; wrong ones highlighted."""
+"""Correctness and failures in words: how close every timed case came to its tolerance, what was
+wrong (never timed), what failed and why. The full tables are in the data section."""
 
 from __future__ import annotations
 
-from reports.html import table
+from reports.findings import correctness_findings, failure_findings
+from reports.html import findings
 
-ANCHOR, TITLE = "correctness", "Correctness: error against the float64 reference"
+ANCHOR, TITLE = "correctness", "Correctness and failures"
+
+NOTE = (
+    "<p class='note'>grad_rel_err = max|g − g_ref| / max|g_ref| against an independent float64 reference "
+    "(hand-written Taylor propagation and the complex step); each strategy's tolerance is derived, not "
+    "guessed: the dtype's rounding bound for exact strategies, truncation + rounding for finite "
+    "differences, a statistical bound for stochastic estimators. A wrong case is reported and never "
+    "timed. Every case with its error, tolerance and message: <a href='#data'>Data</a> (tables "
+    "<i>Correctness</i> and <i>Failures and unsupported</i>).</p>"
+)
 
 
 def render(ctx) -> str | None:
-    df = ctx.df[ctx.df["status"].isin(["ok", "wrong"])]
-    if df.empty:
+    latest = ctx.latest
+    if latest.empty:
         return None
-    note = ("<p class='note'>grad_rel_err = max|g − g_ref| / max|g_ref| against an independent "
-            "reference (hand-written Taylor propagation + complex step); tolerance: 1e-10 for exact "
-            "strategies in float64, the probabilistic rounding bound in float32, the derived "
-            "truncation + rounding bound for finite differences. Rows in red are wrong and were not "
-            "timed.</p>")  # fmt: skip
-    cols = ["case_id", "status", "grad_rel_err", "value_rel_err", "tolerance"]
-    df = df.sort_values(["status", "case_id"], ascending=[False, True])
-    return note + table(df, cols, "correctness")
+    sentences = correctness_findings(latest) + failure_findings(latest)
+    return NOTE + findings(sentences) if sentences else None

@@ -1,53 +1,72 @@
-"""Cost of each strategy: gradient/loss ratio, ratio to the hand-derived floor, peak memory."""
+"""Cost of each strategy beyond time: peak memory per strategy and instance (a heatmap per problem
+family), and the gradient-over-loss ratio; the full cost table is in the data section."""
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-import seaborn as sns
+import html
 
-from reports.html import figure_png, img, table
+import numpy as np
+import pandas as pd
+from matplotlib import colors as mcolors
 
-ANCHOR, TITLE = "cost", "Cost ratios and memory"
+from reports.decision import is_floor
+from reports.figures import bytes_label
+from reports.findings import memory_findings
+from reports.heatmap import cells, heatmap_figure, strategy_order
+from reports.html import figure, findings
+
+ANCHOR, TITLE = "cost", "Memory and cost ratios"
 
 NOTE = (
-    "<p class='note'><b>grad/loss</b> = time(loss + weight gradient) / time(loss alone) with the "
-    "same input-derivative method (the cheap-gradient principle predicts a small constant for "
-    "reverse mode). <b>× floor</b> = time / time of the fastest hand-derived, fused implementation "
-    "(no AD) of the same instance, device and dtype. <b>peak memory</b>: extra resident memory at "
-    "the peak of one evaluation (CPU: kernel high-water mark after malloc_trim and a reset; "
-    "CUDA: allocator peak), the largest of three calls, measured the same way for both frameworks; "
-    "for JAX, XLA's planned scratch memory (<b>xla_temp_bytes</b>) is shown beside it as a "
-    "cross-check (allocators can serve a warm call from memory kept from an earlier one). "
-    "<b>program_ops</b>: HLO instructions of the compiled JAX program / nodes of PyTorch's "
-    "captured graph.</p>"
+    "<p class='note'><b>Peak memory</b>: extra memory at the peak of one evaluation (CPU: the kernel's "
+    "resident high-water mark after malloc_trim and a reset, so small values are page-rounded; CUDA: the "
+    "allocator's peak), the largest of three calls, measured the same way for both frameworks; for JAX, "
+    "XLA's planned scratch memory (<b>xla_temp_bytes</b>, in the data) is a cross-check. "
+    "<b>grad/loss</b> = time(loss + weight gradient) / time(loss alone) with the same input-derivative "
+    "method (the cheap-gradient principle predicts a small constant for reverse mode); <b>× floor</b> = "
+    "time / the fastest hand-derived case of the same instance, device and dtype. Both are in the cost "
+    "table under <a href='#data'>Data</a>.</p>"
 )
 
 
-def memory_figure(ok) -> str | None:
-    data = ok[ok["peak_memory_bytes"].notna()].copy()
-    if data.empty:
+def memory_figure(rows: pd.DataFrame):
+    """Peak memory heatmap of one family's rows (None when no case recorded memory)."""
+    values = pd.to_numeric(rows.get("peak_memory_bytes"), errors="coerce")
+    finite = values[(rows["status"] == "ok") & (values > 0)]
+    if finite.empty:
         return None
-    data["MiB"] = data["peak_memory_bytes"] / 2**20
-    data["size"] = data["instance"] + " " + data["dtype"]
-    g = sns.catplot(data=data, kind="bar", x="MiB", y="strategy", hue="backend", col="size",
-                    col_wrap=2, height=3, aspect=1.6, sharex=False, errorbar=None)  # fmt: skip
-    g.set_axis_labels("peak extra memory of one evaluation [MiB]", "")
-    fig = g.figure
-    out = figure_png(fig)
-    plt.close(fig)
+    problems = list(dict.fromkeys(rows["problem"]))
+    strategies = strategy_order(problems, set(rows["strategy"]))
+    floors = {s for s in strategies if any(is_floor(p, s) for p in problems)}
+    data = cells(rows, values.where(values > 0), bytes_label)
+    norm = mcolors.LogNorm(vmin=float(finite.min()), vmax=max(float(finite.max()), 10 * float(finite.min())))
+    return heatmap_figure(
+        data, strategies, norm, "Blues", "peak extra memory (log)", floors, best_value=None, unit="bytes"
+    )
+
+
+def grad_over_loss_findings(ok: pd.DataFrame) -> list[str]:
+    """Median grad/loss per strategy and family: what the weight gradient costs over the loss."""
+    out = []
+    if "grad_over_loss" not in ok:
+        return out
+    for fam, g in ok.sort_values("order_key", kind="stable").groupby("family", sort=False):
+        values = pd.to_numeric(g["grad_over_loss"], errors="coerce").replace([np.inf, -np.inf], np.nan)
+        ratios = values.groupby(g["strategy"]).median().dropna().sort_values()
+        if len(ratios):
+            items = ", ".join(f"{s} {v:.1f}" for s, v in ratios.items())
+            out.append(f"{fam}, grad/loss (median over its cases): {items}.")
     return out
 
 
 def render(ctx) -> str | None:
+    latest = ctx.latest
     ok = ctx.ok
-    if ok.empty or "over_floor" not in ok:
+    if ok.empty:
         return None
-    cols = ["instance", "device", "dtype", "backend", "variant", "strategy", "median_s",
-            "loss_median_s", "grad_over_loss", "over_floor", "peak_memory_bytes", "xla_temp_bytes",
-            "program_ops"]  # fmt: skip
-    body = NOTE
-    png = memory_figure(ok) if "peak_memory_bytes" in ok else None
-    if png:
-        body += img(png, "peak memory per strategy")
-    body += table(ok.sort_values(["instance", "device", "dtype", "backend", "over_floor"]), cols, "cost")
+    body = NOTE + findings(memory_findings(latest) + grad_over_loss_findings(ok), "Findings")
+    for fam, rows in latest.sort_values("order_key", kind="stable").groupby("family", sort=False):
+        fig = memory_figure(rows)
+        if fig is not None:
+            body += f"<h3>{html.escape(fam)}: peak memory</h3>" + figure(fig, f"{fam}: peak memory")
     return body

@@ -7,8 +7,9 @@ import html
 
 import pandas as pd
 
+from reports.findings import pinn_findings
 from reports.growth import growth_table
-from reports.html import img, table
+from reports.html import details, figure, findings, table
 from reports.sections.order_scaling import config_label, log_panels, series_frame, status_grid
 
 ANCHOR, TITLE = "pinn", "PINN operators: Laplacian and biharmonic against dimension"
@@ -24,20 +25,30 @@ NOTE = (
     "<b>hutchinson</b> estimator (its error against the exact loss is statistical, bounded by its "
     "measured variance; see the estimator table). Log-log axes: a straight line of slope p is "
     "cost ∝ dᵖ; the fitted degree p (least squares on log time against log d) is in the table. "
-    "Solid lines: JAX (jit), dashed: PyTorch (eager).</p>"
+    "Colour: strategy; solid lines: JAX, dashed: PyTorch.</p>"
 )
 
 
 def estimator_table(df: pd.DataFrame) -> str:
-    cols = ["series", "dim", "estimator_samples", "estimator_rel_std", "estimator_loss_rel_err",
-            "value_rel_err", "grad_rel_err", "tolerance"]  # fmt: skip
+    cols = [
+        "series",
+        "dim",
+        "estimator_samples",
+        "estimator_rel_std",
+        "estimator_loss_rel_err",
+        "value_rel_err",
+        "grad_rel_err",
+        "tolerance",
+    ]
     rows = df[(df["strategy"] == "hutchinson") & (df["status"] == "ok")]
     if rows.empty or "estimator_rel_std" not in rows:
         return ""
-    note = ("<p class='note'><b>estimator_rel_std</b>: standard deviation of the per-point estimate "
-            "(sample variance over the directions / samples) relative to the RMS of the exact operator; "
-            "<b>grad_rel_err</b>: the estimated gradient's error against the exact one; "
-            "<b>tolerance</b>: |bias| + 5σ of that error, from the same samples.</p>")  # fmt: skip
+    note = (
+        "<p class='note'><b>estimator_rel_std</b>: standard deviation of the per-point estimate "
+        "(sample variance over the directions / samples) relative to the RMS of the exact operator; "
+        "<b>grad_rel_err</b>: the estimated gradient's error against the exact one; "
+        "<b>tolerance</b>: |bias| + 5σ of that error, from the same samples.</p>"
+    )
     return "<h4>Stochastic estimator</h4>" + note + table(rows.sort_values(["series", "dim"]), cols)
 
 
@@ -52,29 +63,29 @@ def render(ctx) -> str | None:
     if df_all.empty or "dim" not in df_all:
         return None
     df_all = series_frame(df_all, "dim")
-    keys = [k for k in ["width", "depth", "points", "samples"] if k in df_all]
+    keys = [k for k in ["width", "depth", "points", "samples", "layers", "activation"] if k in df_all]
     df_all["config"] = [PROBLEMS[r["problem"]] + " — " + config_label(r, keys) for _, r in df_all.iterrows()]
-    body = NOTE
+    body = NOTE + findings(pinn_findings(ctx.latest), "Findings")
     for config, group in df_all.groupby("config", sort=True):
         ok = group[group["status"] == "ok"]
         body += f"<h3>{html.escape(config)}</h3>"
-        png = log_panels(ok, "dim", "input dimension d", logx=True)
-        if png:
-            body += img(png, "cost against dimension")
+        body += figure(log_panels(ok, "dim", "input dimension d (log)", logx=True), "cost against dimension")
         grid = status_grid(group, "dim")
-        body += "<h4>Status of every case</h4>" + table(grid, list(grid.columns))
-        if ok.empty:
-            continue
-        times = time_table(ok)
-        body += "<h4>Time per loss+gradient</h4>" + table(times, list(times.columns))
-        frames = []
-        for q in ["median_s", "peak_memory_bytes"]:
-            if q in ok and ok[q].notna().any():
-                fit = growth_table(ok[ok[q].notna()], "dim", q, ["series"])
-                fit.insert(1, "quantity", q)
-                frames.append(fit[["series", "quantity", "range", "fit_points", "degree", "r2_polynomial"]])
-        if frames:
-            fits = pd.concat(frames, ignore_index=True)
-            body += "<h4>Fitted growth in d (cost ∝ d^degree)</h4>" + table(fits, list(fits.columns))
-        body += estimator_table(group)
+        tables = "<h4>Status of every case</h4>" + table(grid, list(grid.columns))
+        if not ok.empty:
+            times = time_table(ok)
+            tables += "<h4>Time per loss+gradient</h4>" + table(times, list(times.columns))
+            frames = []
+            for q in ["median_s", "peak_memory_bytes"]:
+                if q in ok and ok[q].notna().any():
+                    fit = growth_table(ok[ok[q].notna()], "dim", q, ["series"])
+                    fit.insert(1, "quantity", q)
+                    frames.append(
+                        fit[["series", "quantity", "range", "fit_points", "degree", "r2_polynomial"]]
+                    )
+            if frames:
+                fits = pd.concat(frames, ignore_index=True)
+                tables += "<h4>Fitted growth in d (cost ∝ d^degree)</h4>" + table(fits, list(fits.columns))
+            tables += estimator_table(group)
+        body += details("Statuses, times, fitted degrees and the stochastic estimator", tables)
     return body

@@ -7,15 +7,17 @@ directory, `training.csv` / `training.jsonl` written by `python -m bench.train`.
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from backends import DEFAULT_VARIANT
-from reports.html import figure_png, fmt, img, table
+from reports.figures import log_axis
+from reports.findings import ude_findings
+from reports.html import details, figure, findings, table
+from reports.labels import framework
 
 ANCHOR, TITLE = "ude", "Lotka–Volterra UDE: training step and training runs"
 PROBLEM = "lv-ude"
@@ -26,6 +28,8 @@ PARTS = {
     "penalty_median_s": "penalty value+gradient",
     "solve_median_s": "forward solve alone",
 }
+PART_SHADES = ("#222222", "#666666", "#a6a6a6", "#d9d9d9")
+"""Parts of a step are not strategies: shades of grey, so strategy colours keep their meaning."""
 
 NOTE = (
     "<p class='note'>One training step's loss+gradient: mean((X_noisy − X̂)²) through an adaptive "
@@ -45,53 +49,42 @@ NOTE = (
 
 
 def _config_label(df: pd.DataFrame) -> pd.Series:
-    label = df["backend"] + " " + df["ode"].astype(str) + " " + df["solver"].astype(str) + " "
+    label = df["backend"].map(framework) + " " + df["ode"].astype(str) + " " + df["solver"].astype(str) + " "
     label += df["sensitivity"].astype(str)
     non_default = df["variant"] != df["backend"].map(DEFAULT_VARIANT)
     label = label.where(~non_default, label + " [" + df["variant"].astype(str) + "]")
     return label + " " + df["dtype"]
 
 
-def split_figure(best: pd.DataFrame) -> str:
+def split_figure(best: pd.DataFrame):
     """Horizontal bars per configuration (its fastest strategy): the whole step and its parts."""
     parts = [c for c in PARTS if c in best and best[c].notna().any()]
     rows = best.sort_values("median_s", ascending=False)
-    palette = dict(zip(parts, sns.color_palette("colorblind", len(parts))))
-    fig, ax = plt.subplots(figsize=(10, 0.55 * len(rows) * max(1, len(parts) / 3) + 1.5))
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(rows) * max(1, len(parts) / 3) + 1.3))
     height = 0.8 / len(parts)
     for i, (_, row) in enumerate(rows.iterrows()):
         for j, col in enumerate(parts):
             if pd.notna(row[col]):
-                ax.barh(i - 0.4 + (j + 0.5) * height, row[col] * 1e3, height=height, color=palette[col],
-                        label=PARTS[col])  # fmt: skip
-    ax.set_yticks(range(len(rows)), rows["label"] + "\n" + rows["strategy"])
-    ax.set_xscale("log")
-    ax.set_xlabel("median time [ms] (log)")
+                ax.barh(
+                    i - 0.4 + (j + 0.5) * height,
+                    row[col],
+                    height=height,
+                    color=PART_SHADES[j % 4],
+                    edgecolor="black",
+                    lw=0.4,
+                    label=PARTS[col],
+                )
+    ax.set_yticks(range(len(rows)), rows["label"] + " · " + rows["strategy"])
+    values = np.concatenate([rows[c].dropna().to_numpy() for c in parts])
+    log_axis(ax, "x", values)
+    ax.set_xlabel("median time (log)")
+    ax.set_ylabel("configuration · fastest strategy")
     handles, labels = ax.get_legend_handles_labels()
     uniq = dict(zip(labels, handles))
-    ax.legend(uniq.values(), uniq.keys(), loc="lower right", fontsize=8)
+    ax.legend(uniq.values(), uniq.keys(), loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.invert_yaxis()
     fig.tight_layout()
-    return figure_png(fig)
-
-
-def framework_ratio(ok: pd.DataFrame) -> str:
-    """Fastest PyTorch over fastest JAX loss+gradient, per dtype, device and environment."""
-    lines = []
-    for (dtype, device, _), g in ok.groupby(["dtype", "device", "env_id"], dropna=False):
-        if not {"jax", "torch"} <= set(g["backend"]):
-            continue
-        fastest = {b: g.loc[g[g["backend"] == b]["median_s"].idxmin()] for b in ("jax", "torch")}
-        described = {
-            b: f"{html.escape(r['label'] + ' ' + r['strategy'])}, {fmt(r['median_s'], 'median_s')}"
-            for b, r in fastest.items()
-        }
-        ratio = fastest["torch"]["median_s"] / fastest["jax"]["median_s"]
-        lines.append(
-            f"<li>{html.escape(f'{dtype}, {device}')}: fastest PyTorch ({described['torch']}) / "
-            f"fastest JAX ({described['jax']}) = <b>{ratio:.0f}×</b></li>"
-        )
-    return f"<ul>{''.join(lines)}</ul>" if lines else ""
+    return fig
 
 
 def load_training(run_dirs: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -110,25 +103,35 @@ def load_training(run_dirs: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     return curves_df, summary_df
 
 
-def training_figure(curves: pd.DataFrame) -> str:
+def training_figure(curves: pd.DataFrame):
     """Loss against iteration and against wall-clock time, every configuration on one figure."""
-    fig, (by_iter, by_time) = plt.subplots(1, 2, figsize=(13, 4.5))
-    keys = curves[["run_id", "config"]].drop_duplicates().itertuples(index=False)
-    keys = list(keys)
-    palette = sns.color_palette("colorblind", len(keys))
+    fig, (by_iter, by_time) = plt.subplots(1, 2, figsize=(13, 4.2))
+    keys = list(curves[["run_id", "config"]].drop_duplicates().itertuples(index=False))
+    shades = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, max(1, len(keys))))
     several_runs = curves["run_id"].nunique() > 1
-    for color, (run_id, config) in zip(palette, keys):
+    for colour, (run_id, config) in zip(shades, keys):
         c = curves[(curves["run_id"] == run_id) & (curves["config"] == config)].sort_values("iteration")
         label = f"{config} ({run_id})" if several_runs else config
         style = "-" if c["backend"].iloc[0] == "jax" else "--"
-        by_iter.plot(c["iteration"], c["loss"], style, color=color, label=label)
-        by_time.plot(c["elapsed_s"], c["loss"], style, color=color, label=label)
+        by_iter.plot(c["iteration"], c["loss"], style, color=colour, label=label)
+        by_time.plot(c["elapsed_s"], c["loss"], style, color=colour, label=label)
     by_iter.set(xlabel="Adam iteration", ylabel="loss (log)", yscale="log", title="loss per iteration")
-    by_time.set(xlabel="wall-clock seconds since the build started (log)", ylabel="loss (log)",
-                xscale="log", yscale="log", title="loss against time (compilation included)")  # fmt: skip
-    by_iter.legend(fontsize=7)
+    by_time.set(
+        xlabel="seconds since the build started (log)",
+        ylabel="loss (log)",
+        xscale="log",
+        yscale="log",
+        title="loss against time (compilation included)",
+    )
+    fig.legend(
+        *by_iter.get_legend_handles_labels(),
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=2,
+        frameon=False,
+    )
     fig.tight_layout()
-    return figure_png(fig)
+    return fig
 
 
 def render_step(ok: pd.DataFrame) -> str:
@@ -138,14 +141,26 @@ def render_step(ok: pd.DataFrame) -> str:
         ok["penalty_share"] = ok["penalty_median_s"] / ok["median_s"]
     best = ok.sort_values("median_s").drop_duplicates(["label", "env_id"])
     body = "<h3>Loss+gradient of one training step, split into its parts</h3>"
-    body += framework_ratio(ok)
-    body += img(split_figure(best), "UDE time split per configuration")
-    body += "<p class='note'>Each configuration with its fastest penalty strategy; all rows below.</p>"
-    cols = ["label", "strategy", "median_s", "ode_median_s", "penalty_median_s", "solve_median_s",
-            "loss_median_s", "penalty_share", "rhs_evals", "rhs_evals_grad", "steps", "compile_s",
-            "grad_rel_err", "tolerance"]  # fmt: skip
+    body += figure(split_figure(best), "UDE time split per configuration")
+    body += "<p class='note'>Each configuration with its fastest penalty strategy; every case below.</p>"
+    cols = [
+        "label",
+        "strategy",
+        "median_s",
+        "ode_median_s",
+        "penalty_median_s",
+        "solve_median_s",
+        "loss_median_s",
+        "penalty_share",
+        "rhs_evals",
+        "rhs_evals_grad",
+        "steps",
+        "compile_s",
+        "grad_rel_err",
+        "tolerance",
+    ]
     rows = ok.sort_values(["dtype", "backend", "ode", "solver", "sensitivity", "median_s"])
-    body += f"<div class='scroll'>{table(rows, cols, 'ude')}</div>"
+    body += details(f"Every UDE case ({len(rows)})", f"<div class='scroll'>{table(rows, cols, 'ude')}</div>")
     return body
 
 
@@ -158,11 +173,25 @@ def render_training(curves: pd.DataFrame, summary: pd.DataFrame) -> str:
         "dashed: PyTorch.</p>"
     )
     if not curves.empty:
-        body += img(training_figure(curves), "UDE training curves")
+        body += figure(training_figure(curves), "UDE training curves")
     if not summary.empty:
-        cols = ["config", "status", "iters", "compile_s", "train_s", "wall_s", "step_median_s",
-                "initial_loss", "final_loss", "initial_loss_rel_err", "error"]  # fmt: skip
-        body += f"<div class='scroll'>{table(summary, cols, 'training')}</div>"
+        cols = [
+            "config",
+            "status",
+            "iters",
+            "compile_s",
+            "train_s",
+            "wall_s",
+            "step_median_s",
+            "initial_loss",
+            "final_loss",
+            "initial_loss_rel_err",
+            "error",
+        ]
+        body += details(
+            f"Every training run ({len(summary)})",
+            f"<div class='scroll'>{table(summary, cols, 'training')}</div>",
+        )
     return body
 
 
@@ -173,7 +202,7 @@ def render(ctx) -> str | None:
         return None
     body = NOTE
     if not ok.empty:
-        body += render_step(ok)
+        body += findings(ude_findings(ctx.latest), "Findings") + render_step(ok)
     if not (curves.empty and summary.empty):
         body += render_training(curves, summary)
     return body
