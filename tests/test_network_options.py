@@ -3,7 +3,6 @@ widths set `layers`, and the records (canonical `layers`, `n_params`)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from bench.cases import Case, load_sweep, params_options
