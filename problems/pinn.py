@@ -132,6 +132,7 @@ class _PinnProblem(ComplexStepReference, Problem):
     stencil_scale: float = 1.0
 
     OPERATOR_ORDER = 2  # derivative order of the operator (2: Δ, 4: Δ²)
+    point_reduction = "mean"
     network_options = ("dim", "width", "depth")
     """Options that `layers` determines (a parameter file's layers replace them in a sweep)."""
 

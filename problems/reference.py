@@ -22,6 +22,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
 import scipy.special
@@ -293,28 +294,38 @@ def check_directions(spec: MLPSpec, count: int = CHECK_DIRECTIONS, seed: int = 1
 
 def directional_reference(objective, params, spec: MLPSpec, directions: np.ndarray):
     """(value, g·v for each direction) of a real-analytic batched `objective` by complex step.
-    Cached per (objective, parameters, directions): the comparison and the truncation bound of a
-    large network ask for the same loss along the same directions."""
-    key = (objective, freeze(params), directions.tobytes(), directions.shape)
-    try:
-        hash(key)
-    except TypeError:
-        return _directional_reference(objective, params, spec, directions)
-    return _directional_cached(key, spec)
-
-
-@lru_cache(maxsize=16)
-def _directional_cached(key, spec):
-    objective, frozen, directions, shape = key
-    return _directional_reference(objective, thaw(frozen), spec, np.frombuffer(directions).reshape(shape))
-
-
-def _directional_reference(objective, params, spec, directions):
+    Remembered per (objective, parameters, directions): the comparison and the truncation bound of
+    a large network ask for the same loss along the same directions."""
+    key = _memo_key(objective, params, directions)
+    if key is not None and key in _DIRECTIONAL_MEMO:
+        return _DIRECTIONAL_MEMO[key]
     theta = flatten(params, spec).astype(np.complex128)
     batch = theta[None, :] + 1j * COMPLEX_STEP * directions
     with complex_step_batch():
         out = objective(unflatten(batch, spec))
-    return float(np.real(out[0])), np.imag(out) / COMPLEX_STEP
+    result = float(np.real(out[0])), np.imag(out) / COMPLEX_STEP
+    _remember(key, result)
+    return result
+
+
+_DIRECTIONAL_MEMO: dict = {}
+"""(objective, frozen parameters, directions) -> `directional_reference`'s result, the newest 16."""
+
+
+def _memo_key(objective, params, directions: np.ndarray):
+    key = (objective, freeze(params), directions.tobytes(), directions.shape)
+    try:
+        hash(key)
+    except TypeError:  # an unhashable objective is evaluated every time
+        return None
+    return key
+
+
+def _remember(key, result) -> None:
+    if key is not None:
+        _DIRECTIONAL_MEMO[key] = result
+        while len(_DIRECTIONAL_MEMO) > 16:
+            _DIRECTIONAL_MEMO.pop(next(iter(_DIRECTIONAL_MEMO)))
 
 
 @dataclass(frozen=True)
@@ -378,18 +389,29 @@ def summation_condition(point_losses, params, spec: MLPSpec, full: bool) -> floa
     comparison; directional: the same along the check directions), the larger of the two.
     `point_losses(batched params) -> (B, N)` are the terms the loss sums (or averages). Rounding
     errors of an accumulation scale with Σ|tₙ|, the result with |Σ tₙ|: this is their ratio."""
-    terms = np.real(point_losses(batched(params))[0])
-    value_condition = np.sum(np.abs(terms)) / max(abs(np.sum(terms)), 1e-300)
     if full:
+        terms = np.real(point_losses(batched(params))[0])
         jacobian = complex_step_jacobian(point_losses, params, spec)  # (P, N)
     else:
-        directions = check_directions(spec)
-        theta = flatten(params, spec).astype(np.complex128)
-        with complex_step_batch():
-            terms_along = point_losses(unflatten(theta[None] + 1j * COMPLEX_STEP * directions, spec))
-        jacobian = np.imag(terms_along) / COMPLEX_STEP
+        terms, jacobian = terms_along_directions(point_losses, params, spec)
+    return condition_number(terms, jacobian)
+
+
+def condition_number(terms: np.ndarray, jacobian: np.ndarray) -> float:
+    """`summation_condition` from the terms (N,) and their derivatives (P or D, N)."""
+    value_condition = np.sum(np.abs(terms)) / max(abs(np.sum(terms)), 1e-300)
     grad_condition = np.max(np.sum(np.abs(jacobian), axis=-1)) / max(np.max(np.abs(jacobian.sum(-1))), 1e-300)
     return float(max(value_condition, grad_condition))
+
+
+def terms_along_directions(point_losses, params, spec: MLPSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The per-point terms (N,) and their derivatives along `check_directions` (D, N): one
+    complex-step evaluation that serves both the comparison and the summation condition."""
+    directions = check_directions(spec)
+    theta = flatten(params, spec).astype(np.complex128)
+    with complex_step_batch():
+        out = point_losses(unflatten(theta[None] + 1j * COMPLEX_STEP * directions, spec))
+    return np.real(out[0]), np.imag(out) / COMPLEX_STEP
 
 
 class ComplexStepReference:
@@ -397,7 +419,12 @@ class ComplexStepReference:
     the float64 value, the complex-step gradient, and `compare` by the full gradient up to
     FULL_GRADIENT_MAX_PARAMS parameters, otherwise by directional derivatives along
     CHECK_DIRECTIONS fixed random directions. A problem that also defines
-    `point_losses(batched params) -> (B, N)` gets `summation_condition` for its rounding bound."""
+    `point_losses(batched params) -> (B, N)` gets `summation_condition` for its rounding bound;
+    for a large network its comparison and condition then share one evaluation of the terms
+    along the check directions (`loss` reduces them by `point_reduction`)."""
+
+    point_reduction: ClassVar[str] = "sum"
+    """How `loss` reduces `point_losses` over the points: "sum" or "mean"."""
 
     @property
     def full_gradient(self) -> bool:
@@ -429,11 +456,24 @@ class ComplexStepReference:
 
 @lru_cache(maxsize=16)
 def _condition_cached(problem, frozen_params):
-    return summation_condition(
-        problem.point_losses, thaw(frozen_params), problem.network, problem.full_gradient
-    )
+    if problem.full_gradient:
+        return summation_condition(problem.point_losses, thaw(frozen_params), problem.network, True)
+    return condition_number(*_terms_along_cached(problem, frozen_params))
+
+
+@lru_cache(maxsize=4)
+def _terms_along_cached(problem, frozen_params):
+    return terms_along_directions(problem.point_losses, thaw(frozen_params), problem.network)
 
 
 @lru_cache(maxsize=8)
 def _check_cached(problem, frozen_params) -> ReferenceCheck:
-    return reference_check(problem.loss, thaw(frozen_params), problem.network, problem.full_gradient)
+    params = thaw(frozen_params)
+    if problem.full_gradient or not hasattr(problem, "point_losses"):
+        return reference_check(problem.loss, params, problem.network, problem.full_gradient)
+    terms, along = _terms_along_cached(problem, frozen_params)
+    reduce = np.mean if problem.point_reduction == "mean" else np.sum
+    directions = check_directions(problem.network)
+    check = ReferenceCheck(float(reduce(terms)), directions=directions, along=reduce(along, axis=-1))
+    _remember(_memo_key(problem.loss, params, directions), (check.value, check.along))  # the loss's too
+    return check

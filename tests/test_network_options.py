@@ -3,6 +3,7 @@ widths set `layers`, and the records (canonical `layers`, `n_params`)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from bench.cases import Case, load_sweep, params_options
@@ -100,6 +101,17 @@ def test_penalty_reference_on_a_wide_net_uses_directions():
     assert value_err < 1e-14 and grad_err < 1e-12
     wrong = {k: v * (1.01 if k == "W2" else 1.0) for k, v in grads.items()}
     assert problem.compare(params, value, wrong)[1] > 1e-4
+    # one evaluation of the per-point terms serves the comparison and the summation condition
+    from problems.reference import reference_check, summation_condition
+
+    direct = reference_check(problem.loss, params, problem.network, full=False)
+    assert direct.compare(problem.network, value, grads)[1] < 1e-12
+    standalone = summation_condition(problem.point_losses, params, problem.network, False)
+    assert np.isclose(problem.summation_condition(params), standalone, rtol=1e-12)
+    pinn = get_problem("poisson", points=6, layers="3-40-30-1")  # loss = the mean of the terms
+    pinn_params = pinn.init_params(0)
+    pinn_value, pinn_grads = pinn.reference(pinn_params)
+    assert max(pinn.compare(pinn_params, pinn_value, pinn_grads)[:2]) < 1e-12
     from problems.core import freeze
     from problems.penalty import fd_truncation
 
