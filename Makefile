@@ -20,7 +20,14 @@ DEVICE ?= cpu
 BENCH_ARGS := --set $(SET) --device $(DEVICE) $(if $(SHARD),--shard $(SHARD)) $(if $(RESUME),--resume $(RESUME)) \
 	$(if $(TRAIN_ITERS),--train-iters $(TRAIN_ITERS)) $(ARGS)
 
-.PHONY: venv test test-cluster bench report results compare ci-bench ci-baseline lint clean
+# Advise options (bench/advise.py): LAYERS (e.g. 2-64-64-2), ACTIVATION, POINTS, PARAMS (.npz weights),
+# PROBLEM (penalty, derivative-order, poisson, biharmonic), DTYPE, DEVICE, OUT, ARGS (bench.run options).
+ADVISE_ARGS := $(if $(PROBLEM),--problem $(PROBLEM)) $(if $(LAYERS),--layers $(LAYERS)) \
+	$(if $(ACTIVATION),--activation $(ACTIVATION)) $(if $(POINTS),--points $(POINTS)) \
+	$(if $(PARAMS),--params $(PARAMS)) $(if $(DTYPE),--dtype $(DTYPE)) --device $(DEVICE) \
+	$(if $(OUT),--out $(OUT)) $(ARGS)
+
+.PHONY: venv test test-cluster bench advise report results compare ci-bench ci-baseline lint clean
 
 venv: $(STAMP)
 
@@ -43,6 +50,10 @@ test-cluster: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Which strategy for your network: runs both frameworks on it, prints the decision, writes the report.
+advise: $(STAMP)
+	@$(PY) -m bench.advise $(ADVISE_ARGS)
 
 report: $(STAMP)
 	@[ -n "$(RUN)" ] || { echo "usage: make report RUN=reports/out/<run-id> [RUN=\"dir1 dir2\" OUT=dir EXTERNAL=file.csv]" >&2; exit 2; }

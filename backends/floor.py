@@ -1,8 +1,9 @@
-"""The floor: the seed penalty and its weight gradient derived by hand, no AD anywhere.
+"""The floor: the penalty and its weight gradient derived by hand, no AD anywhere.
 
-Written once against an array namespace `xp` (jax.numpy or torch: both provide einsum, exp, tanh
-and stack) so each backend runs the same formulas, jit-compiled or eager. Forward, per point,
-with Jz_l the Jacobian of layer l's pre-activation w.r.t. the input x:
+Written once against an array namespace `xp` (jax.numpy, torch or numpy: all provide exp, tanh,
+sin, log1p and stack; erf comes from each family) so each backend runs the same formulas,
+jit-compiled or eager. Forward, per point, with Jz_l the Jacobian of layer l's pre-activation
+w.r.t. the input x:
 
     z_l = W_l a_{l-1} + b_l,  a_l = σ(z_l),  Jz_1 = W_1,  Jz_l = W_l J_{l-1},  J_l = σ'(z_l) ⊙ Jz_l
     g = W_n[0] J_{n-1} = ∇ₓU₁,  P = Σ_points ‖g‖²
@@ -13,9 +14,25 @@ into z̄_l, and through the products with W_l): one fused pass, nothing recomput
 
 from __future__ import annotations
 
+SQRT_HALF = 0.7071067811865476
+INV_SQRT_2PI = 0.3989422804014327
+
+
+def _erf(xp):
+    """erf from the namespace's family (jax.numpy has none of its own; numpy uses scipy's)."""
+    if xp.__name__.startswith("jax"):
+        import jax.scipy.special
+
+        return jax.scipy.special.erf
+    if xp.__name__ == "torch":
+        return xp.erf
+    import scipy.special
+
+    return scipy.special.erf
+
 
 def activation_with_derivatives(name: str, z, xp):
-    """σ(z), σ'(z), σ''(z) for the activations of `problems.network`."""
+    """σ(z), σ'(z), σ''(z) for the activations of `problems.network` (numpy, jax.numpy or torch)."""
     if name == "rbf":
         s = xp.exp(-z * z)
         return s, -2 * z * s, (4 * z * z - 2) * s
@@ -23,6 +40,19 @@ def activation_with_derivatives(name: str, z, xp):
         t = xp.tanh(z)
         d1 = 1 - t * t
         return t, d1, -2 * t * d1
+    if name == "sin":
+        s, c = xp.sin(z), xp.cos(z)
+        return s, c, -s
+    if name in ("softplus", "silu"):
+        s = 1 / (1 + xp.exp(-z))  # sigmoid; exp overflow gives 1/inf = 0, the right limit
+        ds = s * (1 - s)
+        if name == "softplus":  # log(1 + eᶻ) = max(z, 0) + log(1 + e^−|z|), no overflow
+            return (z + xp.abs(z)) / 2 + xp.log1p(xp.exp(-xp.abs(z))), s, ds
+        return z * s, s + z * ds, ds * (2 + z * (1 - 2 * s))
+    if name == "gelu":  # z·Φ(z): Φ' = φ, φ' = −zφ
+        cdf = (1 + _erf(xp)(z * SQRT_HALF)) / 2
+        pdf = xp.exp(-z * z / 2) * INV_SQRT_2PI
+        return z * cdf, cdf + z * pdf, (2 - z * z) * pdf
     raise ValueError(f"no hand-derived rule for activation {name!r}")
 
 

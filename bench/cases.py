@@ -17,6 +17,7 @@ from pathlib import Path
 from backends import DEFAULT_VARIANT, DEVICES, VARIANTS
 from problems import DTYPES, PROBLEMS, get_problem, problem_options
 from problems.errors import BenchInputError, unknown_name
+from problems.network import layers_id, layers_of_file, parse_layers
 
 SETS_DIR = Path(__file__).parent / "sets"
 
@@ -62,6 +63,14 @@ class Case:
     def options_dict(self) -> dict[str, int | str]:
         return dict(self.options)
 
+    @property
+    def n_params(self) -> int | None:
+        """Weights and biases of the instance's network (None if its options no longer build it)."""
+        try:
+            return get_problem(self.problem, **self.options_dict()).network.n_params
+        except BenchInputError:
+            return None
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["options"] = dict(self.options)
@@ -100,11 +109,11 @@ def expand(spec: dict) -> list[Case]:
         raise unknown_name("problem", problem, PROBLEMS)
     options = _entry_options(spec)
     names = sorted(options)
-    values = [v if isinstance(v, list) else [v] for v in (options[n] for n in names)]
+    values = [_option_values(n, options[n]) for n in names]
     cases = []
     for combo in itertools.product(*values):
-        chosen = tuple(zip(names, combo))
-        instance = get_problem(problem, **dict(chosen))  # validates the options
+        instance = get_problem(problem, **dict(zip(names, combo)))  # validates the options
+        chosen = tuple((n, getattr(instance, n)) for n in names)  # normalised: layers "2-64-64-2"
         strategies = _as_list(spec.get("strategies"), instance.strategies, "strategy")
         for backend in _as_list(spec.get("backends"), VARIANTS, "backend"):
             variants = spec.get("variants", "default")
@@ -121,6 +130,16 @@ def expand(spec: dict) -> list[Case]:
             ):
                 cases.append(Case(problem, chosen, backend, strategy, variant, dtype, device))
     return cases
+
+
+def _option_values(name: str, value) -> list:
+    """The values an option takes in a sweep: a list is several values, except that `layers` may
+    also be one network written as a list of widths ([2, 64, 64, 2])."""
+    if not isinstance(value, list):
+        return [value]
+    if name == "layers" and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return [value]
+    return value
 
 
 def _all_variants() -> list[str]:
@@ -146,9 +165,12 @@ def load_sweep_config(path_or_name: str) -> dict:
         raise BenchInputError(f"sweep file {path} is not valid TOML: {exc}") from exc
 
 
-def load_sweep(path_or_name: str, overrides: dict | None = None) -> list[Case]:
+def load_sweep(path_or_name: str, overrides: dict | None = None, implied: dict | None = None) -> list[Case]:
     """Cases of a sweep file (a path, or a name in bench/sets/), with CLI overrides applied
-    (`options` overrides apply to the entries whose problem accepts them)."""
+    (`options` overrides apply to the entries whose problem accepts them; one that no entry
+    accepts is an error). `implied` options (the `layers` of a `--params` file) apply the same way
+    but may go unused, and replace the options the problem derives from them (its
+    `network_options`: width, depth, dim)."""
     path = sweep_path(path_or_name)
     entries = load_sweep_config(path_or_name).get("sweep")
     if not entries:
@@ -163,12 +185,30 @@ def load_sweep(path_or_name: str, overrides: dict | None = None) -> list[Case]:
             raise unknown_name("problem", entry.get("problem"), PROBLEMS)
         accepted = set(problem_options(entry["problem"]))
         options = {**_entry_options(entry), **{k: v for k, v in option_overrides.items() if k in accepted}}
+        if implied_here := {k: v for k, v in (implied or {}).items() if k in accepted}:
+            derived = set(getattr(PROBLEMS[entry["problem"]], "network_options", ())) - set(option_overrides)
+            options = {k: v for k, v in options.items() if k not in derived} | implied_here
         used |= set(option_overrides) & accepted
         entry.pop("sizes", None)
         cases.extend(expand({**entry, "options": options}))
     if unused := sorted(set(option_overrides) - used):
         raise BenchInputError(f"no problem in {path.name} has the option(s) {', '.join(unused)}")
     return sorted(set(cases))
+
+
+def params_options(path: str | None, options: dict | None) -> dict:
+    """The options a `--params` file implies: {"layers": [its widths]} (`problems.network.
+    infer_layers`), or {} without a file. A `layers` option that names another network is an error."""
+    if not path:
+        return {}
+    if not Path(path).is_file():
+        raise BenchInputError(f"--params {path}: no such file")
+    layers = layers_of_file(path)
+    given = (options or {}).get("layers")
+    asked = [layers_id(parse_layers(v)) for v in _option_values("layers", given)] if given is not None else []
+    if any(a != layers for a in asked):
+        raise BenchInputError(f"--params {path} holds a {layers} network; the options ask for layers={given}")
+    return {"layers": [layers]}
 
 
 def shard(cases: list[Case], index: int, count: int) -> list[Case]:

@@ -71,6 +71,7 @@ def base_record(case: Case) -> dict:
         "status": None,
         "error": "",
         "threads": len(os.sched_getaffinity(0)),
+        "n_params": case.n_params,
     }
 
 

@@ -17,7 +17,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.cases import Case, load_sweep, load_sweep_config, shard, write_cases
+from bench.cases import Case, load_sweep, load_sweep_config, params_options, shard, write_cases
 from bench.driver import ROOT, Driver, Interrupted, render_report, run_training
 from bench.environment import environment, gpu_name
 from bench.lock import RunLock, describe_holder
@@ -50,7 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=Number(int, low=0, high=available_cpus(), unit="0: all available CPUs"),
                    default=0, help="intra-op threads (0: all available CPUs)")  # fmt: skip
     add_timing_options(p.add_argument)
-    p.add_argument("--params", help=".npz parameter file (W1..Wn, b1..bn) instead of the seeded init")
+    p.add_argument("--params", help=".npz parameter file (W1..Wn, b1..bn; its widths set `layers`)")
     p.add_argument(
         "--train-iters", type=at_least(0),
         help="UDE training iterations after the cases (default: the sweep's [training] iters; 0: none)",
@@ -106,7 +106,7 @@ def select_cases(args) -> list[Case]:
         "variants": _split(args.variants),
         "options": _parse_options(args.options),
     }
-    cases = load_sweep(args.set, overrides)
+    cases = load_sweep(args.set, overrides, implied=params_options(args.params, overrides["options"]))
     if args.shard:
         try:
             index, count = (int(v) for v in args.shard.split("/"))

@@ -3,9 +3,9 @@
 The loss that shows how the cost of an input derivative grows with its order k: nesting k
 first-order passes repeats the network's program 2ᵏ-fold (exponential), Taylor mode propagates k+1
 coefficients (polynomial). The network is the seed net by default (`width=5, depth=4`: the
-foundation's exact parameter layout W1..W4, b1..b4); `width`/`depth` widen or deepen it and
-`points` refines the grid. Also holds the central finite-difference stencil of order k with its
-predicted error, shared by both backends.
+foundation's exact parameter layout W1..W4, b1..b4); `width`/`depth` widen or deepen it, `layers`
+and `activation` give any MLP, and `points` refines the grid. Also holds the central
+finite-difference stencil of order k with its predicted error, shared by both backends.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from problems.core import (
     register_problem,
     thaw,
 )
-from problems.network import MLPSpec
+from problems.network import MLPSpec, network_from_options
 from problems.reference import ComplexStepReference, batched, taylor_coefficients
 from problems.stencils import central_stencil, stencil_step
 from problems.tolerances import (
@@ -71,44 +71,57 @@ STRATEGIES = register_catalogue(Catalogue("derivative-order", [
 @register_problem
 @dataclass(frozen=True)
 class DerivativeOrderProblem(ComplexStepReference, Problem):
-    """Σ over `points` evenly spaced x ∈ [0, 10] of (∂ᵏU₁/∂x₁ᵏ([x, 1]))², k = `order`.
+    """Σ over `points` evenly spaced x ∈ [0, 10] of (∂ᵏU₁/∂x₁ᵏ([x, 1, …, 1]))², k = `order`.
 
-    `width` is the hidden width and `depth` the number of Dense layers of the rbf MLP 2 → 2;
-    the defaults are the seed network (87 parameters).
+    The network: `layers` ("2-64-32-2", or a list; any input and output width) with `activation`
+    (default rbf), or the shorthand `width` (hidden width, default 5) and `depth` (Dense layers,
+    default 4) for a uniform 2 → 2 net. `layers` sets every width, so `width`/`depth` given with it
+    must agree with it (else an error). The defaults are the seed network (87 parameters).
     """
 
     order: int = 1
     points: int = 101
-    width: int = 5
-    depth: int = 4
+    width: int | None = None
+    depth: int | None = None
+    layers: str | None = None
+    activation: str = "rbf"
     input_precision: str | None = None
     name = "derivative-order"
     kind = "derivative-order"
+    network_options = ("width", "depth")
+    """Options that `layers` determines (a parameter file's layers replace them in a sweep)."""
 
     def __post_init__(self):
         valid = ", ".join(map(str, ORDERS))
         check_int_option("order", self.order, f"an integer in {valid}", allowed=ORDERS)
         check_int_option("points", self.points, "an integer ≥ 2", minimum=2)
-        check_int_option("width", self.width, "an integer ≥ 1")
-        check_int_option("depth", self.depth, "an integer ≥ 2 (Dense layers)", minimum=2)
+        if self.width is not None:
+            check_int_option("width", self.width, "an integer ≥ 1")
+        if self.depth is not None:
+            check_int_option("depth", self.depth, "an integer ≥ 2 (Dense layers)", minimum=2)
+        spec = network_from_options(self.layers, self.activation, width=self.width, depth=self.depth,
+                                    shorthand=(2, 5, 4, 2))  # fmt: skip
+        for name, value in (("layers", spec.layers), ("width", spec.hidden_width), ("depth", spec.n_layers)):
+            object.__setattr__(self, name, value)
 
     @cached_property
     def network(self) -> MLPSpec:
-        return MLPSpec((2,) + (self.width,) * (self.depth - 1) + (2,), "rbf")
+        return MLPSpec(tuple(int(s) for s in self.layers.split("-")), self.activation)
 
     def grid(self) -> np.ndarray:
-        """Collocation points, shape (points, 2): rows [x, 1.0]."""
-        x = np.linspace(0.0, 10.0, self.points)
-        return self.inputs(np.stack([x, np.ones_like(x)], axis=1))
+        """Collocation points, shape (points, d_in): rows [x, 1.0, …, 1.0]."""
+        grid = np.ones((self.points, self.network.sizes[0]))
+        grid[:, 0] = np.linspace(0.0, 10.0, self.points)
+        return self.inputs(grid)
 
     # -- finite differences --------------------------------------------------------------
     def stencil(self, dtype: str) -> tuple[np.ndarray, np.ndarray]:
-        """(offsets j·h·e₁, shape (M, 2); weights c_j / hᵏ, shape (M,)) of the stencil in `dtype`
+        """(offsets j·h·e₁, shape (M, d_in); weights c_j / hᵏ, shape (M,)) of the stencil in `dtype`
         (or the input precision): Dₕ(x) = Σ_m weights_m U₁(x + offsets_m)."""
         dtype = self.input_precision or dtype
         nodes, weights, _ = central_stencil(self.order)
         h = stencil_step(self.order, dtype)
-        offsets = np.outer(np.array(nodes, dtype=np.float64) * h, [1.0, 0.0])
+        offsets = np.outer(np.array(nodes, dtype=np.float64) * h, np.eye(self.network.sizes[0])[0])
         return offsets, self.inputs(np.array([float(c) for c in weights]) / h**self.order)
 
     def stencil_rows(self, dtype: str, params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -128,7 +141,7 @@ class DerivativeOrderProblem(ComplexStepReference, Problem):
         """[U₁, ∂U₁, …, ∂ᵒU₁] along x₁ at the grid (o = `order`, default k), each (B, N) or (N,)."""
         order = self.order if order is None else order
         x = self.grid()
-        coeffs = taylor_coefficients(params, self.network, x, np.eye(2)[[0] * len(x)], order)
+        coeffs = taylor_coefficients(params, self.network, x, np.eye(x.shape[1])[[0] * len(x)], order)
         return [c[..., 0] * math.factorial(n) for n, c in enumerate(coeffs)]
 
     def point_losses(self, params) -> np.ndarray:

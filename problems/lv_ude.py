@@ -166,7 +166,9 @@ class LVUDEProblem(GradientReference, Problem):
     @cached_property
     def penalty(self) -> Problem:
         """The foundation's penalty problem, whose strategies every backend reuses."""
-        return get_problem("penalty", points=self.points, network=self.network)
+        return get_problem(
+            "penalty", points=self.points, layers=self.network.layers, activation=self.network.activation
+        )
 
     def grid(self) -> np.ndarray:
         """The penalty's collocation points: where the UDE's input derivatives are taken."""

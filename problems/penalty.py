@@ -1,4 +1,4 @@
-"""The seed derivative penalty P(θ) = Σ_{x ∈ grid} ‖∇ₓ U₁([x, 1]; θ)‖².
+"""The derivative penalty P(θ) = Σ_{x ∈ grid} ‖∇ₓ U₁(x; θ)‖² of any MLP U (the seed's by default).
 
 `PenaltyProblem` holds the data every backend needs (network, collocation points, finite-difference
 steps), the float64 reference with its accuracy bounds (so tests and benchmarks share one
@@ -7,8 +7,8 @@ definition of "correct"), and the catalogue of penalty strategies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from problems.core import (
     register_problem,
     thaw,
 )
-from problems.network import SEED_NETWORK, MLPSpec
+from problems.network import SEED_NETWORK, MLPSpec, network_from_options
 from problems.reference import ComplexStepReference, batched, taylor_coefficients
 from problems.tolerances import exact_rounding, stencil_tolerance, truncation_bound
 
@@ -67,25 +67,39 @@ def fd_step(x: np.ndarray, dtype: str) -> np.ndarray:
 @register_problem
 @dataclass(frozen=True)
 class PenaltyProblem(ComplexStepReference, Problem):
-    """Σ over `points` evenly spaced x in [0, 10] of ‖∇ₓU₁([x, 1])‖²; 101 points is 0:0.1:10."""
+    """Σ over `points` grid points of ‖∇ₓU₁(x)‖², ∇ₓ over the whole input vector.
+
+    The grid sweeps the first input over [0, 10] (101 points is 0:0.1:10) with every other input
+    at 1.0: rows [x, 1] for the seed's two inputs, [x, 1, …, 1] for more, [x] for one.
+    `layers` ("2-64-64-2", or a list) and `activation` choose the network; the defaults are the
+    seed network (2-5-5-5-2, rbf, 87 parameters).
+    """
 
     points: int = 101
-    network: MLPSpec = field(default=SEED_NETWORK)
+    layers: str = SEED_NETWORK.layers
+    activation: str = SEED_NETWORK.activation
     input_precision: str | None = None
     name = "penalty"
     kind = "penalty"
 
     def __post_init__(self):
         check_int_option("points", self.points, "an integer ≥ 2", minimum=2)
+        spec = network_from_options(self.layers, self.activation, shorthand=(2, 5, 4, 2))
+        object.__setattr__(self, "layers", spec.layers)
+
+    @cached_property
+    def network(self) -> MLPSpec:
+        return MLPSpec(tuple(int(s) for s in self.layers.split("-")), self.activation)
 
     def grid(self) -> np.ndarray:
-        """Collocation points, shape (points, 2): rows [x, 1.0]."""
-        x = np.linspace(0.0, 10.0, self.points)
-        return self.inputs(np.stack([x, np.ones_like(x)], axis=1))
+        """Collocation points, shape (points, d_in): rows [x, 1.0, …, 1.0], x evenly in [0, 10]."""
+        grid = np.ones((self.points, self.network.sizes[0]))
+        grid[:, 0] = np.linspace(0.0, 10.0, self.points)
+        return self.inputs(grid)
 
     def fd_steps(self, dtype: str) -> np.ndarray:
         """Per-point, per-input central-difference steps in `dtype` (or the input precision),
-        shape (points, 2)."""
+        shape (points, d_in)."""
         return fd_step(self.grid(), self.input_precision or dtype)
 
     def stencil_amplification(self, dtype: str) -> float:
@@ -94,22 +108,21 @@ class PenaltyProblem(ComplexStepReference, Problem):
         return float(np.max(1.0 / (2.0 * fd_step(self.grid(), dtype).astype(np.float64))))
 
     # -- reference -------------------------------------------------------------------------
-    def _input_derivatives(self, params, order: int) -> list[list[np.ndarray]]:
-        """For each input direction e_j: Taylor coefficients of U₁ (shape (B, N))."""
-        x = self.grid()
-        out = []
-        for j in range(self.network.sizes[0]):
-            v = np.zeros_like(x)
-            v[:, j] = 1.0
-            coeffs = taylor_coefficients(params, self.network, x, v, order)
-            out.append([c[..., 0] for c in coeffs])
-        return out
+    def input_derivatives(self, params, order: int, X: np.ndarray | None = None) -> list[list[np.ndarray]]:
+        """For each input direction e_j: the Taylor coefficients [U₁, ∂ⱼU₁, …] (order + 1 of them,
+        normalised) of U₁ along e_j at the grid (or at `X`), each (B, N) or (N,). The primal is
+        propagated once for all directions."""
+        X = self.grid() if X is None else X
+        d = X.shape[1]
+        coeffs = taylor_coefficients(params, self.network, X[:, None, :], np.eye(d)[None], order)
+        full = [np.broadcast_to(c[..., 0], c.shape[:-2] + (d,)) for c in coeffs]
+        return [[c[..., j] for c in full] for j in range(d)]
 
     def stencil_rows(self, dtype: str, params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each central difference as a stencil row (see `stencil_rounding_model`): nodes
         (d·N, 2, d) at x ± hⱼeⱼ, weights ±1/(2hⱼ), and |∂P/∂Dⱼ| = 2|∂ⱼU₁(x)|."""
         X, h = self.grid(), self.fd_steps(dtype).astype(np.float64)
-        first = self._input_derivatives(batched(params), 1)
+        first = self.input_derivatives(batched(params), 1)
         nodes, weights, coefficient = [], [], []
         for j in range(X.shape[1]):
             step = np.zeros_like(X)
@@ -121,7 +134,7 @@ class PenaltyProblem(ComplexStepReference, Problem):
 
     def point_losses(self, params) -> np.ndarray:
         """‖∇ₓU₁(x)‖² at each point, shape (B, N) (batched, complex-safe)."""
-        return sum(c[1] ** 2 for c in self._input_derivatives(params, 1))
+        return sum(c[1] ** 2 for c in self.input_derivatives(params, 1))
 
     def loss(self, params) -> np.ndarray:
         """P for batched (possibly complex) parameters, shape (B,)."""
@@ -159,7 +172,7 @@ def fd_truncation(problem: PenaltyProblem, dtype: str, frozen_params: tuple) -> 
 
     def first_order_error(p):
         total = 0.0
-        for j, c in enumerate(problem._input_derivatives(p, 3)):
+        for j, c in enumerate(problem.input_derivatives(p, 3)):
             total = total + ((h[:, j] ** 2 / 3.0) * c[1] * 6.0 * c[3]).sum(axis=-1)
         return total
 

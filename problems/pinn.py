@@ -4,8 +4,9 @@
 * `biharmonic`: L(θ) = mean_n (Δ²u(x_n) − f(x_n))², f = π⁴ Σᵢ sin(π xᵢ)
 
 Both sources come from the known solution u*(x) = Σᵢ sin(π xᵢ) (Δu* = −f, Δ²u* = f), so each loss
-is a well-posed PINN residual that vanishes at u*. u is a tanh MLP (`width`, `depth` Dense layers);
-`points` collocation points are uniform in [0, 1]ᵈ from a fixed seed. The float64 reference uses
+is a well-posed PINN residual that vanishes at u*. u is an MLP ℝᵈ → ℝ: tanh, `width` 64, `depth` 4
+Dense layers by default, or any `layers` ("50-768-768-512-512-1") and `activation`; `points`
+collocation points are uniform in [0, 1]ᵈ from a fixed seed. The float64 reference uses
 no AD framework: directional derivatives Dᵐ_v u from hand-written Taylor propagation, combined
 into Δ (basis directions) and Δ² (polarisation along eᵢ ± eⱼ), and the complex step in θ.
 
@@ -34,12 +35,13 @@ from problems.core import (
     register_problem,
     thaw,
 )
-from problems.network import MLPSpec, flatten, unflatten
+from problems.network import MLPSpec, flatten, network_from_options, unflatten
 from problems.reference import (
     COMPLEX_STEP,
     ComplexStepReference,
     batched,
     check_directions,
+    complex_step_batch,
     taylor_coefficients,
 )
 from problems.tolerances import (
@@ -84,13 +86,11 @@ BIHARMONIC_STRATEGIES = register_catalogue(Catalogue("biharmonic", _OPERATOR_STR
 def directional_derivatives(params, spec: MLPSpec, X: np.ndarray, V: np.ndarray, order: int) -> np.ndarray:
     """Dᵐ_v u(x) = m!·(m-th Taylor coefficient) for each point and direction, shape (B, N, R).
 
-    X: (N, d) points, V: (N, R, d) directions (R per point); batched params give a leading B.
+    X: (N, d) points, V: (N, R, d) directions (R per point); batched params give a leading B. The
+    primal is propagated once per point and shared by its R directions.
     """
-    N, R, d = V.shape
-    x = np.repeat(X, R, axis=0)
-    coeffs = taylor_coefficients(params, spec, x, V.reshape(N * R, d), order)
-    out = coeffs[order][..., 0] * math.factorial(order)
-    return out.reshape(*out.shape[:-1], N, R)
+    coeffs = taylor_coefficients(params, spec, X[:, None, :], V, order)
+    return coeffs[order][..., 0] * math.factorial(order)
 
 
 def pair_directions(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -114,28 +114,49 @@ def combine_pure_and_pairs(order: int, pure, plus, minus, d: int, mixed_order: i
 
 @dataclass(frozen=True)
 class _PinnProblem(ComplexStepReference, Problem):
-    """Common part: network, collocation points, reference machinery; subclasses set the operator."""
+    """Common part: network, collocation points, reference machinery; subclasses set the operator.
 
-    dim: int = 2
-    width: int = 64
-    depth: int = 4
+    The network is `layers` (input width d, any hidden widths, output 1) with `activation`, or the
+    shorthand `dim` → `width` × (`depth` − 1) → 1 (defaults 2, 64, 4, tanh). `layers` sets every
+    width, so `dim`, `width` or `depth` given with it must agree with it (else an error).
+    """
+
+    dim: int | None = None
+    width: int | None = None
+    depth: int | None = None
     points: int = 128
     samples: int = 32
+    layers: str | None = None
+    activation: str = "tanh"
     input_precision: str | None = None
 
     OPERATOR_ORDER = 2  # derivative order of the operator (2: Δ, 4: Δ²)
+    point_reduction = "mean"
+    network_options = ("dim", "width", "depth")
+    """Options that `layers` determines (a parameter file's layers replace them in a sweep)."""
 
     def __post_init__(self):
         dims = range(1, MAX_DIM[self.name] + 1)
-        check_int_option("dim", self.dim, f"an integer in 1 … {dims[-1]}", allowed=dims)
-        check_int_option("width", self.width, "an integer ≥ 1")
-        check_int_option("depth", self.depth, "an integer ≥ 2 (Dense layers)", minimum=2)
+        if self.dim is not None:
+            check_int_option("dim", self.dim, f"an integer in 1 … {dims[-1]}", allowed=dims)
+        if self.width is not None:
+            check_int_option("width", self.width, "an integer ≥ 1")
+        if self.depth is not None:
+            check_int_option("depth", self.depth, "an integer ≥ 2 (Dense layers)", minimum=2)
         check_int_option("points", self.points, "an integer ≥ 1")
         check_int_option("samples", self.samples, "an integer ≥ 2 (Hutchinson samples per point)", minimum=2)
+        spec = network_from_options(self.layers, self.activation, width=self.width, depth=self.depth,
+                                    inputs=self.dim, outputs=1, shorthand=(2, 64, 4, 1))  # fmt: skip
+        check_int_option("dim (the input width of layers)", spec.sizes[0], f"an integer in 1 … {dims[-1]}",
+                         allowed=dims)  # fmt: skip
+        normalised = {"dim": spec.sizes[0], "layers": spec.layers, "width": spec.hidden_width,
+                      "depth": spec.n_layers}  # fmt: skip
+        for name, value in normalised.items():
+            object.__setattr__(self, name, value)
 
     @cached_property
     def network(self) -> MLPSpec:
-        return MLPSpec((self.dim,) + (self.width,) * (self.depth - 1) + (1,), "tanh")
+        return MLPSpec(tuple(int(s) for s in self.layers.split("-")), self.activation)
 
     def _points(self) -> np.ndarray:
         return np.random.default_rng(POINT_SEED).uniform(0.0, 1.0, size=(self.points, self.dim))
@@ -271,7 +292,7 @@ def _estimator_statistics(problem, frozen_params) -> dict[str, float]:
 @register_problem
 @dataclass(frozen=True)
 class PoissonProblem(_PinnProblem):
-    """mean_n (Δu(x_n) + π² Σᵢ sin(π x_{n,i}))² for a tanh MLP u: ℝᵈ → ℝ."""
+    """mean_n (Δu(x_n) + π² Σᵢ sin(π x_{n,i}))² for an MLP u: ℝᵈ → ℝ (tanh by default)."""
 
     name = "poisson"
     kind = "laplacian"
@@ -295,9 +316,8 @@ class PoissonProblem(_PinnProblem):
 @register_problem
 @dataclass(frozen=True)
 class BiharmonicProblem(_PinnProblem):
-    """mean_n (Δ²u(x_n) − π⁴ Σᵢ sin(π x_{n,i}))² for a tanh MLP u: ℝᵈ → ℝ."""
+    """mean_n (Δ²u(x_n) − π⁴ Σᵢ sin(π x_{n,i}))² for an MLP u: ℝᵈ → ℝ (tanh by default)."""
 
-    dim: int = 2
     samples: int = 64  # the fourth-order estimator's variance is ~10× the Laplacian's
     name = "biharmonic"
     kind = "biharmonic"
@@ -367,8 +387,9 @@ def hutchinson_error_bound(problem: _PinnProblem, frozen_params: tuple) -> float
     w = check_directions(spec)
     theta = flatten(params, spec)
     batch = unflatten(theta[None, :] + 1j * COMPLEX_STEP * w, spec)
-    q_c = problem.operator_samples(batch, directions)  # (W, N, S) complex
-    a_c = problem.operator(batch)  # (W, N)
+    with complex_step_batch():
+        q_c = problem.operator_samples(batch, directions)  # (W, N, S) complex
+        a_c = problem.operator(batch)  # (W, N)
     q, dq = np.real(q_c[0]), np.imag(q_c) / COMPLEX_STEP
     a, da = np.real(a_c[0]), np.imag(a_c) / COMPLEX_STEP
     r = a + source

@@ -3,19 +3,29 @@
 Nothing here uses an AD framework, so a strategy is never checked against itself:
 
 * Input derivatives come from propagating a truncated Taylor series x(t) = x + t v through the
-  MLP by hand (linear layers act coefficient-wise; exp(w) follows the recurrence
-  a_k = (1/k) sum_{j=1..k} j w_j a_{k-j}). Coefficient k equals d^k/dt^k U(x + t v) / k!.
+  MLP by hand: linear layers act coefficient-wise, and each activation has its coefficient rule
+  (`SERIES_RULES`), derived from the ODE its derivative satisfies: y = f(z) with y' = f'(z)·z'
+  gives k·y_k = Σ_{j=1..k} j·z_j·(f'∘z)_{k−j} (exp, tanh, sin/cos, sigmoid, Φ), products by the
+  Cauchy product (rbf = exp(−z²), silu = z·sigmoid z, gelu = z·Φ(z)). Coefficient k equals
+  d^k/dt^k U(x + t v) / k!.
 * Weight gradients come from the complex step: dF/dθ_m = Im F(θ + i h e_m) / h with h = 1e-30.
   It has no subtractive cancellation, so it is exact to rounding, and every operation used here
-  (products, sums, exp, tanh) is analytic, which the method requires.
+  is complex-analytic, which the method requires (softplus as m + log(e⁻ᵐ + eᶻ⁻ᵐ), the sigmoid
+  branched on the real part, Φ by scipy's complex erfc).
 """
 
 from __future__ import annotations
 
+import contextvars
+import math
 from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
+import scipy.special
 
 from problems.core import freeze, thaw
 from problems.network import MLPSpec, flatten, unflatten
@@ -35,6 +45,17 @@ def _series_product(a: list[np.ndarray], b: list[np.ndarray]) -> list[np.ndarray
     return [sum(a[i] * b[k - i] for i in range(k + 1)) for k in range(len(a))]
 
 
+def _chain(y0, z: list[np.ndarray], derivative) -> list[np.ndarray]:
+    """Series of y = f(z) from y' = f'(z)·z': k·y_k = Σ_{j=1..k} j·z_j·d_{k−j}, where
+    `derivative(y_coefficients)` returns the series of f'(z) known so far (it may use y up to the
+    current order, as for tanh or the sigmoid, whose derivatives are polynomials in themselves)."""
+    y = [y0]
+    for k in range(1, len(z)):
+        d = derivative(y)
+        y.append(sum(j * z[j] * d[k - j] for j in range(1, k + 1)) / k)
+    return y
+
+
 def _series_exp(w: list[np.ndarray]) -> list[np.ndarray]:
     out = [np.exp(w[0])]
     for k in range(1, len(w)):
@@ -43,13 +64,80 @@ def _series_exp(w: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def _series_tanh(z: list[np.ndarray]) -> list[np.ndarray]:
-    # y = tanh z satisfies y' = (1 - y^2) z'; in coefficients: k y_k = sum_j j z_j s_{k-j}, s = 1 - y^2.
-    y = [np.tanh(z[0])]
-    s = [1.0 - y[0] ** 2]
+    # y = tanh z satisfies y' = (1 − y²) z'.
+    return _chain(np.tanh(z[0]), z, lambda y: [1.0 - y[0] ** 2] + [-c for c in _series_product(y, y)[1:]])
+
+
+def _series_sigmoid(z: list[np.ndarray]) -> list[np.ndarray]:
+    # s = sigmoid z satisfies s' = (s − s²) z'.
+    return _chain(sigmoid(z[0]), z, lambda s: [a - b for a, b in zip(s, _series_product(s, s))])
+
+
+def _series_sin(z: list[np.ndarray]) -> list[np.ndarray]:
+    # (sin z)' = cos z · z', (cos z)' = −sin z · z': both series built together.
+    s, c = [np.sin(z[0])], [np.cos(z[0])]
     for k in range(1, len(z)):
-        y.append(sum(j * z[j] * s[k - j] for j in range(1, k + 1)) / k)
-        s.append(-sum(y[i] * y[k - i] for i in range(k + 1)))
-    return y
+        s.append(sum(j * z[j] * c[k - j] for j in range(1, k + 1)) / k)
+        c.append(-sum(j * z[j] * s[k - j] for j in range(1, k + 1)) / k)
+    return s
+
+
+def _series_softplus(z: list[np.ndarray]) -> list[np.ndarray]:
+    # softplus' = sigmoid.
+    s = _series_sigmoid(z[:-1]) if len(z) > 1 else []
+    return _chain(softplus(z[0]), z, lambda y: s)
+
+
+def _series_silu(z: list[np.ndarray]) -> list[np.ndarray]:
+    return _series_product(z, _series_sigmoid(z))
+
+
+def _series_gelu(z: list[np.ndarray]) -> list[np.ndarray]:
+    # gelu = z·Φ(z), Φ' = φ(z) = exp(−z²/2)/√(2π).
+    phi = [c / math.sqrt(2.0 * math.pi) for c in _series_exp([-c / 2.0 for c in _series_product(z, z)])]
+    return _series_product(z, _chain(normal_cdf(z[0]), z, lambda y: phi))
+
+
+def sigmoid(z):
+    """1/(1 + e⁻ᶻ) without overflow, for real or complex z (branch on the real part)."""
+    z = np.asarray(z)
+    positive = np.real(z) >= 0
+    e = np.exp(np.where(positive, -z, z))  # |e| ≤ 1
+    return np.where(positive, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def softplus(z):
+    """log(1 + eᶻ) = m + log(e⁻ᵐ + eᶻ⁻ᵐ) with m = max(Re z, 0): no overflow, complex-analytic."""
+    z = np.asarray(z)
+    m = np.maximum(np.real(z), 0.0)
+    return m + np.log(np.exp(-m) + np.exp(z - m))
+
+
+def normal_cdf(z):
+    """Φ(z) = erfc(−z/√2)/2 (scipy's erfc accepts complex z; no cancellation for z ≪ 0)."""
+    return scipy.special.erfc(-np.asarray(z) / math.sqrt(2.0)) / 2.0
+
+
+ACTIVATION_FUNCTIONS: dict[str, Callable] = {
+    "rbf": lambda z: np.exp(-(z * z)),
+    "tanh": np.tanh,
+    "sin": np.sin,
+    "softplus": softplus,
+    "silu": lambda z: z * sigmoid(z),
+    "gelu": lambda z: z * normal_cdf(z),
+}
+"""The activations of `problems.network.ACTIVATIONS` in numpy, complex-analytic (the complex step
+differentiates through them in θ)."""
+
+SERIES_RULES: dict[str, Callable[[list[np.ndarray]], list[np.ndarray]]] = {
+    "rbf": lambda z: _series_exp([-c for c in _series_product(z, z)]),
+    "tanh": _series_tanh,
+    "sin": _series_sin,
+    "softplus": _series_softplus,
+    "silu": _series_silu,
+    "gelu": _series_gelu,
+}
+"""Taylor-coefficient rules: normalised coefficients of z(t) -> those of σ(z(t)), same length."""
 
 
 def activation_values(name: str, z: np.ndarray) -> np.ndarray:
@@ -59,11 +147,15 @@ def activation_values(name: str, z: np.ndarray) -> np.ndarray:
 
 
 def _series_activation(name: str, z: list[np.ndarray]) -> list[np.ndarray]:
-    if name == "rbf":
-        return _series_exp([-c for c in _series_product(z, z)])
-    if name == "tanh":
-        return _series_tanh(z)
-    raise ValueError(f"no Taylor rule for activation {name!r}")
+    if name not in SERIES_RULES:
+        raise ValueError(f"no Taylor rule for activation {name!r}")
+    return SERIES_RULES[name](z)
+
+
+TAYLOR_CHUNK_ELEMENTS = 4_000_000
+"""Points are propagated in chunks of at most about this many elements per coefficient array
+(batch × points × directions × widest layer), so that memory stays bounded (~64 MB per complex
+array) for any grid and network."""
 
 
 def taylor_coefficients(
@@ -71,16 +163,76 @@ def taylor_coefficients(
 ) -> list[np.ndarray]:
     """Normalised Taylor coefficients [U, U_1, ..., U_order] of t -> U(x + t v).
 
-    `params` arrays may carry a leading batch dimension (B, ...) and be complex; `x` and `v`
-    have shape (N, d_in). Returns arrays of shape (B, N, d_out) (or (N, d_out) unbatched).
+    `params` arrays may carry a leading batch dimension (B, ...) and be complex. `x` and `v` have
+    shape (N, d_in), giving arrays (B, N, d_out) (or (N, d_out) unbatched); or, for R directions
+    per point, x (N, 1, d_in) and v (N or 1, R, d_in), giving (B, N, R, d_out) for the
+    coefficients that depend on v: the primal is then propagated once per point, not per
+    direction. Points are processed in chunks (TAYLOR_CHUNK_ELEMENTS).
     """
-    h = [np.asarray(x), np.asarray(v)] + [np.zeros_like(x)] * (order - 1)
+    x, v = np.asarray(x), np.asarray(v)
+    batch = params["W1"].shape[:-2]
+    rows = int(np.prod(batch, dtype=int)) * (x.size // x.shape[-1]) * (v.shape[-2] if v.ndim == 3 else 1)
+    chunk = max(1, x.shape[0] * TAYLOR_CHUNK_ELEMENTS // max(1, rows * max(spec.sizes)))
+    if chunk >= x.shape[0]:
+        return _taylor_chunk(params, spec, x, v, order, len(batch))
+    parts = []
+    for start in range(0, x.shape[0], chunk):
+        s = slice(start, start + chunk)
+        parts.append(_taylor_chunk(params, spec, x[s], v if v.shape[0] == 1 else v[s], order, len(batch)))
+    return [np.concatenate([p[k] for p in parts], axis=len(batch)) for k in range(len(parts[0]))]
+
+
+_IN_COMPLEX_STEP = contextvars.ContextVar("in_complex_step", default=False)
+
+
+@contextmanager
+def complex_step_batch():
+    """Within: batched complex parameters are complex steps θ + i·h·v of one θ, so every batch
+    entry's real part is the unperturbed evaluation (up to O(h²) = 1e-60, far below rounding) and
+    `_affine` computes it once (see `_affine_step`)."""
+    token = _IN_COMPLEX_STEP.set(True)
+    try:
+        yield
+    finally:
+        _IN_COMPLEX_STEP.reset(token)
+
+
+def _affine(c: np.ndarray, W: np.ndarray, batch_ndim: int) -> np.ndarray:
+    """c @ Wᵀ for coefficients c (*batch or 1s, *points, in) and W (*batch, out, in)."""
+    points = c.shape[batch_ndim:-1]
+    flat = c.reshape(*c.shape[:batch_ndim], -1, c.shape[-1])
+    if batch_ndim == 1 and W.shape[0] > 1 and np.iscomplexobj(W) and _IN_COMPLEX_STEP.get():
+        flat = _affine_step(flat, W)
+    else:
+        flat = flat @ np.swapaxes(W, -1, -2)
+    return flat.reshape(*flat.shape[:batch_ndim], *points, flat.shape[-1])
+
+
+def _affine_step(c: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """c @ Wᵀ for a complex-step batch (c (B or 1, rows, in), W (B, out, in)): the real part
+    Re c₀ · Re W₀ᵀ once, the imaginary part Im c · Re W₀ᵀ + Re c₀ · Im Wᵀ; 1 + 2B real matrix
+    products instead of B complex ones (each ~4–5 real ones): the restructuring that keeps the
+    reference at 10⁵ points × 512-wide layers affordable."""
+    W_real = np.ascontiguousarray(W[0].real.T)
+    c_real = np.ascontiguousarray(c[0].real)
+    imag = c_real @ np.swapaxes(W.imag, -1, -2)  # (B, rows, out)
+    if np.iscomplexobj(c):
+        imag = imag + (np.ascontiguousarray(c.imag).reshape(-1, c.shape[-1]) @ W_real).reshape(
+            c.shape[0], c.shape[1], -1
+        )
+    return (c_real @ W_real)[None] + 1j * imag
+
+
+def _taylor_chunk(params, spec, x, v, order, batch_ndim):
+    lead = (1,) * batch_ndim
+    h = [x.reshape(lead + x.shape)] + ([v.reshape(lead + v.shape)] if order > 0 else [])
+    h += [np.zeros(lead + v.shape, dtype=v.dtype)] * (order - 1)
     n = spec.n_layers
     for i in range(1, n + 1):
         W, b = params[f"W{i}"], params[f"b{i}"]
-        Wt = np.swapaxes(W, -1, -2)
-        z = [c @ Wt for c in h]
-        z[0] = z[0] + b[..., None, :]
+        z = [_affine(c, W, batch_ndim) for c in h]
+        bias = b.reshape(b.shape[:batch_ndim] + (1,) * (z[0].ndim - batch_ndim - 1) + b.shape[-1:])
+        z[0] = z[0] + bias
         h = _series_activation(spec.activation, z) if i < n else z
     return h
 
@@ -103,7 +255,8 @@ def complex_step_jacobian(
         idx = np.arange(start, min(start + chunk, theta.size))
         batch = np.tile(theta.astype(np.complex128), (idx.size, 1))
         batch[np.arange(idx.size), idx] += 1j * COMPLEX_STEP
-        rows.append(np.imag(objective(unflatten(batch, spec))) / COMPLEX_STEP)
+        with complex_step_batch():
+            rows.append(np.imag(objective(unflatten(batch, spec))) / COMPLEX_STEP)
     return np.concatenate(rows, axis=0)
 
 
@@ -146,32 +299,80 @@ def check_directions(spec: MLPSpec, count: int = CHECK_DIRECTIONS, seed: int = 1
 
 
 def directional_reference(objective, params, spec: MLPSpec, directions: np.ndarray):
-    """(value, g·v for each direction) of a real-analytic batched `objective` by complex step."""
+    """(value, g·v for each direction) of a real-analytic batched `objective` by complex step.
+    Remembered per (objective, parameters, directions): the comparison and the truncation bound of
+    a large network ask for the same loss along the same directions."""
+    key = _memo_key(objective, params, directions)
+    if key is not None and key in _DIRECTIONAL_MEMO:
+        return _DIRECTIONAL_MEMO[key]
     theta = flatten(params, spec).astype(np.complex128)
     batch = theta[None, :] + 1j * COMPLEX_STEP * directions
-    out = objective(unflatten(batch, spec))
-    return float(np.real(out[0])), np.imag(out) / COMPLEX_STEP
+    with complex_step_batch():
+        out = objective(unflatten(batch, spec))
+    result = float(np.real(out[0])), np.imag(out) / COMPLEX_STEP
+    _remember(key, result)
+    return result
+
+
+_DIRECTIONAL_MEMO: dict = {}
+"""(objective, frozen parameters, directions) -> `directional_reference`'s result, the newest 16."""
+
+
+def _memo_key(objective, params, directions: np.ndarray):
+    key = (objective, freeze(params), directions.tobytes(), directions.shape)
+    try:
+        hash(key)
+    except TypeError:  # an unhashable objective is evaluated every time
+        return None
+    return key
+
+
+def _remember(key, result) -> None:
+    if key is not None:
+        _DIRECTIONAL_MEMO[key] = result
+        while len(_DIRECTIONAL_MEMO) > 16:
+            _DIRECTIONAL_MEMO.pop(next(iter(_DIRECTIONAL_MEMO)))
+
+
+@dataclass(frozen=True)
+class ReferenceCheck:
+    """What a strategy's result is compared with: the reference value and either the full
+    gradient or the directional derivatives g·v along `directions` (computed once per parameters)."""
+
+    value: float
+    grads: dict[str, np.ndarray] | None = None
+    directions: np.ndarray | None = None
+    along: np.ndarray | None = None
+
+    def compare(self, spec: MLPSpec, value: float, grads: dict) -> tuple[float, float, float]:
+        """(value_err, grad_err, ref_value). Full: the norm-wise error of `relative_error`.
+        Directional: max_j |g·v_j − r_j| / max_j |r_j| over the directions v_j; a wrong gradient
+        passes only if its error is orthogonal to every v_j (probability zero for Gaussian v)."""
+        if self.grads is not None:
+            return (*relative_error(value, grads, self.value, self.grads), self.value)
+        g = flatten({k: np.asarray(grads[k], dtype=np.float64) for k in spec.param_names}, spec)
+        if not (np.all(np.isfinite(g)) and np.isfinite(value)):
+            return float("nan"), float("nan"), self.value
+        value_err = abs(float(value) - self.value) / max(abs(self.value), np.finfo(float).tiny)
+        worst = np.max(np.abs(self.directions @ g - self.along))
+        return value_err, float(worst / max(np.max(np.abs(self.along)), 1e-300)), self.value
+
+
+def reference_check(objective, params, spec: MLPSpec, full: bool) -> ReferenceCheck:
+    """The reference of a real-analytic batched `objective`: full complex-step gradient, or
+    directional derivatives along `check_directions` (one complex evaluation each)."""
+    if full:
+        value = float(np.real(objective(batched(params))[0]))
+        return ReferenceCheck(value, grads=complex_step_gradient(objective, params, spec))
+    directions = check_directions(spec)
+    value, along = directional_reference(objective, params, spec, directions)
+    return ReferenceCheck(value, directions=directions, along=along)
 
 
 def compare_gradient(objective, params, spec, value, grads, full: bool):
-    """(value_err, grad_err, ref_value) of (value, grads) against `objective`'s reference.
-
-    Full: the norm-wise error of `relative_error`. Directional: max_j |g·v_j − r_j| / max_j |r_j|
-    over `check_directions`, where r_j is the complex-step derivative along v_j; a wrong gradient
-    passes only if its error is orthogonal to every v_j (probability zero for Gaussian v).
-    """
-    if full:
-        ref_value = float(np.real(objective(batched(params))[0]))
-        ref_grads = complex_step_gradient(objective, params, spec)
-        return (*relative_error(value, grads, ref_value, ref_grads), ref_value)
-    directions = check_directions(spec)
-    ref_value, ref_dir = directional_reference(objective, params, spec, directions)
-    g = flatten({k: np.asarray(grads[k], dtype=np.float64) for k in spec.param_names}, spec)
-    if not (np.all(np.isfinite(g)) and np.isfinite(value)):
-        return float("nan"), float("nan"), ref_value
-    value_err = abs(float(value) - ref_value) / max(abs(ref_value), np.finfo(float).tiny)
-    grad_err = float(np.max(np.abs(directions @ g - ref_dir)) / max(np.max(np.abs(ref_dir)), 1e-300))
-    return value_err, grad_err, ref_value
+    """(value_err, grad_err, ref_value) of (value, grads) against `objective`'s reference
+    (`ReferenceCheck.compare`)."""
+    return reference_check(objective, params, spec, full).compare(spec, value, grads)
 
 
 class GradientReference:
@@ -194,19 +395,29 @@ def summation_condition(point_losses, params, spec: MLPSpec, full: bool) -> floa
     comparison; directional: the same along the check directions), the larger of the two.
     `point_losses(batched params) -> (B, N)` are the terms the loss sums (or averages). Rounding
     errors of an accumulation scale with Σ|tₙ|, the result with |Σ tₙ|: this is their ratio."""
-    terms = np.real(point_losses(batched(params))[0])
-    value_condition = np.sum(np.abs(terms)) / max(abs(np.sum(terms)), 1e-300)
     if full:
+        terms = np.real(point_losses(batched(params))[0])
         jacobian = complex_step_jacobian(point_losses, params, spec)  # (P, N)
     else:
-        directions = check_directions(spec)
-        theta = flatten(params, spec).astype(np.complex128)
-        jacobian = (
-            np.imag(point_losses(unflatten(theta[None] + 1j * COMPLEX_STEP * directions, spec)))
-            / COMPLEX_STEP
-        )
+        terms, jacobian = terms_along_directions(point_losses, params, spec)
+    return condition_number(terms, jacobian)
+
+
+def condition_number(terms: np.ndarray, jacobian: np.ndarray) -> float:
+    """`summation_condition` from the terms (N,) and their derivatives (P or D, N)."""
+    value_condition = np.sum(np.abs(terms)) / max(abs(np.sum(terms)), 1e-300)
     grad_condition = np.max(np.sum(np.abs(jacobian), axis=-1)) / max(np.max(np.abs(jacobian.sum(-1))), 1e-300)
     return float(max(value_condition, grad_condition))
+
+
+def terms_along_directions(point_losses, params, spec: MLPSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The per-point terms (N,) and their derivatives along `check_directions` (D, N): one
+    complex-step evaluation that serves both the comparison and the summation condition."""
+    directions = check_directions(spec)
+    theta = flatten(params, spec).astype(np.complex128)
+    with complex_step_batch():
+        out = point_losses(unflatten(theta[None] + 1j * COMPLEX_STEP * directions, spec))
+    return np.real(out[0]), np.imag(out) / COMPLEX_STEP
 
 
 class ComplexStepReference:
@@ -214,7 +425,12 @@ class ComplexStepReference:
     the float64 value, the complex-step gradient, and `compare` by the full gradient up to
     FULL_GRADIENT_MAX_PARAMS parameters, otherwise by directional derivatives along
     CHECK_DIRECTIONS fixed random directions. A problem that also defines
-    `point_losses(batched params) -> (B, N)` gets `summation_condition` for its rounding bound."""
+    `point_losses(batched params) -> (B, N)` gets `summation_condition` for its rounding bound;
+    for a large network its comparison and condition then share one evaluation of the terms
+    along the check directions (`loss` reduces them by `point_reduction`)."""
+
+    point_reduction: ClassVar[str] = "sum"
+    """How `loss` reduces `point_losses` over the points: "sum" or "mean"."""
 
     @property
     def full_gradient(self) -> bool:
@@ -226,7 +442,7 @@ class ComplexStepReference:
         return value, complex_step_gradient(self.loss, params, self.network)
 
     def compare(self, params, value, grads) -> tuple[float, float, float]:
-        return _compare_cached(self, freeze(params), float(value), freeze(grads))
+        return _check_cached(self, freeze(params)).compare(self.network, value, grads)
 
     def summation_condition(self, params) -> float:
         return _condition_cached(self, freeze(params))
@@ -246,12 +462,24 @@ class ComplexStepReference:
 
 @lru_cache(maxsize=16)
 def _condition_cached(problem, frozen_params):
-    return summation_condition(
-        problem.point_losses, thaw(frozen_params), problem.network, problem.full_gradient
-    )
+    if problem.full_gradient:
+        return summation_condition(problem.point_losses, thaw(frozen_params), problem.network, True)
+    return condition_number(*_terms_along_cached(problem, frozen_params))
+
+
+@lru_cache(maxsize=4)
+def _terms_along_cached(problem, frozen_params):
+    return terms_along_directions(problem.point_losses, thaw(frozen_params), problem.network)
 
 
 @lru_cache(maxsize=8)
-def _compare_cached(problem, frozen_params, value, frozen_grads):
-    return compare_gradient(problem.loss, thaw(frozen_params), problem.network, value, thaw(frozen_grads),
-                            problem.full_gradient)  # fmt: skip
+def _check_cached(problem, frozen_params) -> ReferenceCheck:
+    params = thaw(frozen_params)
+    if problem.full_gradient or not hasattr(problem, "point_losses"):
+        return reference_check(problem.loss, params, problem.network, problem.full_gradient)
+    terms, along = _terms_along_cached(problem, frozen_params)
+    reduce = np.mean if problem.point_reduction == "mean" else np.sum
+    directions = check_directions(problem.network)
+    check = ReferenceCheck(float(reduce(terms)), directions=directions, along=reduce(along, axis=-1))
+    _remember(_memo_key(problem.loss, params, directions), (check.value, check.along))  # the loss's too
+    return check

@@ -15,7 +15,7 @@ import re
 
 import pandas as pd
 
-from problems import PROBLEMS, problem_options
+from problems import PROBLEMS, BenchInputError, get_problem, problem_options
 
 FAMILIES: dict[str, str] = {
     "penalty": "Seed penalty",
@@ -86,14 +86,21 @@ def framework(backend: str) -> str:
 
 
 def _defaults(problem: str) -> dict:
+    """The default instance's options, as normalised by the problem (width/depth/layers of the
+    default network even where their constructor defaults are None), else the constructor's."""
     cls = PROBLEMS.get(problem)
     if cls is None:
         return {}
-    return {
+    defaults = {
         name: p.default
         for name, p in inspect.signature(cls).parameters.items()
         if p.default is not inspect.Parameter.empty
     }
+    try:
+        defaults.update(get_problem(problem).options)
+    except BenchInputError:
+        pass
+    return defaults
 
 
 def _present(value) -> bool:

@@ -147,7 +147,7 @@ def test_user_errors_exit_2_without_traceback(tmp_path):
         (["--device", "tpu"], "valid devices: cpu, cuda"),
         (["--strategies", "nope"], "unknown strategy 'nope'"),
         (["--params", str(tmp_path / "missing.npz")], "no such file"),
-        (["--params", str(bad_params)], "W2 has shape (5, 4), expected (5, 5)"),
+        (["--params", str(bad_params)], "W2 has 4 columns (inputs) but layer 1 has 5 outputs"),
         (["--params", str(nan_params)], "b1 contains NaN"),
         (["--plugin", "no.such.module"], "cannot load plugin"),
     ] + ([] if gpu_name() else [(["--device", "cuda"], "device 'cuda' is not available")]):

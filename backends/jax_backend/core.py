@@ -10,6 +10,7 @@ per point or per call.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +24,50 @@ registry = StrategyRegistry("jax")
 ACTIVATIONS = {
     "rbf": lambda z: jnp.exp(-(z**2)),
     "tanh": jnp.tanh,
+    "sin": jnp.sin,
+    "softplus": jax.nn.softplus,
+    "silu": jax.nn.silu,
+    "gelu": partial(jax.nn.gelu, approximate=False),
 }
+"""`problems.network.ACTIVATIONS` as JAX's own functions (what a user writes): GELU in its exact
+(erf) form, as every backend and the reference compute it."""
+
+
+JET_FAILS_ON = {
+    "softplus": "jax.nn.softplus (jnp.logaddexp, a custom_jvp function) raises inside the jet trace "
+    "(AttributeError: 'NoneType' object has no attribute 'process_primitive')",
+}
+"""Activations jax.experimental.jet cannot propagate, with what happens (found by trying each
+activation; `tests/test_activations.py` checks every entry still fails and every other one works)."""
+
+NESTED_FOLX_FAILS_ON = {
+    "softplus": "folx's forward Laplacian of a forward Laplacian raises KeyError on jax.nn.softplus",
+    "silu": "folx's forward Laplacian of a forward Laplacian raises KeyError on jax.nn.silu",
+}
+"""Activations for which folx cannot nest its forward Laplacian (Δ² = Δ of Δ), found the same way."""
+
+
+def jet_condition(problem) -> str | None:
+    """`when=` of the strategies built on jax.experimental.jet: why it cannot run this network."""
+    failure = JET_FAILS_ON.get(problem.network.activation)
+    if failure is None:
+        return None
+    return f"jax.experimental.jet (jax {jax.__version__}) cannot propagate this network: {failure}"
+
+
+def nested_folx_condition(problem) -> str | None:
+    """`when=` of the biharmonic forward Laplacian (folx of folx)."""
+    failure = NESTED_FOLX_FAILS_ON.get(problem.network.activation)
+    return f"{failure} (folx {_version('folx')})" if failure else None
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
 
 
 def mlp(params: dict, x: jnp.ndarray, spec) -> jnp.ndarray:

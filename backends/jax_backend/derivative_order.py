@@ -13,7 +13,14 @@ import jax
 import jax.numpy as jnp
 from jax.experimental.jet import jet
 
-from backends.jax_backend.core import compile_evaluation, mlp, registry, scalar_network, stencil
+from backends.jax_backend.core import (
+    compile_evaluation,
+    jet_condition,
+    mlp,
+    registry,
+    scalar_network,
+    stencil,
+)
 
 KIND = "derivative-order"
 
@@ -88,7 +95,7 @@ for _name, _transform in _ANALYTIC.items():
         value = loss(at_zero(_transform(along_x1(problem.network), problem.order)))
         return compile_evaluation(problem, dtype, device, variant, jax.value_and_grad(value), loss=value)
 
-    registry.register(KIND, _name)(_build)
+    registry.register(KIND, _name, when=jet_condition if _name == "taylor" else None)(_build)
 
 
 @registry.register(KIND, "fd-stencil")

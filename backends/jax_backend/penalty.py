@@ -12,7 +12,7 @@ from jax.experimental.jet import jet
 from jax.flatten_util import ravel_pytree
 
 from backends import floor
-from backends.jax_backend.core import compile_evaluation, mlp, registry
+from backends.jax_backend.core import compile_evaluation, jet_condition, mlp, registry
 
 
 # -- input derivatives ∇ₓU₁(x) for one point x ---------------------------------------------
@@ -116,7 +116,7 @@ for _name, _input_grad in _REVERSE_OUTER.items():
             problem, dtype, device, variant, reverse_outer(input_grad), loss=penalty_value(input_grad)
         )
 
-    registry.register("penalty", _name)(_build)
+    registry.register("penalty", _name, when=jet_condition if _name == "taylor" else None)(_build)
 
 
 @registry.register("penalty", "fd-central")

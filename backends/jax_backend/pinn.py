@@ -15,7 +15,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental.jet import jet
 
-from backends.jax_backend.core import compile_evaluation, registry, scalar_network, stencil
+from backends.jax_backend.core import (
+    compile_evaluation,
+    jet_condition,
+    nested_folx_condition,
+    registry,
+    scalar_network,
+    stencil,
+)
 
 
 # -- Δ ---------------------------------------------------------------------------------------
@@ -123,6 +130,14 @@ OPERATORS = {"laplacian": LAPLACIAN, "biharmonic": BIHARMONIC}
 ORDER = {"laplacian": 2, "biharmonic": 4}
 
 
+_CONDITIONS = {
+    ("laplacian", "taylor"): jet_condition,
+    ("biharmonic", "taylor"): jet_condition,
+    ("biharmonic", "forward-laplacian"): nested_folx_condition,
+}
+"""Where a library cannot serve some networks (`core.JET_FAILS_ON`, `core.NESTED_FOLX_FAILS_ON`)."""
+
+
 # -- the residual loss and its builders --------------------------------------------------------
 def residual_loss(op, data_axes: tuple = ()):
     """mean_n (op(params, xₙ, *data) + sₙ)²; `data_axes` are op's extra arguments' vmap axes."""
@@ -145,7 +160,7 @@ for _kind, _operators in OPERATORS.items():
         def _build_exact(problem, dtype, device, variant, _operator=_operator):
             return _build(problem, dtype, device, variant, residual_loss(_operator(scalar_network(problem))))
 
-        registry.register(_kind, _name)(_build_exact)
+        registry.register(_kind, _name, when=_CONDITIONS.get((_kind, _name)))(_build_exact)
 
     def _build_fd(problem, dtype, device, variant):
         value = residual_loss(stencil(scalar_network(problem)), (None, None))
@@ -163,7 +178,7 @@ for _kind, _operators in OPERATORS.items():
                       extra_metrics=estimator_statistics)  # fmt: skip
 
     registry.register(_kind, "fd-stencil")(_build_fd)
-    registry.register(_kind, "hutchinson")(_build_hutchinson)
+    registry.register(_kind, "hutchinson", when=jet_condition)(_build_hutchinson)
     registry.unsupported(
         _kind,
         "collapsed-taylor",

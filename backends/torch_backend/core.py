@@ -22,10 +22,45 @@ registry = StrategyRegistry("torch")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 
+SOFTPLUS_THRESHOLD = 40.0
+"""torch's softplus returns z itself above its `threshold` (default 20, where log(1 + eᶻ) − z =
+2e-9 would be an error in float64); at 40 the difference, 4e-18, is below float64 rounding of z,
+so this is log(1 + eᶻ) in both dtypes, like JAX's and the reference's."""
+
 ACTIVATIONS = {
     "rbf": lambda z: torch.exp(-(z**2)),
     "tanh": torch.tanh,
+    "sin": torch.sin,
+    "softplus": lambda z: torch.nn.functional.softplus(z, threshold=SOFTPLUS_THRESHOLD),
+    "silu": torch.nn.functional.silu,
+    "gelu": torch.nn.functional.gelu,
 }
+"""`problems.network.ACTIVATIONS` as PyTorch's own functions (what a user writes): GELU in its
+exact (erf) form, torch's default, as every backend and the reference compute it."""
+
+
+JET_LACKS_RULE = {"softplus": "aten.softplus", "silu": "aten.silu", "gelu": "aten.gelu"}
+"""Activations whose ATen op jet-for-pytorch has no Taylor-mode rule for (NotImplementedError "No
+jet rule for aten.silu.default"), found by trying each activation; `tests/test_activations.py`
+checks every entry still fails and every other one works. Its rules cover exp, tanh, sin,
+sigmoid, log and arithmetic, so z·sigmoid(z) would propagate where torch's own silu does not."""
+
+
+def jet_condition(problem) -> str | None:
+    """`when=` of the strategies built on jet-for-pytorch (taylor, collapsed-taylor, hutchinson)."""
+    op = JET_LACKS_RULE.get(problem.network.activation)
+    if op is None:
+        return None
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("jet-for-pytorch")
+    except PackageNotFoundError:
+        release = "(not installed)"
+    return (
+        f"jet-for-pytorch {release} has no Taylor-mode rule for {op}.default, torch's "
+        f"{problem.network.activation} (NotImplementedError when traced)"
+    )
 
 
 def mlp(params: dict[str, torch.Tensor], x: torch.Tensor, spec) -> torch.Tensor:

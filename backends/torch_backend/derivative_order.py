@@ -16,6 +16,7 @@ from torch.func import grad, jvp, vmap
 from backends.torch_backend.core import (
     Setup,
     autograd_nodes,
+    jet_condition,
     mlp,
     registry,
     reverse_outer,
@@ -27,7 +28,7 @@ KIND = "derivative-order"
 
 
 def _e1(s: Setup) -> torch.Tensor:
-    return torch.eye(2, dtype=s.dtype, device=s.device)[0]
+    return torch.eye(s.X.shape[1], dtype=s.dtype, device=s.device)[0]
 
 
 def nested_reverse(s: Setup, order: int):
@@ -136,4 +137,4 @@ for _name, _factory in {
     "taylor": taylor,
     "fd-stencil": fd_stencil,
 }.items():
-    registry.register(KIND, _name)(_build_with(_factory))
+    registry.register(KIND, _name, when=jet_condition if _name == "taylor" else None)(_build_with(_factory))

@@ -12,7 +12,7 @@ from torch.func import grad, grad_and_value, jacfwd, jacrev, jvp, vmap
 
 from backends import floor
 from backends.base import Compiled
-from backends.torch_backend.core import Setup, mlp, registry, reverse_outer
+from backends.torch_backend.core import Setup, jet_condition, mlp, registry, reverse_outer
 
 
 @registry.register("penalty", "rev-over-rev")
@@ -113,7 +113,7 @@ def _build_fwd_over_fwd(problem, dtype, device, variant):
     return s.compiled(fn, loss=loss)
 
 
-@registry.register("penalty", "taylor")
+@registry.register("penalty", "taylor", when=jet_condition)
 def _build_taylor(problem, dtype, device, variant):
     """jet-for-pytorch: first-order jets of the whole network along each input basis direction
     (points × directions stacked into one batch), captured once as an FX graph; the weights are

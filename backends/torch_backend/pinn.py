@@ -17,6 +17,7 @@ from torch.func import hessian, jacrev, jvp, vmap
 from backends.torch_backend.core import (
     Setup,
     autograd_nodes,
+    jet_condition,
     mlp,
     registry,
     reverse_outer,
@@ -179,8 +180,11 @@ def _build_fd(problem, dtype, device, variant):
 
 for _kind, _operators in OPERATORS.items():
     for _name, _make in _operators.items():
-        registry.register(_kind, _name)(_build_with(_make, captured=_name in ("taylor", "collapsed-taylor")))
-    registry.register(_kind, "hutchinson")(
+        jet_based = _name in ("taylor", "collapsed-taylor")
+        registry.register(_kind, _name, when=jet_condition if jet_based else None)(
+            _build_with(_make, captured=jet_based)
+        )
+    registry.register(_kind, "hutchinson", when=jet_condition)(
         _build_with(
             hutchinson(ORDER[_kind]), data=lambda p: p.hutchinson_directions(), captured=True, statistics=True
         )  # fmt: skip

@@ -1,0 +1,165 @@
+"""One command for a user's question, "which AD strategy for my network?":
+
+    make advise LAYERS=2-64-64-2 ACTIVATION=tanh POINTS=1000 DEVICE=cpu   # or PARAMS=weights.npz
+    python -m bench.advise --layers 2-64-64-2 --activation tanh --points 1000
+
+Builds the sweep for that network (a TOML file written into the run directory: every strategy of
+the problem, both frameworks, JAX jit and PyTorch eager and torch.compile), runs it through the
+driver's command line (`python -m bench.run`: each case is checked against the float64 reference
+before it is timed, and the report is written), then prints the decision in the terminal
+(`python -m reports.decision`). Options it does not know are passed on to `bench.run`
+(e.g. `--threads 1`, `--max-time 1`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.cases import expand, params_options
+from bench.driver import ROOT
+from bench.run import check_devices
+from problems import DTYPES, catalogue, get_problem
+from problems.errors import BenchInputError, unknown_name
+
+PROBLEMS = ("penalty", "derivative-order", "poisson", "biharmonic")
+"""Problems with a `layers` option: the user's network can be put in them."""
+
+VARIANTS = {"jax": ["jit"], "torch": ["eager", "compile"]}
+"""Compile modes run by default: JAX's op-by-op mode is left out (20–200× its jit time, never the
+answer); `--no-compile` drops torch.compile (its compilation takes seconds to minutes per case)."""
+
+FWD_OVER_FWD_MAX_PARAMS = 2000
+"""fwd-over-fwd costs one forward pass per parameter and holds parameters × points × width
+numbers: above this many parameters it is left out (and the reason printed)."""
+
+
+def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
+    p = argparse.ArgumentParser(prog="python -m bench.advise", description=__doc__.split("\n\n")[0])
+    p.add_argument("--problem", default="penalty", help=f"one of {', '.join(PROBLEMS)} (default penalty)")
+    p.add_argument("--layers", help='widths from input to output, e.g. "2-64-64-2" (default: the problem\'s)')
+    p.add_argument("--activation", help="rbf, tanh, sin, softplus, silu or gelu (default: the problem's)")
+    p.add_argument("--points", type=_integer, help="collocation points (default: the problem's)")
+    p.add_argument("--params", help=".npz file with your weights W1..Wn, b1..bn (sets the layers)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--dtype", default="float32", help="float32 or float64")
+    p.add_argument("--strategies", help="comma-separated subset (default: every strategy of the problem)")
+    p.add_argument("--no-compile", action="store_true", help="leave out torch.compile")
+    p.add_argument("--out", help="run directory (default reports/out/advise-<time>)")
+    return p.parse_known_args(argv)
+
+
+def _integer(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        return text  # refused by the problem, with the valid range
+
+
+def network_options(args) -> dict:
+    """The problem options naming the user's network, validated (BenchInputError otherwise)."""
+    if args.problem not in PROBLEMS:
+        raise BenchInputError(f"advise takes a problem with a network option: {', '.join(PROBLEMS)}; "
+                              f"got {args.problem!r}")  # fmt: skip
+    if args.dtype not in DTYPES:
+        raise unknown_name("dtype", args.dtype, DTYPES)
+    options = {}
+    if args.params:  # the file's widths; a --layers that names another network is an error
+        asked = {"layers": [args.layers]} if args.layers else None
+        (options["layers"],) = params_options(args.params, asked)["layers"]
+    elif args.layers:
+        options["layers"] = args.layers
+    if args.activation:
+        options["activation"] = args.activation
+    if args.points is not None:
+        options["points"] = args.points
+    problem = get_problem(args.problem, **options)
+    return {"layers": problem.layers, "activation": problem.activation, **{
+        k: v for k, v in options.items() if k not in ("layers", "activation")}}  # fmt: skip
+
+
+def strategies(args, options: dict) -> tuple[list[str], list[str]]:
+    """(strategies to run, notes on the ones left out)."""
+    problem = get_problem(args.problem, **options)
+    names = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else None
+    if names:
+        for name in names:
+            if name not in catalogue(problem.kind):
+                raise unknown_name(f"{args.problem} strategy", name, catalogue(problem.kind))
+        return names, []
+    names, notes = list(catalogue(problem.kind)), []
+    if "fwd-over-fwd" in names and problem.network.n_params > FWD_OVER_FWD_MAX_PARAMS:
+        names.remove("fwd-over-fwd")
+        notes.append(f"fwd-over-fwd left out: {problem.network.n_params:,} parameters means as many forward "
+                     f"passes per gradient (run it with --strategies fwd-over-fwd if you must)")  # fmt: skip
+    return names, notes
+
+
+def sweep_entries(args, options: dict, names: list[str]) -> list[dict]:
+    entries = []
+    for backend, variants in VARIANTS.items():
+        variants = [v for v in variants if not (args.no_compile and v == "compile")]
+        entries.append({"problem": args.problem, "options": options, "backends": [backend],
+                        "strategies": names, "variants": variants, "dtypes": [args.dtype],
+                        "devices": [args.device]})  # fmt: skip
+    return entries
+
+
+def to_toml(entries: list[dict], header: str) -> str:
+    """The sweep as TOML (strings, integers and lists of them: JSON spells them the same way)."""
+    lines = [f"# {line}" for line in header.splitlines()]
+    for entry in entries:
+        lines += ["", "[[sweep]]"]
+        for key, value in entry.items():
+            if isinstance(value, dict):
+                inner = ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items())
+                lines.append(f"{key} = {{ {inner} }}")
+            else:
+                lines.append(f"{key} = {json.dumps(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    args, passthrough = parse_args(argv)
+    try:
+        options = network_options(args)
+        names, notes = strategies(args, options)
+        entries = sweep_entries(args, options, names)
+        cases = [c for entry in entries for c in expand(entry)]  # validates everything up front
+        check_devices(cases)
+        out = (
+            Path(args.out)
+            if args.out
+            else ROOT / "reports" / "out" / datetime.now(UTC).strftime("advise-%Y%m%d-%H%M%S")
+        )
+        if (out / "results.jsonl").exists():
+            raise BenchInputError(f"{out} already holds a run; give another --out")
+    except BenchInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    sweep = out / "advise-sweep.toml"
+    command = " ".join(["python -m bench.advise", *(argv if argv is not None else sys.argv[1:])])
+    sweep.write_text(to_toml(entries, f"Generated by `{command}`\n{len(cases)} cases; run by bench.run"))
+    n_params = get_problem(args.problem, **options).network.n_params
+    network = f"{options['layers']} ({options['activation']}, {n_params:,} parameters)"
+    print(f"advise: {args.problem} on {network}, {args.dtype}, {args.device}: {len(cases)} cases; "
+          f"sweep {sweep}", flush=True)  # fmt: skip
+    for note in notes:
+        print(f"note: {note}", flush=True)
+    run = [sys.executable, "-m", "bench.run", "--set", str(sweep), "--out", str(out)]
+    run += ["--params", str(Path(args.params).resolve())] if args.params else []
+    code = subprocess.run(run + passthrough, cwd=ROOT).returncode
+    if code != 0:
+        return code
+    print("\ndecision: the fastest correct strategy per framework and compile mode "
+          f"(report: {out / 'report.html'})", flush=True)  # fmt: skip
+    return subprocess.run([sys.executable, "-m", "reports.decision", str(out)], cwd=ROOT).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

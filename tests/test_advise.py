@@ -1,0 +1,68 @@
+"""`make advise`: one command from a user's network (layers or a weights file) to the decision."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from bench.advise import main as advise
+from bench.results import load_records
+from problems import MLPSpec, init_params, save_params
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _make(*assignments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "-s", "-o", ".venv/.installed", "advise", *assignments],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
+def test_make_advise_end_to_end_on_a_tiny_network(tmp_path):
+    """Weights from a file (layers inferred), the activation from the command line: both
+    frameworks run, every case is checked and timed, the decision is printed, the report written."""
+    weights = tmp_path / "weights.npz"
+    save_params(weights, init_params(MLPSpec((2, 6, 3, 2)), seed=4))
+    out = tmp_path / "run"
+    args = "ARGS=--no-compile --strategies rev-over-rev,fwd-over-rev --max-time 0.05 --threads 1"
+    proc = _make(f"PARAMS={weights}", "ACTIVATION=silu", "POINTS=21", f"OUT={out}", args)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    records = load_records(out / "results.jsonl")
+    assert {(r["backend"], r["variant"], r["strategy"]) for r in records} == {
+        (b, v, s) for b, v in (("jax", "jit"), ("torch", "eager")) for s in ("rev-over-rev", "fwd-over-rev")
+    }
+    assert {r["status"] for r in records} == {"ok"}
+    assert {r["layers"] for r in records} == {"2-6-3-2"} and {r["activation"] for r in records} == {"silu"}
+    assert {r["n_params"] for r in records} == {MLPSpec((2, 6, 3, 2)).n_params}
+    assert all(np.isfinite(r["median_s"]) for r in records)
+    decision = proc.stdout[proc.stdout.index("decision:") :]
+    assert "2-6-3-2" in decision and decision.count(": use ") == 2  # one line per framework and mode
+    assert "JAX jit" in decision and "PyTorch eager" in decision and (out / "report.html").exists()
+    assert 'layers = "2-6-3-2"' in (out / "advise-sweep.toml").read_text()
+
+
+def test_bad_input_gets_one_error_line(tmp_path, capsys):
+    for args, message in [
+        (["--layers", "2-x-1"], 'e.g. "2-64-64-2"'),
+        (["--activation", "relu"], "valid activations: rbf, tanh, sin, softplus, silu, gelu"),
+        (["--params", str(tmp_path / "missing.npz")], "no such file"),
+        (["--problem", "lv-ude"], "advise takes a problem with a network option"),
+        (["--points", "1"], "points must be an integer ≥ 2"),
+        (["--problem", "poisson", "--layers", "3-8-2"], "contradicts 1 output"),
+        (["--strategies", "rev-over-sideways"], "valid penalty strategies"),
+    ]:
+        assert advise([*args, "--out", str(tmp_path / "never")]) == 2, args
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], (args, err)
+    assert not (tmp_path / "never").exists()
+    proc = _make("LAYERS=2-0-1")
+    assert proc.returncode != 0 and "error: layers must be" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_large_networks_leave_out_fwd_over_fwd(tmp_path, capsys):
+    from bench.advise import parse_args, strategies
+
+    args, _ = parse_args(["--layers", "2-64-64-2"])
+    names, notes = strategies(args, {"layers": "2-64-64-2", "activation": "rbf"})
+    assert "fwd-over-fwd" not in names and "rev-over-rev" in names and "4,482 parameters" in notes[0]
