@@ -300,25 +300,34 @@ for _name, _input_grad in _CENTRAL_DIFFERENCES.items():
     registry.register("penalty", _name)(_build_fd)
 
 
-_FORWARD_OUTER = {
-    "fwd-over-rev": forward_over_reverse,
-    "fwd-over-rev:per-point": forward_over_reverse_per_point,
-    "fwd-over-fwd": forward_over_forward(input_grad_forward),
-    "fwd-over-fwd:batched": forward_over_forward(input_grad_forward_batched),
-}
-"""Strategies and spellings whose weight gradient is forward mode (the loss alone is timed with
-the input derivative of the same mode)."""
+def _build_forward_outer(problem, dtype, device, variant, value_and_grad, loss_input_grad):
+    """A forward-mode weight gradient; the loss alone is timed with the input derivative of the
+    same inner mode."""
+    return compile_evaluation(problem, dtype, device, variant, value_and_grad(problem.network),
+                              loss=penalty_value(loss_input_grad(problem.network)))  # fmt: skip
 
-_LOSS_INPUT_GRAD = {"fwd-over-rev": input_grad_reverse, "fwd-over-fwd": input_grad_forward}
 
-for _name, _value_and_grad in _FORWARD_OUTER.items():
+@registry.register("penalty", "fwd-over-rev")
+def _build_fwd_over_rev(problem, dtype, device, variant):
+    return _build_forward_outer(problem, dtype, device, variant, forward_over_reverse, input_grad_reverse)
 
-    def _build_forward(problem, dtype, device, variant, _value_and_grad=_value_and_grad, _name=_name):
-        input_grad = _LOSS_INPUT_GRAD[_name.split(":")[0]](problem.network)
-        return compile_evaluation(problem, dtype, device, variant, _value_and_grad(problem.network),
-                                  loss=penalty_value(input_grad))  # fmt: skip
 
-    registry.register("penalty", _name)(_build_forward)
+@registry.register("penalty", "fwd-over-rev:per-point")
+def _build_fwd_over_rev_per_point(problem, dtype, device, variant):
+    return _build_forward_outer(problem, dtype, device, variant, forward_over_reverse_per_point,
+                                input_grad_reverse)  # fmt: skip
+
+
+@registry.register("penalty", "fwd-over-fwd")
+def _build_fwd_over_fwd(problem, dtype, device, variant):
+    return _build_forward_outer(problem, dtype, device, variant, forward_over_forward(input_grad_forward),
+                                input_grad_forward)  # fmt: skip
+
+
+@registry.register("penalty", "fwd-over-fwd:batched")
+def _build_fwd_over_fwd_batched(problem, dtype, device, variant):
+    value_and_grad = forward_over_forward(input_grad_forward_batched)
+    return _build_forward_outer(problem, dtype, device, variant, value_and_grad, input_grad_forward)
 
 
 @registry.register("penalty", "hand-derived")
