@@ -119,7 +119,8 @@ class StrategyRegistry:
         all of its catalogue). A catalogue name outside this set is an omission, not a decision."""
         if kind in self._composites:
             return set(catalogue(kind))
-        return {name for k, name in self._entries if k == kind}
+        others = {n for n, s in catalogue(kind).items() if not s.spelled_by(self.backend)}
+        return {name for k, name in self._entries if k == kind} | others
 
     def reason(self, problem: Problem, name: str) -> str | None:
         """Why `name` cannot run for `problem` on this backend, or None if it can."""
@@ -133,8 +134,18 @@ class StrategyRegistry:
                 return f"its {inner(problem).kind} strategy is unsupported: {inner_reason}"
             return when(problem) if when is not None else None
         entry = self._entries.get((problem.kind, name))
+        spelling = problem.strategies[name]
+        if entry is None and not spelling.spelled_by(self.backend):
+            own = [n for n in problem.strategies.spellings_of(spelling.spelling_of)
+                   if problem.strategies[n].spelled_by(self.backend)]  # fmt: skip
+            return (f"a {'/'.join(spelling.backends)} spelling of {spelling.spelling_of}; "
+                    f"{self.backend}'s spellings of it: {', '.join(own) or 'none'}")  # fmt: skip
         if entry is None:
             return f"{self.backend} has no implementation of {name!r} for {problem.kind}"
+        if entry.when is None and spelling.spelling_of is not None:
+            # a spelling uses its strategy's library: it inherits the strategy's condition
+            parent = self._entries.get((problem.kind, spelling.spelling_of))
+            return parent.reason(problem) if parent is not None else None
         return entry.reason(problem)
 
     def builder(self, problem: Problem, name: str) -> Builder:

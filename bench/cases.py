@@ -102,8 +102,22 @@ def _entry_options(spec: dict) -> dict:
     return spec.get("options", spec.get("sizes", {}))
 
 
+def _strategies(spec: dict, catalogue) -> list[str]:
+    """The entry's strategies: "all" is every strategy proper (no named spellings); names may be
+    strategies or spellings; `spellings = true` adds every spelling of the strategies chosen."""
+    chosen = spec.get("strategies")
+    names = catalogue.strategies() if chosen in (None, "all") else _as_list(chosen, catalogue, "strategy")
+    if spec.get("spellings", False) is True:
+        names = [n for name in names for n in [name, *catalogue.spellings_of(name)]]
+    elif spec.get("spellings", False) is not False:
+        raise BenchInputError(f"`spellings` must be true or false, got {spec['spellings']!r}")
+    return list(dict.fromkeys(names))
+
+
 def expand(spec: dict) -> list[Case]:
-    """Cases of one sweep entry: {problem, options: {name: [values]}, backends, strategies, ...}."""
+    """Cases of one sweep entry: {problem, options: {name: [values]}, backends, strategies,
+    spellings, ...}. A spelling is expanded only for the backends that have it (another
+    framework's spelling is not a strategy there, not even an unsupported one)."""
     problem = spec.get("problem")
     if problem not in PROBLEMS:
         raise unknown_name("problem", problem, PROBLEMS)
@@ -114,7 +128,7 @@ def expand(spec: dict) -> list[Case]:
     for combo in itertools.product(*values):
         instance = get_problem(problem, **dict(zip(names, combo)))  # validates the options
         chosen = tuple((n, getattr(instance, n)) for n in names)  # normalised: layers "2-64-64-2"
-        strategies = _as_list(spec.get("strategies"), instance.strategies, "strategy")
+        strategies = _strategies(spec, instance.strategies)
         for backend in _as_list(spec.get("backends"), VARIANTS, "backend"):
             variants = spec.get("variants", "default")
             variants = (
@@ -123,7 +137,7 @@ def expand(spec: dict) -> list[Case]:
                 else [v for v in _as_list(variants, _all_variants(), "variant") if v in VARIANTS[backend]]
             )
             for strategy, variant, dtype, device in itertools.product(
-                strategies,
+                [n for n in strategies if instance.strategies[n].spelled_by(backend)],
                 variants,
                 _as_list(spec.get("dtypes"), DTYPES, "dtype"),
                 _as_list(spec.get("devices", "cpu"), DEVICES, "device"),

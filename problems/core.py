@@ -93,13 +93,37 @@ class Strategy:
     applies: Callable[[Problem], str | None] | None = None
     floor: bool = False
     """A hand-written reference implementation (no AD): drawn for comparison, never recommended."""
+    spelling_of: str | None = None
+    """For a named spelling ("rev-over-fwd:jacfwd"): the strategy whose maths it computes in
+    another way. The strategy itself is the fastest correct spelling; the others stay measurable
+    (`spellings = true` in a sweep, or by name), are left out of `strategies = "all"` and never
+    recommended: a report shows them as the spread of their strategy."""
+    backends: tuple[str, ...] | None = None
+    """A spelling's frameworks (the API it spells with is theirs); None: every backend's."""
 
     def __post_init__(self):
         if self.error not in ERROR_MODELS:
             raise ValueError(f"strategy {self.name!r}: error model must be one of {', '.join(ERROR_MODELS)}")
+        if self.spelling_of is not None and not self.name.startswith(self.spelling_of + ":"):
+            raise ValueError(f"spelling {self.name!r} must be named {self.spelling_of}:<how>")
 
     def reason_not_applicable(self, problem: Problem) -> str | None:
         return self.applies(problem) if self.applies is not None else None
+
+    def spelled_by(self, backend: str) -> bool:
+        """Whether `backend` has this entry (always, unless it is another framework's spelling)."""
+        return self.backends is None or backend in self.backends
+
+
+def spellings(of: Strategy, *ways: tuple[str, str] | tuple[str, str, tuple[str, ...]]) -> list[Strategy]:
+    """Named spellings of strategy `of`: each (how, description[, backends]) becomes
+    `Strategy("<of>:<how>", description, spelling_of=<of>)` with `of`'s error model and
+    applicability, so it is held to the same tolerance and built for the same instances."""
+    out = []
+    for how, description, *backends in ways:
+        out.append(Strategy(f"{of.name}:{how}", description, error=of.error, applies=of.applies,
+                            spelling_of=of.name, backends=backends[0] if backends else None))  # fmt: skip
+    return out
 
 
 class Catalogue(Mapping[str, Strategy]):
@@ -122,6 +146,18 @@ class Catalogue(Mapping[str, Strategy]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def strategies(self) -> list[str]:
+        """The strategies proper, in display order: every entry but the named spellings."""
+        return [name for name, s in self._entries.items() if s.spelling_of is None]
+
+    def spellings_of(self, name: str) -> list[str]:
+        """The named spellings of strategy `name` (not the strategy itself)."""
+        return [n for n, s in self._entries.items() if s.spelling_of == name]
+
+    def is_spelling(self, name: str) -> bool:
+        entry = self._entries.get(name)
+        return entry is not None and entry.spelling_of is not None
 
     def add(self, strategy: Strategy) -> None:
         self._entries[strategy.name] = strategy

@@ -26,6 +26,7 @@ from problems.core import (
     freeze,
     register_catalogue,
     register_problem,
+    spellings,
     thaw,
 )
 from problems.network import MLPSpec, network_from_options
@@ -66,6 +67,25 @@ STRATEGIES = register_catalogue(Catalogue("derivative-order", [
              error="finite-difference"),
 ], baseline="nested-rev"))  # fmt: skip
 """Strategies for `derivative-order` (the k-th input derivative)."""
+
+_JAX, _TORCH = ("jax",), ("torch",)
+_BATCHED = "JAX: on the whole batch with one shift tᵢ per point (diagonal in t), not vmapped per point"
+for _spelling in [
+    *spellings(STRATEGIES["nested-rev"], ("batched", _BATCHED, _JAX),
+               ("func", "PyTorch: torch.func.grad nested per point, vmapped (not autograd with "
+                "create_graph on the batch)", _TORCH)),
+    *spellings(STRATEGIES["nested-fwd"],
+               ("batched", "on the whole batch with one shift tᵢ per point, tangent 1 at every point, "
+                "not vmapped per point")),
+    *spellings(STRATEGIES["fwd-over-rev"],
+               ("batched", "jvp over grad of the summed network on the whole batch, not vmapped per point")),
+    *spellings(STRATEGIES["taylor"], ("batched", _BATCHED, _JAX),
+               ("interpreted", "PyTorch: the jet interpreted at every call (graph not captured)", _TORCH)),
+    *spellings(STRATEGIES["fd-stencil"],
+               ("batched", "JAX: every point × node in one batch (point-major), not vmapped per point",
+                _JAX)),
+]:  # fmt: skip
+    STRATEGIES.add(_spelling)
 
 
 @register_problem

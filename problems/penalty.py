@@ -22,6 +22,7 @@ from problems.core import (
     freeze,
     register_catalogue,
     register_problem,
+    spellings,
     thaw,
 )
 from problems.network import SEED_NETWORK, MLPSpec, network_from_options
@@ -30,7 +31,7 @@ from problems.tolerances import exact_rounding, stencil_tolerance, truncation_bo
 
 STRATEGIES = register_catalogue(Catalogue("penalty", [
     Strategy("rev-over-rev", "input gradient by reverse mode, weight gradient by reverse mode through it"),
-    Strategy("rev-over-rev-func", "as rev-over-rev, written with torch.func (grad over vmap(jacrev))"),
+    Strategy("rev-over-rev-func", "as rev-over-rev, written with torch.func (grad over grad)"),
     Strategy("rev-over-fwd", "input gradient by forward mode (jvp), weight gradient by reverse mode over it"),
     Strategy("fwd-over-rev", "∇θ(w·∇ₓU) as a JVP in input direction w of one reverse pass ∇θU (HVP trick)"),
     Strategy("fwd-over-fwd",
@@ -42,6 +43,51 @@ STRATEGIES = register_catalogue(Catalogue("penalty", [
              floor=True),
 ], baseline="rev-over-rev"))  # fmt: skip
 """Every strategy of the `penalty` kind: what it computes and its error model."""
+
+_JAX, _TORCH = ("jax",), ("torch",)
+for _spelling in [
+    *spellings(STRATEGIES["rev-over-rev"],
+               ("batched", "JAX: one reverse pass over ΣᵢU₁ of the whole batch, not vmapped per point",
+                _JAX)),
+    *spellings(STRATEGIES["rev-over-rev-func"],
+               ("vmap", "torch.func.grad over vmap(jacrev) per point, not grad of ΣᵢU₁ on the batch",
+                _TORCH)),
+    *spellings(STRATEGIES["rev-over-fwd"],
+               ("unrolled", "JAX: one jvp per input direction, unrolled, per point, vmapped over points",
+                _JAX),
+               ("batched", "JAX: one jvp of the batched network per input direction, unrolled", _JAX),
+               ("jacfwd", "PyTorch: torch.func.grad over vmap(jacfwd) per point", _TORCH),
+               ("forward-ad-per-direction", "PyTorch: forward_ad dual numbers, one pass of the N points per "
+                "input direction (not one pass over points × directions stacked)", _TORCH),
+               ("jvp", "PyTorch: torch.func.jvp of the batched network per input direction, under "
+                "torch.func.grad", _TORCH)),
+    *spellings(STRATEGIES["fwd-over-rev"],
+               ("per-point", "JAX: the JVP trick per point (per-point weight gradients), vmapped, summed",
+                _JAX),
+               ("func", "PyTorch: torch.func.jvp over torch.func.grad (not forward_ad dual numbers "
+                "through autograd)", _TORCH)),
+    *spellings(STRATEGIES["fwd-over-fwd"],
+               ("batched", "JAX: input derivatives by one jvp of the batched network per direction, not "
+                "vmap(jacfwd)", _JAX),
+               ("per-point", "PyTorch: input derivatives by vmap(jacfwd) per point, not torch.func.jvp "
+                "of the batched network", _TORCH)),
+    *spellings(STRATEGIES["taylor"],
+               ("per-point", "JAX: jets of the whole output per point, vmapped over the directions and "
+                "the points (not one jet of the batch per direction)", _JAX),
+               ("per-point-scalar", "JAX: as per-point, jets of the scalar U₁", _JAX),
+               ("interpreted", "PyTorch: the jet interpreted at every call (graph not captured)", _TORCH),
+               ("per-direction", "PyTorch: one captured jet per input direction on the N points, "
+                "not one on the d·N stacked rows", _TORCH)),
+    *spellings(STRATEGIES["fd-central"],
+               ("halves", "JAX: per point, vmapped, the x + h nodes and the x − h nodes as two batches",
+                _JAX),
+               ("point-major", "JAX: every node in one batch of the network, each point's ± nodes adjacent",
+                _JAX),
+               ("node-major", "every node in one batch of the network: every x + h, then every x − h")),
+]:  # fmt: skip
+    STRATEGIES.add(_spelling)
+"""Named spellings of the penalty strategies: the same maths written another way, measured
+against the strategy's own spelling (README, "Spellings"; `bench/sets/spellings.toml`)."""
 
 EXACT_FLOAT64_TOLERANCE = 1e-10
 """The penalty's contract for exact strategies in float64 (observed errors are ~1e-15)."""

@@ -33,6 +33,7 @@ from problems.core import (
     machine_epsilon,
     register_catalogue,
     register_problem,
+    spellings,
     thaw,
 )
 from problems.network import MLPSpec, flatten, network_from_options, unflatten
@@ -79,8 +80,34 @@ _OPERATOR_STRATEGIES = [
 ]  # fmt: skip
 """Strategies for the PINN operators; the weight gradient of the residual loss is always reverse mode."""
 
-LAPLACIAN_STRATEGIES = register_catalogue(Catalogue("laplacian", _OPERATOR_STRATEGIES, "nested-rev"))
-BIHARMONIC_STRATEGIES = register_catalogue(Catalogue("biharmonic", _OPERATOR_STRATEGIES, "nested-rev"))
+_JAX, _TORCH = ("jax",), ("torch",)
+_BY_NAME = {s.name: s for s in _OPERATOR_STRATEGIES}
+_BATCHED = "on the whole batch of points (directions vmapped), not vmapped per point"
+_INTERPRETED = (
+    "interpreted",
+    "PyTorch: jet-for-pytorch's interpreter at every call (graph not captured)",
+    _TORCH,
+)
+_OPERATOR_SPELLINGS = [
+    *spellings(_BY_NAME["nested-rev"], ("batched", f"JAX: reverse over reverse {_BATCHED}", _JAX),
+               ("autograd", "PyTorch: plain autograd with create_graph on the batch, one double-backward "
+                "pass per direction (not torch.func vmap(jacrev(jacrev)))", _TORCH)),
+    *spellings(_BY_NAME["nested-fwd"], ("batched", f"jvp of jvp {_BATCHED}")),
+    *spellings(_BY_NAME["fwd-over-rev"], ("batched", f"jvp over grad {_BATCHED}, no Hessian assembled")),
+    *spellings(_BY_NAME["taylor"], ("batched", f"JAX: jets {_BATCHED}", _JAX), _INTERPRETED),
+    *spellings(_BY_NAME["collapsed-taylor"], _INTERPRETED),
+    *spellings(_BY_NAME["fd-stencil"],
+               ("batched", "JAX: every point × node in one batch (point-major)", _JAX)),
+    *spellings(_BY_NAME["hutchinson"], ("batched", f"JAX: jets {_BATCHED}", _JAX), _INTERPRETED),
+]  # fmt: skip
+"""Named spellings of the operator strategies (README, "Spellings")."""
+
+LAPLACIAN_STRATEGIES = register_catalogue(
+    Catalogue("laplacian", _OPERATOR_STRATEGIES + _OPERATOR_SPELLINGS, "nested-rev")
+)
+BIHARMONIC_STRATEGIES = register_catalogue(
+    Catalogue("biharmonic", _OPERATOR_STRATEGIES + _OPERATOR_SPELLINGS, "nested-rev")
+)
 
 
 def directional_derivatives(params, spec: MLPSpec, X: np.ndarray, V: np.ndarray, order: int) -> np.ndarray:

@@ -17,6 +17,10 @@ RUN_DIR [RUN_DIR ...]` prints the same decisions in the terminal (`make advise` 
   The two are **within noise** when the interval reaches 1.
 - **Avoid**: adoptable strategies that are wrong, failed, crashed, over budget or out of memory
   (with the reason), and correct ones slower than AVOID_FACTOR × the recommended one.
+- **Spellings**: a named spelling of a strategy (`rev-over-fwd:jacfwd`, the same maths written
+  another way) is neither recommended, runner-up nor avoided; `spellings_list` gives, per strategy
+  of the group, each measured spelling's time ratio to the strategy with its spread: the spread of
+  one strategy over the ways of writing it.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.roles import baseline_of, error_model, is_floor
+from reports.roles import baseline_of, error_model, is_floor, spelling_of
 
 GROUP = ["instance", "backend", "variant", "dtype", "device", "env_id"]
 """The cases compared with each other: one decision each."""
@@ -180,10 +184,44 @@ def why_none(adoptable: pd.DataFrame, group: pd.DataFrame) -> str:
     return f"no AD strategy passed the reference check ({parts})"
 
 
+def spellings_list(g: pd.DataFrame, problem: str) -> list[dict]:
+    """[{strategy, spelling, ratio, lo, hi, method, status}] for the named spellings in one group:
+    time(spelling) / time(its strategy) from the interleaved blocks (None when either is not ok)."""
+    out = []
+    ok = g[g["status"] == "ok"]
+    for _, r in g.sort_values("strategy").iterrows():
+        parent = spelling_of(problem, r["strategy"])
+        if parent is None:
+            continue
+        entry = {"strategy": parent, "spelling": r["strategy"], "status": r["status"], "ratio": None,
+                 "lo": None, "hi": None, "method": None}  # fmt: skip
+        base = ok[ok["strategy"] == parent]
+        if r["status"] == "ok" and len(base):
+            ratio = pairwise_ratio(r, base.iloc[0])
+            entry.update(ratio=ratio.value, lo=ratio.lo, hi=ratio.hi, method=ratio.method)
+        out.append(entry)
+    return out
+
+
+def spellings_text(entries: list[dict]) -> str:
+    """Each spelling's time over its strategy's: "rev-over-fwd:jacfwd 1.62× (1.55–1.70); …"."""
+    parts = []
+    for e in entries:
+        if e["ratio"] is None:
+            parts.append(f"{e['spelling']} ({e['status']})")
+        else:
+            parts.append(f"{e['spelling']} {format_ratio(e['ratio'], e['lo'], e['hi'], e['method'])}")
+    return "; ".join(parts)
+
+
 def decide_group(g: pd.DataFrame) -> dict:
     """The decision for one group (cases of one instance, backend, variant, dtype, device, env)."""
     problem = g["problem"].iloc[0]
     floor_mask = g["strategy"].map(lambda s: is_floor(problem, s)).astype(bool)
+    spelling_mask = g["strategy"].map(lambda s: spelling_of(problem, s) is not None).astype(bool)
+    spellings = spellings_list(g, problem)
+    g = g[~spelling_mask]
+    floor_mask = floor_mask[~spelling_mask]
     adoptable = g[~floor_mask]
     ok = adoptable[adoptable["status"] == "ok"].sort_values(["median_s", "strategy"])
     baseline = baseline_of(problem)
@@ -193,6 +231,8 @@ def decide_group(g: pd.DataFrame) -> dict:
         "strategies_ok": len(ok),
         "strategies_tried": len(adoptable),
     }
+    row["spellings_list"] = spellings
+    row["spellings"] = spellings_text(spellings)
     if ok.empty:
         row.update(recommended=None, why_none=why_none(adoptable, g))
         row["avoid_list"] = avoid_list(adoptable, None)
@@ -254,6 +294,8 @@ COLUMNS = [
     "caveats",
     "avoid",
     "avoid_list",
+    "spellings",
+    "spellings_list",
     "why_none",
     "strategies_ok",
     "strategies_tried",
@@ -353,6 +395,8 @@ def terminal_table(decisions: pd.DataFrame) -> str:
                 lines.append(f"{where}: use {r['recommended']}{approx} ({'; '.join(extras)})")
             if r["avoid"]:
                 lines.append(f"      avoid: {r['avoid']}")
+            if isinstance(r.get("spellings"), str) and r["spellings"]:
+                lines.append(f"      spellings (time over their strategy's): {r['spellings']}")
     return "\n".join(lines)
 
 

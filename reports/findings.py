@@ -15,7 +15,7 @@ from reports.decision import AVOID_FACTOR, flag, pairwise_ratio, short_reason
 from reports.growth import growth_summary, polynomial_fit
 from reports.html import format_bytes, format_seconds
 from reports.labels import config_of, family, format_option, format_range, framework, series_label
-from reports.roles import is_floor
+from reports.roles import is_floor, spelling_of
 
 
 def factor(value: float) -> str:
@@ -48,10 +48,12 @@ def _ok(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _adoptable(df: pd.DataFrame) -> pd.DataFrame:
+    """The cases a finding may name as a winner: neither the floor nor a named spelling."""
     if df.empty:
         return df
-    floor = [is_floor(p, s) for p, s in zip(df["problem"], df["strategy"])]
-    return df[~pd.Series(floor, index=df.index, dtype=bool)]
+    excluded = [is_floor(p, s) or spelling_of(p, s) is not None
+                for p, s in zip(df["problem"], df["strategy"])]  # fmt: skip
+    return df[~pd.Series(excluded, index=df.index, dtype=bool)]
 
 
 def _where(backend: str, variant: str, dtype: str, device: str, several_devices: bool = False) -> str:

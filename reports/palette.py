@@ -3,8 +3,9 @@ compile mode: a reader who learnt that orange is `taylor` in one figure can rely
 
 Colours are assigned in catalogue order over every registered catalogue (so a strategy that two
 problem kinds share, e.g. `taylor` or `fwd-over-rev`, keeps its colour) from a list of distinct,
-colour-blind-friendly hues; strategies unknown at import (plugins, external tools) get a stable
-colour from the same list by hashing their name.
+colour-blind-friendly hues; strategies unknown at import (plugins, external tools) and named
+spellings (`taylor:per-point`, shown only by the spellings set) get a stable colour from the same
+list by hashing their name.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def _strategy_order() -> list[str]:
         if isinstance(entry, str):
             continue
         for name, strategy in catalogue(kind).items():
-            if name not in names and not strategy.floor:
+            if name not in names and not strategy.floor and strategy.spelling_of is None:
                 names.append(name)
     return names
 

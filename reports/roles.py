@@ -1,6 +1,6 @@
-"""What the strategy catalogues say about a result's strategy: the floor (never recommended), the
-baseline (speed-ups are quoted against it) and the error model; for external rows, whose names
-the catalogue does not know, the neutral answer."""
+"""What the strategy catalogues say about a result's strategy: the floor and the named spellings
+(never recommended), the baseline (speed-ups are quoted against it) and the error model; for
+external rows, whose names the catalogue does not know, the neutral answer."""
 
 from __future__ import annotations
 
@@ -16,6 +16,13 @@ def is_floor(problem: str, strategy: str) -> bool:
     """Whether `strategy` is the hand-written floor of `problem`'s catalogue (never a winner)."""
     strategies = _catalogue_of(problem)
     return bool(strategies and strategy in strategies and strategies[strategy].floor)
+
+
+def spelling_of(problem: str, strategy: str) -> str | None:
+    """The strategy `strategy` is a named spelling of ("rev-over-fwd" for "rev-over-fwd:jacfwd"),
+    or None. A spelling is never recommended: the strategy itself is its fastest spelling."""
+    strategies = _catalogue_of(problem)
+    return strategies[strategy].spelling_of if strategies and strategy in strategies else None
 
 
 def error_model(problem: str, strategy: str) -> str:

@@ -220,3 +220,32 @@ def test_terminal_table_and_cli(tmp_path, capsys):
     assert main([str(tmp_path / "missing")]) == 2
     assert "no results.jsonl" in capsys.readouterr().err
     assert terminal_table(decide(pd.DataFrame())) == ""
+
+
+def test_a_named_spelling_is_never_recommended_but_shown_as_its_strategys_spread(tmp_path, capsys):
+    """`taylor:per-point` (a spelling of taylor) is the fastest case of its group: it is neither
+    recommended, runner-up nor avoided; its time over its strategy's, with the per-block spread,
+    is listed; a spelling that failed is listed with its status."""
+    drift = [1.0, 1.3, 0.8, 1.1, 0.9, 1.2]
+    records = [
+        record("penalty", P101, "jax", "rev-over-rev", 3e-4, block_medians_s=blocks(3e-4, drift)),
+        record("penalty", P101, "jax", "taylor", 2e-4, block_medians_s=blocks(2e-4, drift)),
+        record("penalty", P101, "jax", "taylor:per-point", 1e-4, block_medians_s=blocks(1e-4, drift)),
+        record("penalty", P101, "jax", "rev-over-fwd", 4e-3, block_medians_s=blocks(4e-3, drift)),
+        record("penalty", P101, "jax", "rev-over-fwd:jacfwd", status="failed", error="RuntimeError: boom"),
+    ]
+    run = write_run(tmp_path / "run", records)
+    d = _decide(tmp_path / "again", records)
+    r = _row(d, instance="penalty[points=101]", backend="jax")
+    assert r["recommended"] == "taylor" and r["runner_up"] == "rev-over-rev"
+    assert r["strategies_tried"] == 3 and r["strategies_ok"] == 3
+    assert [a["strategy"] for a in r["avoid_list"]] == ["rev-over-fwd"]  # 20× slower; its spelling not
+    spellings = {e["spelling"]: e for e in r["spellings_list"]}
+    assert set(spellings) == {"taylor:per-point", "rev-over-fwd:jacfwd"}
+    assert spellings["taylor:per-point"]["strategy"] == "taylor"
+    assert spellings["taylor:per-point"]["ratio"] == pytest.approx(0.5)
+    assert spellings["taylor:per-point"]["method"] == "blocks"
+    assert spellings["rev-over-fwd:jacfwd"]["ratio"] is None
+    assert "taylor:per-point 0.50×" in r["spellings"] and "rev-over-fwd:jacfwd (failed)" in r["spellings"]
+    assert main([str(run)]) == 0
+    assert "spellings (time over their strategy's): " in capsys.readouterr().out

@@ -170,3 +170,22 @@ def test_directional_check_on_a_wide_net_accepts_right_and_catches_wrong_gradien
     nudged = {k: v.copy() for k, v in grads.items()}
     nudged["W2"][3, 7] += 1e-4 * np.max(np.abs(grads["W2"]))
     assert problem.compare(params, value, nudged)[1] > 1e-9
+
+
+SPELLINGS = [n for n in catalogue("derivative-order") if catalogue("derivative-order").is_spelling(n)]
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("spelling", SPELLINGS)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_named_spellings_match_the_reference(spelling, backend, dtype, problems):
+    """Every named spelling (batched, torch.func, interpreted jets, ...) like its strategy: at k = 3
+    (k = 2 for the second-order-only fwd-over-rev), float64 and float32."""
+    entry = catalogue("derivative-order")[spelling]
+    if not entry.spelled_by(backend):
+        pytest.skip(f"{spelling} is a {'/'.join(entry.backends)} spelling")
+    problem = problems[2 if spelling.startswith("fwd-over-rev") else 3]
+    value_err, grad_err, tol = _check(problem, spelling, backend, dtype)
+    assert grad_err <= tol and value_err <= tol, (grad_err, value_err, tol)
+    if dtype == "float64" and entry.error == "exact":
+        assert tol == 1e-9

@@ -189,3 +189,72 @@ def test_hutchinson_too_noisy_to_verify_is_refused():
     problem = get_problem("biharmonic", dim=3, width=8, depth=3, points=2, samples=2)
     with pytest.raises(BenchInputError, match="predicted relative error .* > 0.5.*raise samples"):
         problem.tolerance("hutchinson", "float64", problem.init_params(0))
+
+
+# -- named spellings ----------------------------------------------------------------------------------
+def _named_spellings(kind):
+    from problems import catalogue
+
+    strategies = catalogue(kind)
+    return [strategies[n] for n in strategies if strategies.is_spelling(n)]
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+@pytest.mark.parametrize("kind, order", [("laplacian", 2), ("biharmonic", 4)])
+def test_batched_operator_spellings_match_closed_forms(backend, kind, order):
+    """The batched spellings of the exact operators (points in one batch inside the derivative) on
+    the closed-form function, every point at once."""
+    if backend == "jax":
+        import jax.numpy as jnp
+
+        from backends.jax_backend.pinn import BATCHED_OPERATORS
+
+        U = lambda params, X: jnp.sin(X @ jnp.asarray(W)) + jnp.exp(X @ jnp.asarray(C))
+        operators = {n: make(U)(None, jnp.asarray(POINTS)) for n, make in BATCHED_OPERATORS[kind].items()}
+    else:
+        import torch
+
+        from backends.torch_backend.pinn import SPELLINGS
+
+        w, c = torch.tensor(W), torch.tensor(C)
+        f = lambda X: (torch.sin(X @ w) + torch.exp(X @ c))[:, None]
+        X = torch.tensor(POINTS)
+        operators = {n: make(f, X[0])(X).detach()[:, 0] for n, make in SPELLINGS[kind].items()}
+    assert len(operators) >= 3
+    for name, values in operators.items():
+        np.testing.assert_allclose(np.asarray(values), closed_form(order), rtol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize(
+    "name, dtype", [("poisson", "float64"), ("biharmonic", "float64"), ("poisson", "float32")]
+)
+def test_named_spellings_match_the_reference(backend, name, dtype, small):
+    """Every exact and finite-difference spelling on the small nets, float64, and float32 for Δ
+    (as the strategies; the stochastic ones: below, with enough samples to be verifiable)."""
+    problem = small[name]
+    spellings = [s for s in _named_spellings(problem.kind)
+                 if s.spelled_by(backend) and s.error != "stochastic"]  # fmt: skip
+    assert spellings
+    for spelling in spellings:
+        *_, value_err, grad_err, tol = _check(problem, backend, spelling.name, dtype)
+        assert grad_err <= tol and value_err <= tol, (spelling.name, grad_err, value_err, tol)
+        if dtype == "float64" and spelling.error == "exact":
+            assert tol == 1e-9
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("name", ["poisson", "biharmonic"])
+def test_hutchinson_spellings_compute_exactly_the_estimator_of_their_directions(backend, name):
+    problem = get_problem(name, dim=3, width=16, depth=3, points=64)
+    params = problem.init_params(0)
+    spellings = [s.name for s in _named_spellings(problem.kind)
+                 if s.spelled_by(backend) and s.error == "stochastic"]  # fmt: skip
+    assert spellings
+    for spelling in spellings:
+        value, grads, value_err, grad_err, tol = _check(problem, backend, spelling)
+        est_value_err, est_grad_err, _ = compare_gradient(
+            problem.estimator_loss, params, problem.network, value, grads, full=False
+        )
+        assert est_value_err < 1e-12 and est_grad_err < 1e-9, spelling
+        assert grad_err <= tol and value_err <= tol, spelling

@@ -75,11 +75,81 @@ def at_zero(derivative):
 
 
 def loss(derivative):
+    """Σᵢ Dᵢ² for a per-point `derivative(params, x, *data)`, vmapped over the points."""
+
     def value(params, X, *extra):
         D = jax.vmap(derivative, in_axes=(None, 0) + (None,) * len(extra))(params, X, *extra)
         return jnp.sum(D**2)
 
     return value
+
+
+# -- batched spellings: every point in one batch inside the derivative ---------------------------
+def along_x1_batched(spec):
+    """g(params, X, t) = [U₁(xᵢ + tᵢ e₁)]ᵢ with one shift per point, t of shape (N,). Its Jacobian
+    in t is diagonal (the points are independent), so a JVP with tangent 1 at every point, or the
+    gradient of the sum, gives every point's derivative at once."""
+
+    def g(params, X, t):
+        return jax.vmap(lambda x: mlp(params, x, spec)[0])(X.at[:, 0].add(t))
+
+    return g
+
+
+def _batched_jvp(f):
+    return lambda params, X, t: jax.jvp(lambda s: f(params, X, s), (t,), (jnp.ones_like(t),))[1]
+
+
+def _batched_grad(f):
+    return jax.grad(lambda params, X, t: jnp.sum(f(params, X, t)), argnums=2)
+
+
+def nested_reverse_batched(g, order: int):
+    """k-fold `jax.grad` of the summed derivatives in the shifts t."""
+    for _ in range(order):
+        g = _batched_grad(g)
+    return g
+
+
+def nested_forward_batched(g, order: int):
+    """k-fold `jax.jvp` in t with tangent 1 at every point."""
+    for _ in range(order):
+        g = _batched_jvp(g)
+    return g
+
+
+def forward_over_reverse_batched(g, order: int):
+    """Order 2: one `jax.jvp` over one `jax.grad` of the sum, on the batch."""
+    assert order == 2, "fwd-over-rev is built at order 2 only"
+    return _batched_jvp(_batched_grad(g))
+
+
+def taylor_batched(g, order: int):
+    """One k-th order jet of t ↦ g(t) on the whole batch, input series (1, 0, …, 0) per point."""
+
+    def derivative(params, X, t):
+        series = [jnp.ones_like(t)] + [jnp.zeros_like(t)] * (order - 1)
+        _, out = jet(lambda s: g(params, X, s), (t,), (series,))
+        return out[order - 1]
+
+    return derivative
+
+
+def batched_loss(derivatives):
+    """Σᵢ Dᵢ² for `derivatives(params, X, t) -> (N,)` at t = 0."""
+    return lambda params, X: jnp.sum(derivatives(params, X, jnp.zeros(X.shape[0], X.dtype)) ** 2)
+
+
+def stencil_batched(u):
+    """Σ_m w_m u(x + o_m) with every point × node in one batch, point-major (a point's nodes
+    adjacent)."""
+
+    def derivatives(params, X, offsets, weights):
+        nodes = (X[:, None, :] + offsets[None]).reshape(-1, X.shape[1])
+        values = jax.vmap(u, in_axes=(None, 0))(params, nodes)
+        return values.reshape(X.shape[0], -1) @ weights
+
+    return derivatives
 
 
 _ANALYTIC = {
@@ -98,9 +168,34 @@ for _name, _transform in _ANALYTIC.items():
     registry.register(KIND, _name, when=jet_condition if _name == "taylor" else None)(_build)
 
 
+_BATCHED = {
+    "nested-rev:batched": nested_reverse_batched,
+    "nested-fwd:batched": nested_forward_batched,
+    "fwd-over-rev:batched": forward_over_reverse_batched,
+    "taylor:batched": taylor_batched,
+}
+
+for _name, _transform in _BATCHED.items():
+
+    def _build_batched(problem, dtype, device, variant, _transform=_transform):
+        value = batched_loss(_transform(along_x1_batched(problem.network), problem.order))
+        return compile_evaluation(problem, dtype, device, variant, jax.value_and_grad(value), loss=value)
+
+    registry.register(KIND, _name)(_build_batched)
+
+
 @registry.register(KIND, "fd-stencil")
 def _build_fd_stencil(problem, dtype, device, variant):
     value = loss(stencil(scalar_network(problem)))
+    return compile_evaluation(
+        problem, dtype, device, variant, jax.value_and_grad(value), *problem.stencil(dtype), loss=value
+    )
+
+
+@registry.register(KIND, "fd-stencil:batched")
+def _build_fd_stencil_batched(problem, dtype, device, variant):
+    derivatives = stencil_batched(scalar_network(problem))
+    value = lambda params, X, *stencil_data: jnp.sum(derivatives(params, X, *stencil_data) ** 2)
     return compile_evaluation(
         problem, dtype, device, variant, jax.value_and_grad(value), *problem.stencil(dtype), loss=value
     )

@@ -1,7 +1,12 @@
 """JAX strategies for the seed penalty P(θ) = Σᵢ ‖∇ₓU₁(xᵢ; θ)‖².
 
-Each strategy is a pure function `(params, X) -> (value, grads)` composed of JAX transforms,
-vmapped over points and jit-compiled once by `build`; no Python loop runs per point or per call.
+Each strategy is a pure function `(params, X) -> (value, grads)` composed of JAX transforms and
+jit-compiled once by `build`; no Python loop runs per point or per call. An input derivative is a
+batched function `(params, X, *data) -> G` (G: (N, d), the per-point gradients as rows), written
+either per point and vmapped over the points (`per_point`), or on the whole batch at once (the
+network vmapped inside the derivative: points are independent, so the derivative of ΣᵢU₁(xᵢ) holds
+each point's). Which of these spellings a strategy uses was measured (README, "Spellings"); the
+others stay registered as named spellings (`rev-over-fwd:jacfwd`, ...).
 """
 
 from __future__ import annotations
@@ -15,34 +20,129 @@ from backends import floor
 from backends.jax_backend.core import compile_evaluation, jet_condition, mlp, registry
 
 
-# -- input derivatives ∇ₓU₁(x) for one point x ---------------------------------------------
+# -- the network at one point and on a batch ---------------------------------------------------
 def _u1(spec):
     return lambda params, x: mlp(params, x, spec)[0]
 
 
+def _u1_batch(spec):
+    """(params, X) -> U₁ at every row of X, shape (N,): one matrix product per layer."""
+    u1 = _u1(spec)
+    return lambda params, X: jax.vmap(u1, in_axes=(None, 0))(params, X)
+
+
+def _basis(x):
+    return jnp.eye(x.shape[-1], dtype=x.dtype)
+
+
+def per_point(input_grad):
+    """A per-point ∇ₓU₁ `input_grad(params, x, *data_i)` vmapped over the points."""
+
+    def batched(params, X, *data):
+        return jax.vmap(input_grad, in_axes=(None, 0) + (0,) * len(data))(params, X, *data)
+
+    return batched
+
+
+# -- reverse mode --------------------------------------------------------------------------------
 def input_grad_reverse(spec):
-    return jax.grad(_u1(spec), argnums=1)
+    """∇ₓU₁ by one reverse pass per point (`jax.grad`), vmapped over the points."""
+    return per_point(jax.grad(_u1(spec), argnums=1))
 
 
+def input_grad_reverse_batched(spec):
+    """∇_X ΣᵢU₁(xᵢ) by one reverse pass over the whole batch."""
+    u = _u1_batch(spec)
+    return jax.grad(lambda params, X: jnp.sum(u(params, X)), argnums=1)
+
+
+# -- forward mode --------------------------------------------------------------------------------
 def input_grad_forward(spec):
-    return jax.jacfwd(_u1(spec), argnums=1)
+    """∇ₓU₁ by `jax.jacfwd` per point (d JVPs vmapped over the basis), vmapped over the points."""
+    return per_point(jax.jacfwd(_u1(spec), argnums=1))
 
 
+def input_grad_forward_unrolled(spec):
+    """∇ₓU₁ by one `jax.jvp` per basis direction, unrolled, per point, vmapped over the points."""
+    u1 = _u1(spec)
+
+    def grad(params, x):
+        along = lambda e: jax.jvp(lambda y: u1(params, y), (x,), (e,))[1]
+        return jnp.stack([along(e) for e in _basis(x)])
+
+    return per_point(grad)
+
+
+def input_grad_forward_batched(spec):
+    """One `jax.jvp` of the batched network per basis direction (tangent eⱼ at every point), unrolled."""
+    u = _u1_batch(spec)
+
+    def grad(params, X):
+        along = lambda e: jax.jvp(lambda Y: u(params, Y), (X,), (jnp.broadcast_to(e, X.shape),))[1]
+        return jnp.stack([along(e) for e in _basis(X)], axis=1)
+
+    return grad
+
+
+# -- Taylor mode ---------------------------------------------------------------------------------
 def input_grad_taylor(spec):
-    """First-order jets along each basis direction (jet wants array primals, not pytrees)."""
+    """One first-order jet of the batched network per basis direction (eⱼ at every point), the d
+    directions unrolled: each jet is a plain matrix product per layer over all N points."""
+    u = _u1_batch(spec)
+
+    def grad(params, X):
+        along = lambda e: jet(lambda Y: u(params, Y), (X,), ((jnp.broadcast_to(e, X.shape),),))[1][0]
+        return jnp.stack([along(e) for e in _basis(X)], axis=1)
+
+    return grad
+
+
+def input_grad_taylor_per_point(spec):
+    """First-order jets of the whole network output along each basis direction, vmapped over the
+    directions and the points (jet wants array primals, not pytrees)."""
 
     def grad(params, x):
         def along(e):
             _, series = jet(lambda y: mlp(params, y, spec), (x,), ((e,),))
             return series[0][0]
 
-        return jax.vmap(along)(jnp.eye(x.shape[0], dtype=x.dtype))
+        return jax.vmap(along)(_basis(x))
 
-    return grad
+    return per_point(grad)
 
 
+def input_grad_taylor_per_point_scalar(spec):
+    """First-order jets of the scalar U₁ (not the whole output) along each basis direction,
+    vmapped over the directions and the points."""
+    u1 = _u1(spec)
+
+    def grad(params, x):
+        along = lambda e: jet(lambda y: u1(params, y), (x,), ((e,),))[1][0]
+        return jax.vmap(along)(_basis(x))
+
+    return per_point(grad)
+
+
+# -- central differences -------------------------------------------------------------------------
 def input_grad_central_difference(spec):
-    """(U₁(x + hⱼeⱼ) − U₁(x − hⱼeⱼ)) / 2hⱼ with h from `problems.penalty.fd_step`."""
+    """(U₁(x + hⱼeⱼ) − U₁(x − hⱼeⱼ)) / 2hⱼ with h from `problems.penalty.fd_step`, per point,
+    vmapped over the points: a point's 2d nodes in one batch, each ± pair adjacent, so the weight
+    gradient adds each pair's nearly opposite terms before they join the sum over points (less
+    rounding than summing all x + h terms, then all x − h ones)."""
+    u1 = _u1(spec)
+
+    def grad(params, x, h):
+        steps = jnp.diag(h)
+        nodes = jnp.stack([x + steps, x - steps], axis=1).reshape(-1, x.shape[0])  # (2d, d)
+        U = jax.vmap(lambda y: u1(params, y))(nodes).reshape(-1, 2)
+        return (U[:, 0] - U[:, 1]) / (2 * h)
+
+    return per_point(grad)
+
+
+def input_grad_central_halves(spec):
+    """The same differences per point, vmapped over the points, with the x + hⱼeⱼ and the
+    x − hⱼeⱼ nodes evaluated as two batches."""
     u1 = _u1(spec)
 
     def grad(params, x, h):
@@ -51,15 +151,44 @@ def input_grad_central_difference(spec):
         minus = jax.vmap(lambda s: u1(params, x - s))(steps)
         return (plus - minus) / (2 * h)
 
+    return per_point(grad)
+
+
+def input_grad_central_point_major(spec):
+    """The same differences with every node of every point in one batch of the network, point-major
+    (a point's ± nodes adjacent)."""
+    u = _u1_batch(spec)
+
+    def grad(params, X, H):
+        N, d = X.shape
+        steps = H[:, :, None] * _basis(X)[None]  # (N, d, d): row j of point i is hᵢⱼ eⱼ
+        nodes = jnp.stack([X[:, None, :] + steps, X[:, None, :] - steps], axis=2)  # (N, d, 2, d)
+        U = u(params, nodes.reshape(-1, d)).reshape(N, d, 2)
+        return (U[..., 0] - U[..., 1]) / (2 * H)
+
+    return grad
+
+
+def input_grad_central_node_major(spec):
+    """The same differences with every node in one batch, node-major: all x + hⱼeⱼ, then all
+    x − hⱼeⱼ (as `torch.cat([X + s, X - s])`)."""
+    u = _u1_batch(spec)
+
+    def grad(params, X, H):
+        N, d = X.shape
+        steps = (H.T[:, :, None] * _basis(X)[:, None, :]).reshape(-1, d)  # block j: hⱼeⱼ at all points
+        Xd = jnp.tile(X, (d, 1))
+        U = u(params, jnp.concatenate([Xd + steps, Xd - steps]))
+        return ((U[: N * d] - U[N * d :]) / (2 * H.T.reshape(-1))).reshape(d, N).T
+
     return grad
 
 
 def penalty_value(input_grad):
-    """P(θ) = Σᵢ ‖input_grad(θ, xᵢ, *extra_i)‖², vmapped over points."""
+    """P(θ) = Σᵢ ‖G_i‖² for a batched input derivative G = input_grad(params, X, *data)."""
 
-    def value(params, X, *extra):
-        G = jax.vmap(input_grad, in_axes=(None, 0) + (0,) * len(extra))(params, X, *extra)
-        return jnp.sum(G**2)
+    def value(params, X, *data):
+        return jnp.sum(input_grad(params, X, *data) ** 2)
 
     return value
 
@@ -72,10 +201,10 @@ def reverse_outer(input_grad):
 def forward_over_reverse(spec):
     """The mixed-partial trick: with G = ∇ₓΣU₁ (one reverse pass, rows are per-point gradients
     because points are independent), ∇θP = 2·JVP of X ↦ ∇θΣᵢU₁(xᵢ) in direction G."""
-    u1 = _u1(spec)
+    u = _u1_batch(spec)
 
     def sum_u1(params, X):
-        return jnp.sum(jax.vmap(u1, in_axes=(None, 0))(params, X))
+        return jnp.sum(u(params, X))
 
     def value_and_grad(params, X):
         G = jax.lax.stop_gradient(jax.grad(sum_u1, argnums=1)(params, X))
@@ -85,28 +214,56 @@ def forward_over_reverse(spec):
     return value_and_grad
 
 
-def forward_over_forward(spec):
-    """One JVP of P per parameter direction (vmapped over the identity), P itself by jvp."""
-    value = penalty_value(input_grad_forward(spec))
+def forward_over_reverse_per_point(spec):
+    """The same trick per point, vmapped over the points and summed: 2·JVP of x ↦ ∇θU₁(x) in
+    direction gᵢ = ∇ₓU₁(xᵢ) (per-point weight gradients, then their sum)."""
+    u1 = _u1(spec)
+
+    def point(params, x):
+        g = jax.lax.stop_gradient(jax.grad(u1, argnums=1)(params, x))
+        _, tangent = jax.jvp(lambda y: jax.grad(u1)(params, y), (x,), (g,))
+        return jnp.sum(g**2), tangent
 
     def value_and_grad(params, X):
-        theta, unravel = ravel_pytree(params)
-
-        def directional(t):
-            return jax.jvp(lambda th: value(unravel(th), X), (theta,), (t,))
-
-        primal, tangents = jax.vmap(directional)(jnp.eye(theta.size, dtype=theta.dtype))
-        return primal[0], unravel(tangents)
+        values, tangents = jax.vmap(point, in_axes=(None, 0))(params, X)
+        return jnp.sum(values), jax.tree.map(lambda t: 2 * jnp.sum(t, axis=0), tangents)
 
     return value_and_grad
+
+
+def forward_over_forward(input_grad):
+    """One JVP of P per parameter direction (vmapped over the identity), P itself by jvp, with the
+    input derivative `input_grad` (forward mode)."""
+
+    def make(spec):
+        value = penalty_value(input_grad(spec))
+
+        def value_and_grad(params, X):
+            theta, unravel = ravel_pytree(params)
+
+            def directional(t):
+                return jax.jvp(lambda th: value(unravel(th), X), (theta,), (t,))
+
+            primal, tangents = jax.vmap(directional)(jnp.eye(theta.size, dtype=theta.dtype))
+            return primal[0], unravel(tangents)
+
+        return value_and_grad
+
+    return make
 
 
 # -- building --------------------------------------------------------------------------------
 _REVERSE_OUTER = {
     "rev-over-rev": input_grad_reverse,
+    "rev-over-rev:batched": input_grad_reverse_batched,
     "rev-over-fwd": input_grad_forward,
+    "rev-over-fwd:unrolled": input_grad_forward_unrolled,
+    "rev-over-fwd:batched": input_grad_forward_batched,
     "taylor": input_grad_taylor,
+    "taylor:per-point": input_grad_taylor_per_point,
+    "taylor:per-point-scalar": input_grad_taylor_per_point_scalar,
 }
+"""Strategies and spellings whose weight gradient is reverse mode over an input derivative."""
 
 for _name, _input_grad in _REVERSE_OUTER.items():
 
@@ -119,42 +276,58 @@ for _name, _input_grad in _REVERSE_OUTER.items():
     registry.register("penalty", _name, when=jet_condition if _name == "taylor" else None)(_build)
 
 
-@registry.register("penalty", "fd-central")
-def _build_fd(problem, dtype, device, variant):
-    input_grad = input_grad_central_difference(problem.network)
-    return compile_evaluation(
-        problem,
-        dtype,
-        device,
-        variant,
-        reverse_outer(input_grad),
-        problem.fd_steps(dtype),
-        loss=penalty_value(input_grad),
-    )
+_CENTRAL_DIFFERENCES = {
+    "fd-central": input_grad_central_difference,
+    "fd-central:halves": input_grad_central_halves,
+    "fd-central:point-major": input_grad_central_point_major,
+    "fd-central:node-major": input_grad_central_node_major,
+}
+
+for _name, _input_grad in _CENTRAL_DIFFERENCES.items():
+
+    def _build_fd(problem, dtype, device, variant, _input_grad=_input_grad):
+        input_grad = _input_grad(problem.network)
+        return compile_evaluation(
+            problem,
+            dtype,
+            device,
+            variant,
+            reverse_outer(input_grad),
+            problem.fd_steps(dtype),
+            loss=penalty_value(input_grad),
+        )
+
+    registry.register("penalty", _name)(_build_fd)
+
+
+def _build_forward_outer(problem, dtype, device, variant, value_and_grad, loss_input_grad):
+    """A forward-mode weight gradient; the loss alone is timed with the input derivative of the
+    same inner mode."""
+    return compile_evaluation(problem, dtype, device, variant, value_and_grad(problem.network),
+                              loss=penalty_value(loss_input_grad(problem.network)))  # fmt: skip
 
 
 @registry.register("penalty", "fwd-over-rev")
 def _build_fwd_over_rev(problem, dtype, device, variant):
-    return compile_evaluation(
-        problem,
-        dtype,
-        device,
-        variant,
-        forward_over_reverse(problem.network),
-        loss=penalty_value(input_grad_reverse(problem.network)),
-    )
+    return _build_forward_outer(problem, dtype, device, variant, forward_over_reverse, input_grad_reverse)
+
+
+@registry.register("penalty", "fwd-over-rev:per-point")
+def _build_fwd_over_rev_per_point(problem, dtype, device, variant):
+    return _build_forward_outer(problem, dtype, device, variant, forward_over_reverse_per_point,
+                                input_grad_reverse)  # fmt: skip
 
 
 @registry.register("penalty", "fwd-over-fwd")
 def _build_fwd_over_fwd(problem, dtype, device, variant):
-    return compile_evaluation(
-        problem,
-        dtype,
-        device,
-        variant,
-        forward_over_forward(problem.network),
-        loss=penalty_value(input_grad_forward(problem.network)),
-    )
+    return _build_forward_outer(problem, dtype, device, variant, forward_over_forward(input_grad_forward),
+                                input_grad_forward)  # fmt: skip
+
+
+@registry.register("penalty", "fwd-over-fwd:batched")
+def _build_fwd_over_fwd_batched(problem, dtype, device, variant):
+    value_and_grad = forward_over_forward(input_grad_forward_batched)
+    return _build_forward_outer(problem, dtype, device, variant, value_and_grad, input_grad_forward)
 
 
 @registry.register("penalty", "hand-derived")

@@ -138,6 +138,136 @@ _CONDITIONS = {
 """Where a library cannot serve some networks (`core.JET_FAILS_ON`, `core.NESTED_FOLX_FAILS_ON`)."""
 
 
+# -- batched spellings: the points in one batch inside the derivative ----------------------------
+# A batched operator maps `u(params, X) -> (N,)`, whose rows depend on their own point only, to
+# `op(params, X, *data) -> (N,)`; rows stay independent, so batched operators compose (Δ of Δ).
+# The directions are vmapped over (points batched inside, directions outside the derivative).
+def batched_network(u):
+    """The per-point u(params, x) on a batch of points, (params, X) -> (N,)."""
+    return lambda params, X: jax.vmap(u, in_axes=(None, 0))(params, X)
+
+
+def _tangents(X):
+    """eᵢ at every point for each i, shape (d, N, d)."""
+    return jnp.broadcast_to(_basis(X[0])[:, None, :], (X.shape[1],) + X.shape)
+
+
+def _input_grad(U):
+    """∇_X ΣₙU(Xₙ): row n is point n's gradient."""
+    return jax.grad(lambda params, X: jnp.sum(U(params, X)), argnums=1)
+
+
+def laplacian_nested_reverse_batched(U):
+    """Σᵢ ∂ᵢ(∇U)ᵢ by reverse over reverse on the batch: the pullback of ∇U along eᵢ at every
+    point (one per i, vmapped over i) has ∂ᵢ∇U at each row; its i-th entries summed."""
+    G = _input_grad(U)
+
+    def lap(params, X):
+        _, pullback = jax.vjp(lambda Y: G(params, Y), X)
+        rows = jax.vmap(lambda E: pullback(E)[0])(_tangents(X))  # (d, N, d)
+        return jnp.einsum("ini->n", rows)
+
+    return lap
+
+
+def laplacian_forward_over_reverse_batched(U):
+    """Σᵢ (∂ᵢ∇U)ᵢ by jvp over grad on the batch, vmapped over the d directions."""
+    G = _input_grad(U)
+
+    def lap(params, X):
+        rows = jax.vmap(lambda E: jax.jvp(lambda Y: G(params, Y), (X,), (E,))[1])(_tangents(X))
+        return jnp.einsum("ini->n", rows)
+
+    return lap
+
+
+def laplacian_nested_forward_batched(U):
+    """Σᵢ ∂ᵢ²U by jvp of jvp on the batch along eᵢ at every point, vmapped over i."""
+
+    def lap(params, X):
+        def second(E):
+            first = lambda Y: jax.jvp(lambda Z: U(params, Z), (Y,), (E,))[1]
+            return jax.jvp(first, (X,), (E,))[1]
+
+        return jnp.sum(jax.vmap(second)(_tangents(X)), axis=0)
+
+    return lap
+
+
+def directional_batched(U, order: int):
+    """D^order_V U on the batch (direction Vₙ at point n) by one standard Taylor-mode jet."""
+
+    def derivative(params, X, V):
+        series = [V] + [jnp.zeros_like(V)] * (order - 1)
+        return jet(lambda Y: U(params, Y), (X,), (series,))[1][order - 1]
+
+    return derivative
+
+
+def laplacian_taylor_batched(U):
+    """Σᵢ D²_{eᵢ}U: one second-order jet of the batch per direction, vmapped over the directions."""
+    second = directional_batched(U, 2)
+    return lambda params, X: jnp.sum(jax.vmap(lambda E: second(params, X, E))(_tangents(X)), axis=0)
+
+
+def biharmonic_taylor_batched(U):
+    """`biharmonic_taylor`'s polarised fourth-order jets, on the batch, vmapped over directions."""
+    fourth = directional_batched(U, 4)
+
+    def bilap(params, X):
+        d = X.shape[1]
+        E = _basis(X[0])
+        along = jax.vmap(lambda v: fourth(params, X, jnp.broadcast_to(v, X.shape)))
+        pure = along(E)  # (d, N)
+        if d == 1:
+            return pure[0]
+        i, j = np.triu_indices(d, k=1)
+        plus, minus = along(E[i] + E[j]), along(E[i] - E[j])
+        mixed = ((plus + minus) / 2 - pure[i] - pure[j]) / 6
+        return jnp.sum(pure, axis=0) + 2 * jnp.sum(mixed, axis=0)
+
+    return bilap
+
+
+def hutchinson_batched(U, order: int):
+    """`hutchinson` with one jet of the batch per sample s (directions V[:, s]), vmapped over s."""
+    derivative = directional_batched(U, order)
+    scale = 1.0 if order == 2 else 3.0
+    return lambda params, X, V: jnp.mean(jax.vmap(lambda Vs: derivative(params, X, Vs), in_axes=1)(V),
+                                         axis=0) / scale  # fmt: skip
+
+
+def stencil_batched(u):
+    """Σ_m w_m u(x + o_m) with every point × node in one batch (point-major)."""
+    U = batched_network(u)
+
+    def op(params, X, offsets, weights):
+        nodes = (X[:, None, :] + offsets[None]).reshape(-1, X.shape[1])
+        return U(params, nodes).reshape(X.shape[0], -1) @ weights
+
+    return op
+
+
+LAPLACIAN_BATCHED = {
+    "nested-rev:batched": laplacian_nested_reverse_batched,
+    "nested-fwd:batched": laplacian_nested_forward_batched,
+    "fwd-over-rev:batched": laplacian_forward_over_reverse_batched,
+    "taylor:batched": laplacian_taylor_batched,
+}
+"""Exact batched Laplacians: spelling -> (U -> ΔU), U and ΔU on the whole batch."""
+
+BIHARMONIC_BATCHED = {
+    "nested-rev:batched": lambda U: laplacian_nested_reverse_batched(laplacian_nested_reverse_batched(U)),
+    "nested-fwd:batched": lambda U: laplacian_nested_forward_batched(laplacian_nested_forward_batched(U)),
+    "fwd-over-rev:batched": lambda U: laplacian_forward_over_reverse_batched(
+        laplacian_forward_over_reverse_batched(U)
+    ),
+    "taylor:batched": biharmonic_taylor_batched,
+}
+
+BATCHED_OPERATORS = {"laplacian": LAPLACIAN_BATCHED, "biharmonic": BIHARMONIC_BATCHED}
+
+
 # -- the residual loss and its builders --------------------------------------------------------
 def residual_loss(op, data_axes: tuple = ()):
     """mean_n (op(params, xₙ, *data) + sₙ)²; `data_axes` are op's extra arguments' vmap axes."""
@@ -177,8 +307,36 @@ for _kind, _operators in OPERATORS.items():
         return _build(problem, dtype, device, variant, value, problem.hutchinson_directions(),
                       extra_metrics=estimator_statistics)  # fmt: skip
 
+    for _name, _operator in BATCHED_OPERATORS[_kind].items():
+
+        def _build_batched(problem, dtype, device, variant, _operator=_operator):
+            op = _operator(batched_network(scalar_network(problem)))
+            value = lambda params, X, source: jnp.mean((op(params, X) + source) ** 2)
+            return _build(problem, dtype, device, variant, value)
+
+        registry.register(_kind, _name)(_build_batched)
+
+    def _build_fd_batched(problem, dtype, device, variant):
+        op = stencil_batched(scalar_network(problem))
+        value = lambda params, X, source, *stencil: jnp.mean((op(params, X, *stencil) + source) ** 2)
+        return _build(problem, dtype, device, variant, value, *problem.stencil(dtype))
+
+    def _build_hutchinson_batched(problem, dtype, device, variant, _kind=_kind):
+        op = hutchinson_batched(batched_network(scalar_network(problem)), ORDER[_kind])
+        value = lambda params, X, source, V: jnp.mean((op(params, X, V) + source) ** 2)
+
+        def estimator_statistics(native):
+            return problem.estimator_statistics(
+                {k: np.asarray(v, dtype=np.float64) for k, v in native.items()}
+            )
+
+        return _build(problem, dtype, device, variant, value, problem.hutchinson_directions(),
+                      extra_metrics=estimator_statistics)  # fmt: skip
+
     registry.register(_kind, "fd-stencil")(_build_fd)
+    registry.register(_kind, "fd-stencil:batched")(_build_fd_batched)
     registry.register(_kind, "hutchinson", when=jet_condition)(_build_hutchinson)
+    registry.register(_kind, "hutchinson:batched")(_build_hutchinson_batched)
     registry.unsupported(
         _kind,
         "collapsed-taylor",

@@ -104,6 +104,66 @@ def taylor(s: Setup, order: int):
     return derivative, {"program_ops": len(graph.graph.nodes)}
 
 
+def nested_reverse_func(s: Setup, order: int):
+    """k-fold `torch.func.grad` in t per point, vmapped over points (torch.func, not autograd)."""
+
+    def derivative(params):
+        f = _along_x1(s, params)
+        for _ in range(order):
+            f = (lambda g: lambda x, t: grad(lambda u: g(x, u))(t))(f)
+        return _per_point(s, f)
+
+    return derivative, {}
+
+
+def _along_x1_batched(s: Setup, params):
+    """t ↦ [U₁(xᵢ + tᵢe₁)]ᵢ with one shift per point (a diagonal Jacobian in t)."""
+    e1 = _e1(s)
+    return lambda t: mlp(params, s.X + t[:, None] * e1, s.spec)[:, 0]
+
+
+def _batched_jvp(f):
+    return lambda t: jvp(f, (t,), (torch.ones_like(t),))[1]
+
+
+def nested_forward_batched(s: Setup, order: int):
+    """k-fold `torch.func.jvp` in the shifts t with tangent 1 at every point, on the batch (no vmap)."""
+
+    def derivative(params):
+        f = _along_x1_batched(s, params)
+        for _ in range(order):
+            f = _batched_jvp(f)
+        return f(torch.zeros(s.X.shape[0], dtype=s.dtype, device=s.device))
+
+    return derivative, {}
+
+
+def forward_over_reverse_batched(s: Setup, order: int):
+    """Order 2: `torch.func.jvp` over `torch.func.grad` of the summed network on the batch."""
+    assert order == 2, "fwd-over-rev is built at order 2 only"
+
+    def derivative(params):
+        f = _along_x1_batched(s, params)
+        first = grad(lambda t: f(t).sum())
+        return _batched_jvp(first)(torch.zeros(s.X.shape[0], dtype=s.dtype, device=s.device))
+
+    return derivative, {}
+
+
+def taylor_interpreted(s: Setup, order: int):
+    """As `taylor`, with jet-for-pytorch's interpreter run at every call (no captured graph)."""
+    from jet import jet
+
+    E = _e1(s).expand_as(s.X).contiguous()
+    Z = torch.zeros_like(s.X)
+    jet_net = jet(lambda x: mlp(s.params, x, s.spec), (s.X,))
+
+    def derivative(params):
+        return jet_net((s.X, E) + (Z,) * (order - 1))[order][:, 0]
+
+    return derivative, {}
+
+
 def fd_stencil(s: Setup, order: int):
     """Σⱼ (c_j/hᵏ) U₁(x + j h e₁) with the problem's central stencil."""
     return stencil(s, scalar_network(s)), {}
@@ -136,5 +196,9 @@ for _name, _factory in {
     "fwd-over-rev": forward_over_reverse,
     "taylor": taylor,
     "fd-stencil": fd_stencil,
+    "nested-rev:func": nested_reverse_func,
+    "nested-fwd:batched": nested_forward_batched,
+    "fwd-over-rev:batched": forward_over_reverse_batched,
+    "taylor:interpreted": taylor_interpreted,
 }.items():
     registry.register(KIND, _name, when=jet_condition if _name == "taylor" else None)(_build_with(_factory))

@@ -12,7 +12,7 @@ over points and captured once as an FX graph (`capture_graph`).
 from __future__ import annotations
 
 import torch
-from torch.func import hessian, jacrev, jvp, vmap
+from torch.func import grad, hessian, jacrev, jvp, vmap
 
 from backends.torch_backend.core import (
     Setup,
@@ -127,6 +127,76 @@ OPERATORS = {"laplacian": LAPLACIAN, "biharmonic": BIHARMONIC}
 ORDER = {"laplacian": 2, "biharmonic": 4}
 
 
+# -- batched spellings: the points in one batch inside the derivative ----------------------------
+# f maps a batch (N, d) to (N, 1), each row depending on its own point only; a batched operator
+# maps X to (N, 1) the same way, so batched operators compose (Δ of Δ).
+def _tangents(X):
+    """eᵢ at every point for each i, shape (d, N, d)."""
+    return torch.eye(X.shape[1], dtype=X.dtype, device=X.device)[:, None, :].expand(-1, *X.shape)
+
+
+def laplacian_nested_reverse_autograd(f):
+    """Σᵢ ∂ᵢ(∇f)ᵢ by plain autograd on the batch: one create_graph reverse pass for ∇_X Σf, then one
+    per direction i (d double-backward passes), no torch.func."""
+
+    def lap(X):
+        with torch.enable_grad():  # also for the loss alone, evaluated under no_grad
+            if not X.requires_grad:
+                X = X.detach().requires_grad_(True)
+            (G,) = torch.autograd.grad(f(X).sum(), X, create_graph=True)
+            rows = [torch.autograd.grad(G[:, i].sum(), X, create_graph=True)[0][:, i]
+                    for i in range(X.shape[1])]  # fmt: skip
+            return sum(rows)[:, None]
+
+    return lap
+
+
+def laplacian_forward_over_reverse_batched(f):
+    """Σᵢ (∂ᵢ∇f)ᵢ by torch.func.jvp over torch.func.grad on the batch, vmapped over directions."""
+    G = grad(lambda Y: f(Y).sum())
+
+    def lap(X):
+        rows = vmap(lambda E: jvp(G, (X,), (E,))[1])(_tangents(X))  # (d, N, d)
+        return torch.einsum("ini->n", rows)[:, None]
+
+    return lap
+
+
+def laplacian_nested_forward_batched(f):
+    """Σᵢ ∂ᵢ²f by jvp of jvp on the batch along eᵢ at every point, vmapped over directions."""
+
+    def lap(X):
+        def second(E):
+            first = lambda Y: jvp(f, (Y,), (E,))[1]
+            return jvp(first, (X,), (E,))[1]
+
+        return vmap(second)(_tangents(X)).sum(dim=0)
+
+    return lap
+
+
+def _batched(operator):
+    return lambda f, mock_x: operator(f)
+
+
+def _batched_twice(operator):
+    return lambda f, mock_x: operator(operator(f))
+
+
+LAPLACIAN_SPELLINGS = {
+    "nested-rev:autograd": _batched(laplacian_nested_reverse_autograd),
+    "nested-fwd:batched": _batched(laplacian_nested_forward_batched),
+    "fwd-over-rev:batched": _batched(laplacian_forward_over_reverse_batched),
+}
+BIHARMONIC_SPELLINGS = {
+    "nested-rev:autograd": _batched_twice(laplacian_nested_reverse_autograd),
+    "nested-fwd:batched": _batched_twice(laplacian_nested_forward_batched),
+    "fwd-over-rev:batched": _batched_twice(laplacian_forward_over_reverse_batched),
+}
+SPELLINGS = {"laplacian": LAPLACIAN_SPELLINGS, "biharmonic": BIHARMONIC_SPELLINGS}
+"""Batched spellings of the exact operators: name -> ((f, mock_x) -> (X -> op f(X), (N, 1)))."""
+
+
 def _build_with(make_operator, data=None, captured: bool = False, statistics: bool = False):
     """value and ∇θ of mean (op(X) + s)² by reverse mode; the loss alone on no-grad; metrics:
     autograd graph nodes, captured FX graph nodes (`program_ops`) for jet operators."""
@@ -188,6 +258,13 @@ for _kind, _operators in OPERATORS.items():
         _build_with(
             hutchinson(ORDER[_kind]), data=lambda p: p.hutchinson_directions(), captured=True, statistics=True
         )  # fmt: skip
+    )
+    for _name, _make in SPELLINGS[_kind].items():
+        registry.register(_kind, _name)(_build_with(_make))
+    for _name in ("taylor", "collapsed-taylor"):
+        registry.register(_kind, f"{_name}:interpreted")(_build_with(_operators[_name], captured=False))
+    registry.register(_kind, "hutchinson:interpreted")(
+        _build_with(hutchinson(ORDER[_kind]), data=lambda p: p.hutchinson_directions(), statistics=True)
     )
     registry.register(_kind, "fd-stencil")(_build_fd)
     registry.unsupported(

@@ -10,7 +10,7 @@ import math
 import pandas as pd
 
 from problems.core import ERROR_MODELS
-from reports.decision import AVOID_FACTOR, flag
+from reports.decision import AVOID_FACTOR, flag, spellings_text
 from reports.html import findings, format_bytes, format_seconds
 from reports.labels import framework
 from reports.roles import error_model
@@ -47,7 +47,9 @@ NOTE = (
     "differences, a stochastic estimator), held to its derived error bound rather than to rounding. "
     "<b>Avoid</b>: wrong, failed, crashed, over budget, out of memory, or more than "
     f"{AVOID_FACTOR:g}× the recommended time (hover for the reason). Click a strategy for the code that "
-    "was timed.</p>"
+    "was timed. A strategy is its fastest measured spelling; where other spellings of the same maths "
+    "were timed (<code>--set spellings</code>), <b>· n spellings</b> gives their times over the "
+    "recommended one's (hover for every spelling of the group); they are never recommended.</p>"
 )
 
 
@@ -110,6 +112,22 @@ def _link(r) -> str:
     return f"<a href='#{anchor}' title='the code that was timed'>{strategy}</a>{mark}"
 
 
+def spellings_note(r) -> str:
+    """After the recommended strategy, "· 3 spellings 0.9–1.6×": its named spellings' times over its
+    own (measured side by side); every spelling of the group, with its ratio, in the tooltip."""
+    entries = r.get("spellings_list")
+    if not isinstance(entries, list) or not entries:
+        return ""
+    title = html.escape("time over its strategy's: " + spellings_text(entries), quote=True)
+    own = [e["ratio"] for e in entries if e["strategy"] == r.get("recommended") and e["ratio"] is not None]
+    text = (
+        f"{len(own)} spelling{'s' if len(own) != 1 else ''} {min(own):.2g}–{max(own):.2g}×"
+        if own
+        else (f"{len(entries)} spelling{'s' if len(entries) != 1 else ''}")
+    )
+    return f" <span class='spread' title='{title}'>· {text}</span>"
+
+
 def row_html(r, label_cell: str) -> str:
     device = f" · {r['device']}" if r.get("several_devices") else ""
     text = f"{framework(r['backend'])} {r['variant']} · {r['dtype']}{device}"
@@ -129,7 +147,7 @@ def row_html(r, label_cell: str) -> str:
     compile_s = f"{r['compile_s']:.2g} s" if _finite(r.get("compile_s")) else "—"
     floor = f"{r['over_floor']:.2f}×" if _finite(r.get("over_floor")) else "—"
     cells = (
-        f"<td class='use'>{_link(r)}</td><td>{format_seconds(r['median_s'])}{warn}</td>"
+        f"<td class='use'>{_link(r)}{spellings_note(r)}</td><td>{format_seconds(r['median_s'])}{warn}</td>"
         f"{speedup_cell(r)}{margin_cell(r)}<td>{memory}</td><td>{compile_s}</td><td>{floor}</td>"
     )
     return f"<tr>{label_cell}{where}{cells}{avoid_cell(r['avoid_list'])}</tr>"
