@@ -190,7 +190,8 @@ class DerivativeOrderProblem(ComplexStepReference, Problem):
         if self.error_model(strategy) == "finite-difference":
             truncation = fd_truncation(self, dtype, freeze(params))
             return stencil_tolerance(rounding, truncation, measured_rounding, strategy, self, dtype, params,
-                                     "use float64 or a lower order")  # fmt: skip
+                                     "use float64 or a lower order" if dtype == "float32"
+                                     else "use a lower order or an exact strategy")  # fmt: skip
         return Tolerance(rounding)
 
 

@@ -185,7 +185,7 @@ def stencil_rounding_model(spec, params, dtype: str, full: bool, loss, nodes, we
 
 def stencil_tolerance(rounding: float, truncation: float, measurement: RoundingMeasurement | None,
                       strategy: str, problem, dtype: str, params=None,
-                      remedy: str = "use float64") -> Tolerance:  # fmt: skip
+                      remedy: str | None = None) -> Tolerance:  # fmt: skip
     """The tolerance of a finite-difference strategy: the exact rounding bound, its predicted
     truncation, and its stencil rounding from a `measurement` (`RoundingMeasurement`).
 
@@ -199,6 +199,7 @@ def stencil_tolerance(rounding: float, truncation: float, measurement: RoundingM
     (a) sees the strategy's own accumulation order; (b) holds where float32 keeps no digit.
     Refused (`usable_bound`) when the approximation error it allows would accept any gradient: on
     the truncation alone before anything is measured."""
+    remedy = remedy or ("use float64" if dtype == "float32" else "use an exact strategy")
     usable_bound(truncation, strategy, problem, dtype, remedy)
     if measurement is None:
         raise ValueError(

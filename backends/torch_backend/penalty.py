@@ -163,11 +163,19 @@ def _build_rev_over_fwd_jvp(problem, dtype, device, variant):
 
 
 # -- forward over reverse -----------------------------------------------------------------------
+FORWARD_AD_LACKS_BACKWARD = {"silu": "aten::silu_backward"}
+"""Activations whose autograd backward has no forward-AD formula in torch (forward_ad dual numbers
+through the reverse pass raise NotImplementedError); torch.func's jvp over grad decomposes it."""
+
+
 @registry.register("penalty", "fwd-over-rev")
 def _build_fwd_over_rev(problem, dtype, device, variant):
     """G = ∇_X ΣU₁ by one reverse pass; ∇θP = 2·JVP of X ↦ ∇θΣU₁(X) in direction G, taken as the
     tangent of autograd's ∇θΣU₁ at the dual input X + εG (forward_ad dual numbers through the
-    reverse pass: no torch.func transform)."""
+    reverse pass: no torch.func transform). Where the activation's backward has no forward-AD
+    formula (`FORWARD_AD_LACKS_BACKWARD`) the torch.func spelling is the one that runs."""
+    if problem.network.activation in FORWARD_AD_LACKS_BACKWARD:
+        return _build_fwd_over_rev_func(problem, dtype, device, variant)
     s = Setup(problem, dtype, device, variant)
     leaves = [s.params[k] for k in s.names]
     X = s.X.clone().requires_grad_(True)
