@@ -23,9 +23,9 @@ from bench.environment import environment, gpu_name
 from bench.lock import RunLock, describe_holder
 from bench.options import Number, OneLineErrorParser, at_least, available_cpus, positive
 from bench.plugins import load_plugins
-from bench.timing import add_timing_options
+from bench.timing import TIMING_OPTIONS, add_timing_options
 from problems import get_problem, load_params
-from problems.errors import BenchInputError
+from problems.errors import BenchInputError, unknown_name
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -61,10 +61,32 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="module whose register() adds strategies (e.g. tests.faulty); repeatable",
     )  # fmt: skip
     args = p.parse_args(argv)
+    try:
+        apply_sweep_timing(args, sys.argv[1:] if argv is None else argv)
+    except BenchInputError as exc:
+        p.error(str(exc))
     if args.min_rounds > args.max_rounds:
         p.error(f"argument --min-rounds: {args.min_rounds} exceeds --max-rounds {args.max_rounds}; "
                 "valid: an integer >= 1 and <= --max-rounds")  # fmt: skip
     return args
+
+
+def apply_sweep_timing(args: argparse.Namespace, argv: list[str]) -> None:
+    """A sweep file's `[timing]` table (e.g. `max_time = 1.0`) sets the timing options its command
+    line leaves out: a quick set can spend less per case than the harness default. Each value is
+    validated like the command-line option."""
+    table = load_sweep_config(args.set).get("timing", {})
+    given = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+    options = {flag[2:].replace("-", "_"): (flag, kind) for flag, kind, *_ in TIMING_OPTIONS}
+    for key, value in table.items():
+        if key not in options:
+            raise unknown_name(f"[timing] option in sweep {args.set!r}", key, sorted(options))
+        flag, kind = options[key]
+        if flag not in given:
+            try:
+                setattr(args, key, kind(str(value)))
+            except argparse.ArgumentTypeError as exc:
+                raise BenchInputError(f"[timing] {key} = {value!r} in sweep {args.set!r}: {exc}") from exc
 
 
 def _split(value: str | None) -> list[str] | None:

@@ -71,6 +71,34 @@ def test_good_values_at_the_bounds_are_accepted():
     assert run.parse_args(["--threads", str(available_cpus())]).threads == available_cpus()
 
 
+def _sweep_with_timing(tmp_path, timing: str) -> str:
+    path = tmp_path / "timed.toml"
+    path.write_text(f'[[sweep]]\nproblem = "penalty"\nbackends = ["jax"]\nstrategies = ["rev-over-rev"]\n'
+                    f"[timing]\n{timing}\n")  # fmt: skip
+    return str(path)
+
+
+def test_a_sweeps_timing_table_sets_what_the_command_line_leaves_out(tmp_path):
+    sweep = _sweep_with_timing(tmp_path, "max_time = 0.7\nmin_blocks = 4")
+    args = run.parse_args(["--set", sweep])
+    assert (args.max_time, args.min_blocks, args.min_time) == (0.7, 4, 0.5)
+    assert run.parse_args(["--set", sweep, "--max-time", "3"]).max_time == 3.0
+    assert run.parse_args(["--set", sweep, "--max-time=3"]).max_time == 3.0
+    assert run.parse_args(["--set", "smoke"]).max_time == 2.0  # no table: the harness default
+
+
+@pytest.mark.parametrize(
+    "timing, message",
+    [("max_tim = 1", "max_time"), ("max_time = -1", "out of range")],
+)
+def test_a_bad_timing_table_is_one_error_line(tmp_path, capsys, timing, message):
+    with pytest.raises(SystemExit) as exit_:
+        run.parse_args(["--set", _sweep_with_timing(tmp_path, timing)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err, err
+
+
 def test_out_onto_an_existing_run_is_refused_unless_resumed(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
