@@ -67,10 +67,8 @@ for _spelling in [
                ("func", "PyTorch: torch.func.jvp over torch.func.grad (not forward_ad dual numbers "
                 "through autograd)", _TORCH)),
     *spellings(STRATEGIES["fwd-over-fwd"],
-               ("batched", "JAX: input derivatives by one jvp of the batched network per direction, not "
-                "vmap(jacfwd)", _JAX),
-               ("per-point", "PyTorch: input derivatives by vmap(jacfwd) per point, not torch.func.jvp "
-                "of the batched network", _TORCH)),
+               ("per-point", "input derivatives by vmap(jacfwd) per point, not one jvp of the batched "
+                "network per direction")),
     *spellings(STRATEGIES["taylor"],
                ("per-point", "JAX: jets of the whole output per point, vmapped over the directions and "
                 "the points (not one jet of the batch per direction)", _JAX),
