@@ -4,7 +4,9 @@ device, which AD strategy to use, by how much it wins (with its uncertainty), an
 `decide(df)` works on the tidy frame of `reports.runs.load_runs`; `python -m reports.decision
 RUN_DIR [RUN_DIR ...]` prints the same decisions in the terminal (`make advise` uses it).
 
-- **Recommended**: the fastest strategy (lowest median) whose gradient passed the reference check.
+- **Recommended**: the fastest strategy whose gradient passed the reference check: the lowest
+  median, except that the interleaved per-block ratio of the two fastest decides between them when
+  the two measures disagree (they are then within noise of each other), so the margin is ≥ 1.
   A strategy the catalogue marks as the floor (hand-written, no AD) is never recommended; it is
   quoted as a reference (`over_floor`).
 - **Speed-up over the baseline** (the catalogue's `baseline`: rev-over-rev, nested-rev) and
@@ -239,6 +241,13 @@ def decide_group(g: pd.DataFrame) -> dict:
         return row
     best = ok.iloc[0]
     runner = ok.iloc[1] if len(ok) > 1 else None
+    margin = pairwise_ratio(runner, best) if runner is not None else None
+    if margin is not None and margin.value < 1:
+        # the medians over all rounds and the per-block ratio of the two disagree (they are within
+        # noise of each other): the direct, interleaved comparison of the two decides
+        best, runner = runner, best
+        upper = 1 / margin.lo if margin.lo > 0 else math.inf
+        margin = Ratio(1 / margin.value, 1 / margin.hi, upper, margin.method)
     row.update(
         recommended=best["strategy"],
         median_s=float(best["median_s"]),
@@ -254,7 +263,7 @@ def decide_group(g: pd.DataFrame) -> dict:
         status = adoptable.loc[adoptable["strategy"] == baseline, "status"]
         row["baseline_status"] = status.iloc[0] if len(status) else "not run"
     if runner is not None:
-        m = pairwise_ratio(runner, best)
+        m = margin
         row.update(
             runner_up=runner["strategy"],
             margin=m.value,

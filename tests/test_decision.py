@@ -196,6 +196,21 @@ def test_decisions_with_the_timing_harness_fields(tmp_path):
     assert any("competing load" in c and "load average 3.1" in c for c in r["caveats"])
 
 
+def test_the_interleaved_ratio_decides_between_two_fastest_that_the_medians_rank_otherwise(tmp_path):
+    """Medians over all rounds say `a` (0.99) before `b` (1.0), but block by block `b` was faster in
+    most interleaved rounds: the direct comparison decides, and the margin stays ≥ 1."""
+    mixed = [1.05e-4, 1.04e-4, 1.06e-4, 0.80e-4, 0.99e-4]
+    records = [
+        record("penalty", P101, "jax", "fwd-over-rev", 0.99e-4, block_medians_s=mixed),
+        record("penalty", P101, "jax", "rev-over-rev", 1.0e-4, block_medians_s=[1.0e-4] * 5),
+        record("penalty", P101, "jax", "taylor", 2e-4, block_medians_s=[2e-4] * 5),
+    ]
+    r = _decide(tmp_path, records).iloc[0]
+    assert r["recommended"] == "rev-over-rev" and r["runner_up"] == "fwd-over-rev"
+    assert r["margin"] == pytest.approx(1.04) and r["margin"] >= 1 and r["margin_method"] == "blocks"
+    assert r["margin_lo"] <= r["margin"] <= r["margin_hi"]
+
+
 def test_the_committed_example_decides_every_group():
     df, _ = load_runs([EXAMPLE])
     d = decide(df)
