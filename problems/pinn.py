@@ -97,7 +97,8 @@ _OPERATOR_SPELLINGS = [
     *spellings(_BY_NAME["taylor"], ("batched", f"JAX: jets {_BATCHED}", _JAX), _INTERPRETED),
     *spellings(_BY_NAME["collapsed-taylor"], _INTERPRETED),
     *spellings(_BY_NAME["fd-stencil"],
-               ("batched", "JAX: every point × node in one batch (point-major)", _JAX)),
+               ("per-point", "JAX: each point's stencil nodes by the per-point network, vmapped over the "
+                "points (not every point × node in one batch)", _JAX)),
     *spellings(_BY_NAME["hutchinson"], ("batched", f"JAX: jets {_BATCHED}", _JAX), _INTERPRETED),
 ]  # fmt: skip
 """Named spellings of the operator strategies (README, "Spellings")."""

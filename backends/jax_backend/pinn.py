@@ -333,8 +333,10 @@ for _kind, _operators in OPERATORS.items():
         return _build(problem, dtype, device, variant, value, problem.hutchinson_directions(),
                       extra_metrics=estimator_statistics)  # fmt: skip
 
-    registry.register(_kind, "fd-stencil")(_build_fd)
-    registry.register(_kind, "fd-stencil:batched")(_build_fd_batched)
+    # every point × node in one batch: 0.76–0.86× the per-point spelling's time for the Laplacian
+    # (d = 2, 8, 32) and 0.72× for the biharmonic (d = 2), float64, width 64, 128 points
+    registry.register(_kind, "fd-stencil")(_build_fd_batched)
+    registry.register(_kind, "fd-stencil:per-point")(_build_fd)
     registry.register(_kind, "hutchinson", when=jet_condition)(_build_hutchinson)
     registry.register(_kind, "hutchinson:batched")(_build_hutchinson_batched)
     registry.unsupported(
