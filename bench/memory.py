@@ -141,8 +141,8 @@ def peak_memory(fn: Callable[[], object], backend: str, device: str) -> dict:
         method, name = cpu_peak_bytes, "resident high-water mark"
     gc.collect()
     gc.freeze()  # survivors move to a permanent generation: each reading's own collection then
-    # scans only what the evaluations left, not the whole heap: in `make bench`'s children five
-    # full collections took ~3.6 s per case (after its group's timing, 4 s per case before, 0.3 after)
+    # scans only what the evaluations left, not the whole heap: in `make bench`'s children a case's
+    # memory and metrics after its group's timing took ~4 s with five full collections, 0.3 s without
     try:
         readings = [r for r in (method(fn) for _ in range(CALLS)) if r is not None]
     finally:

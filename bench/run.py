@@ -49,7 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="seconds without progress (a build, a burst) before a case is stopped")  # fmt: skip
     p.add_argument("--threads", type=Number(int, low=0, high=available_cpus(), unit="0: all available CPUs"),
                    default=0, help="intra-op threads (0: all available CPUs)")  # fmt: skip
-    add_timing_options(p.add_argument)
+    add_timing_options(p.add_argument, defaults=False)
     p.add_argument("--params", help=".npz parameter file (W1..Wn, b1..bn; its widths set `layers`)")
     p.add_argument(
         "--train-iters", type=at_least(0),
@@ -62,7 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )  # fmt: skip
     args = p.parse_args(argv)
     try:
-        apply_sweep_timing(args, sys.argv[1:] if argv is None else argv)
+        apply_sweep_timing(args)
     except BenchInputError as exc:
         p.error(str(exc))
     if args.min_rounds > args.max_rounds:
@@ -71,22 +71,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def apply_sweep_timing(args: argparse.Namespace, argv: list[str]) -> None:
-    """A sweep file's `[timing]` table (e.g. `max_time = 1.0`) sets the timing options its command
-    line leaves out: a quick set can spend less per case than the harness default. Each value is
-    validated like the command-line option."""
+def apply_sweep_timing(args: argparse.Namespace) -> None:
+    """Fill the timing options the command line left out (None): from the sweep file's `[timing]`
+    table (e.g. `max_time = 1.0`: a quick set can spend less per case), else the harness default.
+    Each table value is validated like the command-line option."""
     table = load_sweep_config(args.set).get("timing", {})
-    given = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
-    options = {flag[2:].replace("-", "_"): (flag, kind) for flag, kind, *_ in TIMING_OPTIONS}
-    for key, value in table.items():
-        if key not in options:
-            raise unknown_name(f"[timing] option in sweep {args.set!r}", key, sorted(options))
-        flag, kind = options[key]
-        if flag not in given:
-            try:
-                setattr(args, key, kind(str(value)))
-            except argparse.ArgumentTypeError as exc:
-                raise BenchInputError(f"[timing] {key} = {value!r} in sweep {args.set!r}: {exc}") from exc
+    options = {flag[2:].replace("-", "_"): (kind, default) for flag, kind, default, _ in TIMING_OPTIONS}
+    unknown = set(table) - set(options)
+    if unknown:
+        raise unknown_name(f"[timing] option in sweep {args.set!r}", sorted(unknown)[0], sorted(options))
+    for key, (kind, default) in options.items():
+        if getattr(args, key) is not None:
+            continue
+        if key not in table:
+            setattr(args, key, default)
+            continue
+        try:
+            setattr(args, key, kind(str(table[key])))
+        except argparse.ArgumentTypeError as exc:
+            raise BenchInputError(f"[timing] {key} = {table[key]!r} in sweep {args.set!r}: {exc}") from exc
 
 
 def _split(value: str | None) -> list[str] | None:

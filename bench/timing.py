@@ -88,9 +88,12 @@ QUANTILES = (0.10, 0.90)
 """The spread reported with every ratio: the 10th and 90th percentiles of its per-block values."""
 
 
-def add_timing_options(add_option) -> None:
+def add_timing_options(add_option, defaults: bool = True) -> None:
+    """Declare the timing options; without `defaults` an option left out parses as None (so a
+    sweep's `[timing]` table can fill it before the harness default does)."""
     for flag, kind, default, text in TIMING_OPTIONS:
-        add_option(flag, type=kind, default=default, help=text)
+        add_option(flag, type=kind, default=default if defaults else None,
+                   help=f"{text} (default {default})" if not defaults else text)  # fmt: skip
 
 
 def policy_from(get) -> TimingPolicy:

@@ -84,6 +84,8 @@ def test_a_sweeps_timing_table_sets_what_the_command_line_leaves_out(tmp_path):
     assert (args.max_time, args.min_blocks, args.min_time) == (0.7, 4, 0.5)
     assert run.parse_args(["--set", sweep, "--max-time", "3"]).max_time == 3.0
     assert run.parse_args(["--set", sweep, "--max-time=3"]).max_time == 3.0
+    assert run.parse_args(["--set", sweep, "--max-ti", "3"]).max_time == 3.0  # argparse's abbreviation
+    assert run.parse_args(["--set", sweep, "--max-time", "0.5"]).max_time == 0.5
     assert run.parse_args(["--set", "smoke"]).max_time == 2.0  # no table: the harness default
 
 

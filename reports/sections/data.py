@@ -12,19 +12,15 @@ from reports.html import FILTER_KEYS, details, table
 
 ANCHOR, TITLE = "data", "Data"
 
+CASE_COLUMNS = ("family", "label", "backend", "variant", "strategy", "dtype", "device", "status")
+"""What every table starts with: which case, and its verdict."""
+
 TABLES = {
     "all": (
         "All cases",
         None,
         [
-            "family",
-            "label",
-            "backend",
-            "variant",
-            "strategy",
-            "dtype",
-            "device",
-            "status",
+            *CASE_COLUMNS,
             "median_s",
             "iqr_s",
             "rounds",
@@ -43,14 +39,7 @@ TABLES = {
         "Cost ratios and memory",
         "ok",
         [
-            "family",
-            "label",
-            "backend",
-            "variant",
-            "strategy",
-            "dtype",
-            "device",
-            "status",
+            *CASE_COLUMNS,
             "median_s",
             "loss_median_s",
             "grad_over_loss",
@@ -65,14 +54,7 @@ TABLES = {
         "Correctness",
         "checked",
         [
-            "family",
-            "label",
-            "backend",
-            "variant",
-            "strategy",
-            "dtype",
-            "device",
-            "status",
+            *CASE_COLUMNS,
             "grad_rel_err",
             "value_rel_err",
             "tolerance",
