@@ -19,6 +19,9 @@ def pytest_addoption(parser):
     group.addoption("--results", help="JSON-lines file that finished records are appended to")
     group.addoption("--current", help="file naming the case in progress (for crash attribution)")
     group.addoption("--raw", help="JSON-lines file for each case's raw pytest-benchmark data")
+    group.addoption(
+        "--progress", help="file describing the group being timed (for the driver's progress line)"
+    )
     group.addoption("--threads", type=int, default=0, help="intra-op threads (0: all cores)")
     group.addoption("--plugin", action="append", default=[], help="module with register()")
     group.addoption("--params", help=".npz parameter file to evaluate every case at")
@@ -32,6 +35,7 @@ def pytest_configure(config):
     import bench.measure
 
     bench.measure.PARAMS_FILE = config.getoption("--params")
+    bench.measure.PROGRESS_FILE = config.getoption("--progress")
     bench.measure.POLICY = policy_from(lambda name: config.getoption("--" + name.replace("_", "-")))
     set_threads(config.getoption("--threads"))
 

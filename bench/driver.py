@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from pathlib import Path
 from bench.cases import Case, write_cases
 from bench.measure import base_record
 from bench.oom import classify_sigkill, kernel_log, oom_kill_counters
+from bench.racing import PROGRESS_EVERY_S, progress_line
 from bench.results import append_record, load_records
 from bench.timing import TIMING_OPTIONS
 
@@ -51,6 +53,9 @@ class Driver:
         self.out, self.cases, self.args, self.keep_fds = out, cases, args, keep_fds
         self.results = out / "results.jsonl"
         self.current = out / "current-case"
+        self.progress_file = out / "progress.json"
+        self.last_progress: tuple[str | None, float] = (None, 0.0)
+        """(group, monotonic time) of the last progress line printed."""
         self.started = time.monotonic()
         self.children = 0
         self.proc: subprocess.Popen | None = None
@@ -93,7 +98,7 @@ class Driver:
             "-q", "-rsx", "-p", "no:cacheprovider", "--rootdir", str(ROOT),
             "--cases", str(cases_file), "--results", str(self.results),
             "--current", str(self.current), "--threads", str(self.args.threads),
-            "--raw", str(self.out / "raw" / "benchmarks.jsonl"),
+            "--raw", str(self.out / "raw" / "benchmarks.jsonl"), "--progress", str(self.progress_file),
             f"--benchmark-json={self.out / 'raw' / f'benchmark-{self.children:03d}-{stamp}.json'}",
             *(f"{flag}={getattr(self.args, flag[2:].replace('-', '_'))}" for flag, *_ in TIMING_OPTIONS),
             "--benchmark-sort=name",
@@ -111,10 +116,12 @@ class Driver:
         while self.proc.poll() is None:
             time.sleep(POLL_S)
             self._report_new()
+            self._report_progress()
             if self._over_budget():
                 self._kill()
                 self._record_interrupted("over budget", f"exceeded the {self.args.budget:g} s budget")
         self._report_new()
+        self.progress_file.unlink(missing_ok=True)
         code, pid = self.proc.returncode, self.proc.pid
         self.proc = None
         if self.current.exists():
@@ -133,6 +140,19 @@ class Driver:
             for case in pending:
                 if case.id not in self.done_ids():
                     self._append({**base_record(case), "status": "failed", "error": error})
+
+    def _report_progress(self) -> None:
+        """While a group is timed, a line on stderr when it starts and at least every
+        PROGRESS_EVERY_S seconds: the group, its blocks, candidates left, what was dropped."""
+        try:
+            state = json.loads(self.progress_file.read_text())
+        except (OSError, ValueError):
+            return
+        group, printed = self.last_progress
+        now = time.monotonic()
+        if state.get("group") != group or now - printed >= PROGRESS_EVERY_S:
+            print(progress_line(state, time.time()), file=sys.stderr, flush=True)
+            self.last_progress = (state.get("group"), now)
 
     def stop(self) -> str | None:
         """Stop the child and forget the case in progress (it is not recorded, so a resume runs

@@ -36,3 +36,10 @@ def order_by_group(cases: list[Case]) -> list[Case]:
         baseline = baseline_strategy(members[0])
         ordered += sorted(members, key=lambda c: c.strategy != baseline)  # stable: baseline first
     return ordered
+
+
+def may_lead(case: Case) -> bool:
+    """Whether the case's strategy may be recommended, so lead a race: not the catalogue's
+    hand-written floor (a reference, never the answer)."""
+    strategies = get_problem(case.problem, **case.options_dict()).strategies
+    return not (case.strategy in strategies and strategies[case.strategy].floor)

@@ -17,12 +17,14 @@ a crash or a hang to the right case and its budget clock restarts with that case
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,9 +32,10 @@ import numpy as np
 from backends import get_backend
 from backends.base import Compiled, UnsupportedStrategy
 from bench.cases import Case
-from bench.groups import baseline_strategy, group_key
+from bench.groups import baseline_strategy, group_key, may_lead
 from bench.load import assess, pinned_and_total_cpus, read_load
 from bench.memory import peak_memory
+from bench.racing import Race, hopeless
 from bench.rounding import stencil_rounding
 from bench.timing import MemberFailed, Timing, TimingPolicy, measure_interleaved, ratio
 from problems import get_problem, load_params
@@ -43,6 +46,9 @@ PARAM_SEED = 0
 WARMUP_CALLS = 2
 POLICY = TimingPolicy()
 """Timing limits; `bench.run` sets them from --min-rounds, --max-time, --precision, ..."""
+
+PROGRESS_FILE: str | None = None
+"""Where the group being timed is described for the driver's progress line (`--progress`)."""
 
 PARAMS_FILE: str | None = None
 """An `.npz` parameter file (`bench.run --params`) used instead of the seeded initialisation."""
@@ -123,6 +129,8 @@ class Prepared:
     native: Any = None
     timings: dict[str, Timing] = field(default_factory=dict)
     """Member name (MAIN or a part's name) -> its interleaved timing."""
+    hopeless: bool = False
+    """Race mode: its first warm call was hopeless; recorded with it and not timed further."""
 
     @property
     def ok(self) -> bool:
@@ -183,55 +191,143 @@ def build(case: Case) -> Prepared:
     return prepared
 
 
-def warm_up(p: Prepared) -> None:
-    """WARMUP_CALLS of the evaluation and of each part (a part's first call compiles it)."""
+def warm_up(p: Prepared, skip_first: bool = False) -> None:
+    """WARMUP_CALLS of the evaluation and of each part (a part's first call compiles it);
+    `skip_first`: the evaluation's first warm-up call was made already (`first_call`)."""
     try:
-        for call in p.members().values():
-            for _ in range(WARMUP_CALLS):
+        for name, call in p.members().items():
+            for _ in range(WARMUP_CALLS - (skip_first and name == MAIN)):
                 call()
     except Exception as exc:  # noqa: BLE001
         p.fail(f"during warm-up: {describe_error(exc)}", failure_status(exc))
 
 
+def first_call(p: Prepared) -> float | None:
+    """Seconds of the evaluation's first warm call (the first after the compiling one), or None
+    if it raised (then the case is failed)."""
+    try:
+        start = time.perf_counter()
+        p.members()[MAIN]()
+        return time.perf_counter() - start
+    except Exception as exc:  # noqa: BLE001
+        p.fail(f"during warm-up: {describe_error(exc)}", failure_status(exc))
+        return None
+
+
+def group_label(case: Case) -> str:
+    """The comparison group in words: `penalty[points=101] jax jit float32 cpu`."""
+    return f"{case.instance} {case.backend} {case.variant} {case.dtype} {case.device}"
+
+
+def write_progress(state: dict | None) -> None:
+    """The group being timed, for the driver's progress line (PROGRESS_FILE; None: no group).
+    Atomic: written, then renamed."""
+    if not PROGRESS_FILE:
+        return
+    if state is None:
+        Path(PROGRESS_FILE).unlink(missing_ok=True)
+        return
+    tmp = f"{PROGRESS_FILE}.tmp"
+    Path(tmp).write_text(json.dumps(state))
+    os.replace(tmp, PROGRESS_FILE)
+
+
+def end_hopeless(group: list[Prepared], first: dict[str, float]) -> None:
+    """Race mode: a case whose first warm call is hopeless (`bench.racing.hopeless`) is recorded
+    with that one call and not timed further."""
+    by_id = {p.case.id: p for p in group}
+    reasons = hopeless(first, lambda case_id: may_lead(by_id[case_id].case))
+    fastest_id = min(first, key=lambda c: (not may_lead(by_id[c].case), first[c]), default=None)
+    for case_id, reason in reasons.items():
+        p = by_id[case_id]
+        t = first[case_id]
+        p.record.update(
+            median_s=t, first_call_s=t, rounds=1, blocks=0, iterations=1, stable=False,
+            timing_mode="race", baseline_strategy=baseline_strategy(p.case),
+            dropped_after_blocks=0, dropped_reason=reason, fastest_strategy=by_id[fastest_id].case.strategy,
+            ratio_to_fastest=t / first[fastest_id], ratio_to_fastest_lo=None, ratio_to_fastest_hi=None,
+        )  # fmt: skip
+        p.hopeless = True
+        p.compiled = p.native = None
+
+
 def time_group(group: list[Prepared], mark: Callable[[str], None] | None = None) -> None:
     """Time the group's ok cases side by side and add the timing fields to their records.
 
-    A case that raises while timed is recorded `failed` and the rest are timed again without it.
+    In race mode (POLICY.mode, `bench/racing.py`) a case whose first warm call is hopeless is
+    recorded with it and not timed, and the rest race. A case that raises while timed is
+    recorded `failed` and the rest are timed again without it.
     """
+    first = {}
     for p in group:
         if p.ok:
             if mark:
                 mark(p.case.id)
-            warm_up(p)
-    while timed := [p for p in group if p.ok]:
-        baseline = baseline_strategy(timed[0].case)
-        reference = next((p for p in timed if p.case.strategy == baseline), timed[0])
-        members, judged = {}, {}
-        for p in timed:
-            for name, call in p.members().items():
-                members[(p.case.id, name)] = call
-                if name != MAIN:
-                    judged[(p.case.id, name)] = (p.case.id, MAIN)  # its ratio to its own case
-                elif len(timed) == 1:
-                    judged[(p.case.id, MAIN)] = None  # alone: its own block medians
-                elif p is not reference:
-                    judged[(p.case.id, MAIN)] = (reference.case.id, MAIN)
-        pinned, cpus = pinned_and_total_cpus()
-        before = read_load()
-        try:
-            timings = measure_interleaved(
-                members, POLICY, judged, before_burst=(lambda key: mark(key[0])) if mark else None
-            )
-        except MemberFailed as exc:
-            case_id = exc.member[0]
-            failed = next(p for p in timed if p.case.id == case_id)
-            failed.fail(f"during timing: {describe_error(exc.cause)}", failure_status(exc.cause))
-            continue
-        contended, note = assess(before, read_load(), pinned, cpus)
-        for p in timed:
-            p.timings = {name: timings[(p.case.id, name)] for name in p.members()}
-            p.record.update(timing_record(p, timings, reference, baseline, contended, note))
-        return
+            t = first_call(p)
+            if t is not None:
+                first[p.case.id] = t
+    if POLICY.mode == "race":
+        end_hopeless(group, first)
+    for p in group:
+        if p.ok and not p.hopeless:
+            if mark:
+                mark(p.case.id)
+            warm_up(p, skip_first=True)
+    while timed := [p for p in group if p.ok and not p.hopeless]:
+        if time_interleaved(timed, mark):
+            return
+
+
+def time_interleaved(timed: list[Prepared], mark: Callable[[str], None] | None) -> bool:
+    """One interleaved measurement of `timed` (their evaluations and parts), racing in race mode;
+    False when a case raised (it is failed; the rest are to be timed again without it)."""
+    baseline = baseline_strategy(timed[0].case)
+    reference = next((p for p in timed if p.case.strategy == baseline), timed[0])
+    by_id = {p.case.id: p for p in timed}
+
+    def strategy(case_id: str) -> str:
+        return by_id[case_id].case.strategy
+
+    members, judged = {}, {}
+    for p in timed:
+        for name, call in p.members().items():
+            members[(p.case.id, name)] = call
+            if name != MAIN:
+                judged[(p.case.id, name)] = (p.case.id, MAIN)  # its ratio to its own case
+            elif len(timed) == 1:
+                judged[(p.case.id, MAIN)] = None  # alone: its own block medians
+            elif p is not reference:
+                judged[(p.case.id, MAIN)] = (reference.case.id, MAIN)
+    race = Race(
+        candidates={p.case.id: (p.case.id, MAIN) for p in timed},
+        members={p.case.id: [(p.case.id, name) for name in p.members()] for p in timed},
+        may_lead=lambda case_id: may_lead(by_id[case_id].case),
+    )
+    progress = {"group": group_label(timed[0].case), "started": time.time(), "mode": POLICY.mode}
+
+    def after_block(n: int) -> None:
+        write_progress({**progress, "block": n, **race.progress(strategy)})
+
+    after_block(0)
+    pinned, cpus = pinned_and_total_cpus()
+    before = read_load()
+    try:
+        timings = measure_interleaved(
+            members, POLICY, judged, before_burst=(lambda key: mark(key[0])) if mark else None,
+            race=race, after_block=after_block,
+        )  # fmt: skip
+    except MemberFailed as exc:
+        failed = by_id[exc.member[0]]
+        failed.fail(f"during timing: {describe_error(exc.cause)}", failure_status(exc.cause))
+        return False
+    finally:
+        write_progress(None)
+    contended, note = assess(before, read_load(), pinned, cpus)
+    for p in timed:
+        p.timings = {name: timings[(p.case.id, name)] for name in p.members()}
+        p.record.update(timing_record(p, timings, reference, baseline, contended, note))
+        p.record.update(race_record(p, race, timings, strategy))
+    return True
 
 
 def timing_record(p: Prepared, timings: dict, reference: Prepared, baseline: str, contended: bool,
@@ -260,6 +356,24 @@ def timing_record(p: Prepared, timings: dict, reference: Prepared, baseline: str
         if name != MAIN:
             record.update(timing.summary(f"{name}_"))
             record[f"{name}_stable"] = timing.stable and not contended
+    return record
+
+
+def race_record(p: Prepared, race: Race, timings: dict, strategy_of: Callable[[str], str]) -> dict:
+    """A case's racing fields: the group's verdict, its ratio to the fastest (the race's leader)
+    with its spread over the blocks it was timed in, and, if dropped, after how many blocks and
+    why (its times rest on those blocks only)."""
+    if POLICY.mode != "race":
+        return {"timing_mode": "precision"}
+    record = {"timing_mode": "race", "race_verdict": race.verdict}
+    if race.leader is not None:
+        fastest = timings[race.candidates[race.leader]]
+        r = ratio(p.timings[MAIN], fastest)
+        record["fastest_strategy"] = strategy_of(race.leader)
+        record.update(ratio_to_fastest=r.median, ratio_to_fastest_lo=r.lo, ratio_to_fastest_hi=r.hi)
+    dropped = race.dropped.get(p.case.id)
+    if dropped is not None:
+        record.update(dropped_after_blocks=dropped.after_blocks, dropped_reason=dropped.reason)
     return record
 
 

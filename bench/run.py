@@ -74,8 +74,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 def apply_sweep_timing(args: argparse.Namespace) -> None:
     """Fill the timing options the command line left out (None): from the sweep file's `[timing]`
     table (e.g. `max_time = 1.0`: a quick set can spend less per case), else the harness default.
-    Each table value is validated like the command-line option."""
+    Each table value is validated like the command-line option. A precision given (on the command
+    line or in the table) without a mode selects the fixed-precision mode."""
     table = load_sweep_config(args.set).get("timing", {})
+    if args.mode is None and "mode" not in table and (args.precision is not None or "precision" in table):
+        args.mode = "precision"
     options = {flag[2:].replace("-", "_"): (kind, default) for flag, kind, default, _ in TIMING_OPTIONS}
     unknown = set(table) - set(options)
     if unknown:

@@ -21,10 +21,16 @@ absolute time robust, whereas a per-block ratio cancels slow drift, so less suff
 - then blocks until every ratio's 95 % half-width is below `rel_precision` of it (stable), or
   until `max_time` seconds per member (or `max_rounds`) are spent (not stable).
 `max_time` caps `min_time` (`--max-time 0.05` makes 5 ms bursts); `min_blocks` is never cut.
+
+Two modes. `race` (the default; `bench/racing.py`): after the minimum blocks the group stops as
+soon as the ranking the decision reports is settled, and a member confidently beyond the cut is
+dropped earlier; the stop needs no 2 % precision. `precision` (`--mode precision`, or an explicit
+`--precision`; for studies that want every ratio to the same precision): the rule above.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import random
 import statistics
@@ -33,6 +39,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 
 from bench.options import at_least, fraction, positive
+from bench.racing import Race
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,8 @@ class TimingPolicy:
     min_time: float = 0.5
     block_rounds: int = 5
     seed: int = 0
+    mode: str = "race"
+    """"race" (stop once the decision is settled) or "precision" (once every ratio is precise)."""
 
     @property
     def burst_s(self) -> float:
@@ -56,6 +65,16 @@ class TimingPolicy:
     def round_s(self) -> float:
         """Seconds one round should last at least (calls are batched up to it)."""
         return max(self.min_round_s, self.burst_s / self.block_rounds)
+
+
+MODES = ("race", "precision")
+
+
+def mode_choice(text: str) -> str:
+    """An argparse `type`: one of MODES."""
+    if text not in MODES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a timing mode; valid: {', '.join(MODES)}")
+    return text
 
 
 TIMING_OPTIONS = (
@@ -79,6 +98,13 @@ TIMING_OPTIONS = (
         positive(unit="seconds"),
         0.5,
         "fewest timing seconds per case (and per part), capped by --max-time",
+    ),
+    (
+        "--mode",
+        mode_choice,
+        "race",
+        "race: stop a group once its decision is settled, dropping cases confidently >= 1.5x the "
+        "fastest; precision: time every ratio to --precision (an explicit --precision implies it)",
     ),
 )
 """Declared once for the driver (argparse) and the pytest children (addoption): same signature.
@@ -105,6 +131,7 @@ def policy_from(get) -> TimingPolicy:
         rel_precision=get("precision"),
         min_blocks=get("min_blocks"),
         min_time=get("min_time"),
+        mode=get("mode"),
     )
 
 
@@ -178,8 +205,11 @@ def median_halfwidth(values: list[float]) -> float:
 
 
 def block_ratios(timing: Timing, reference: Timing) -> list[float]:
-    """Per block: this member's block median over the reference's, taken in the same block."""
-    return [a / b for a, b in zip(timing.block_medians, reference.block_medians, strict=True)]
+    """Per block: this member's block median over the reference's, taken in the same block, over
+    the blocks both were timed in (a member dropped by the race has the first ones only)."""
+    a, b = timing.block_medians, reference.block_medians
+    n = min(len(a), len(b))
+    return [x / y for x, y in zip(a[:n], b[:n], strict=True)]
 
 
 @dataclass(frozen=True)
@@ -265,20 +295,27 @@ def measure_interleaved(
     reference: Mapping[Hashable, Hashable | None] | None = None,
     before_burst: Callable[[Hashable], None] | None = None,
     clock: Clock = time.perf_counter,
+    race: Race | None = None,
+    after_block: Callable[[int], None] | None = None,
 ) -> dict[Hashable, Timing]:
     """Time every member (a synchronising call) interleaved, block by block.
 
     `reference` maps a member to the member its ratio is judged against (None: its own block
     medians, for a member alone); members it leaves out are not judged (a group's reference:
     its ratio to itself is 1, and it is `stable` when every ratio judged against it is).
-    Default: every member judged alone. Measuring stops when every judged member is precise
-    (then `stable`) or at the limits. `before_burst(member)` is called before each member's
-    calibration and burst (the harness names the case in progress there). A member that raises
-    ends the measurement with `MemberFailed`. `clock` times the rounds; the time limit is always
-    wall time.
+    Default: every member judged alone. In precision mode (or without a `race`) measuring stops
+    when every judged member is precise (then `stable`) or at the limits. With a `race` in race
+    mode (`bench/racing.py`) it stops when the race's ranking is settled (then every member is
+    `stable`) or at the limits; a dropped candidate's members are not timed further (their
+    `stable`: the drop was confident), and each live member has `max_time` of measuring.
+    `race.verdict` says why it stopped. `before_burst(member)` is called before each member's
+    calibration and burst (the harness names the case in progress there); `after_block(n)` after
+    block n (from 1). A member that raises ends the measurement with `MemberFailed`. `clock`
+    times the rounds; the time limit is always wall time.
     """
     names = list(members)
     reference = {name: None for name in names} if reference is None else reference
+    racing = race is not None and policy.mode == "race"
     timings: dict[Hashable, Timing] = {}
 
     def run(name, action):
@@ -299,21 +336,43 @@ def measure_interleaved(
     block = -1
     while True:
         block += 1
+        live = race.live_members() if racing else set(names)
         for index in block_order(len(names), block, policy.seed):
             name, t = names[index], timings[names[index]]
+            if name not in live:
+                continue
             burst = run(
                 name, lambda fn=members[name], t=t: _burst(fn, t.iterations, t.rounds_per_block, clock)
             )
             t.blocks.append(burst)
+        verdict = None
+        if racing:
+            raced = {c: timings[m] for c, m in race.candidates.items()}
+            blocks = {c: t.block_medians for c, t in raced.items()}
+            medians = {c: t.median for c, t in raced.items()}
+            verdict = race.after_block(block + 1, blocks, medians, policy.min_blocks)
+            live = race.live_members()
+        if after_block is not None:
+            after_block(block + 1)
         if block + 1 < policy.min_blocks:
             continue
-        precise = _precise(timings, reference, policy.rel_precision)
         enough = all(
-            len(t.samples) >= policy.min_rounds and t.measured_s >= min(policy.min_time, policy.max_time)
-            for t in timings.values()
+            len(timings[n].samples) >= policy.min_rounds
+            and timings[n].measured_s >= min(policy.min_time, policy.max_time)
+            for n in live
         )
+        out_of_rounds = any(len(timings[n].samples) >= policy.max_rounds for n in live)
         out_of_time = time.perf_counter() - start >= limit
-        out_of_rounds = any(len(t.samples) >= policy.max_rounds for t in timings.values())
+        if racing:
+            out_of_time = out_of_time or all(timings[n].measured_s >= policy.max_time for n in live)
+            if (enough and verdict) or out_of_time or out_of_rounds:
+                race.verdict = verdict if enough and verdict else "budget"
+                precise = _precise(timings, reference, policy.rel_precision)
+                for name, t in timings.items():
+                    t.stable = race.verdict != "budget" or name not in live or precise.get(name, False)
+                return timings
+            continue
+        precise = _precise(timings, reference, policy.rel_precision)
         if (enough and all(precise.values())) or out_of_time or out_of_rounds:
             for name, t in timings.items():  # one not judged: stable when all judged against it are
                 judged_against = [precise[m] for m, ref in reference.items() if ref == name]
