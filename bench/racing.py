@@ -164,11 +164,13 @@ class Race:
 def hopeless(
     first_calls: Mapping[Hashable, float],
     may_lead: Callable[[Hashable], bool] = lambda c: True,
-    factor: float = HOPELESS_FACTOR,
-    floor_s: float = HOPELESS_S,
+    factor: float | None = None,
+    floor_s: float | None = None,
 ) -> dict[Hashable, str]:
-    """Candidate -> reason, for each whose first warm call took more than `factor` × the fastest
-    contender's and more than `floor_s` seconds."""
+    """Candidate -> reason, for each whose first warm call took more than `factor` (default
+    HOPELESS_FACTOR) × the fastest contender's and more than `floor_s` (HOPELESS_S) seconds."""
+    factor = HOPELESS_FACTOR if factor is None else factor
+    floor_s = HOPELESS_S if floor_s is None else floor_s
     leading = [t for c, t in first_calls.items() if may_lead(c)] or list(first_calls.values())
     if not leading:
         return {}

@@ -102,9 +102,16 @@ def notch(record) -> float | None:
 
 def pairwise_ratio(slow, fast, paired: bool = True) -> Ratio:
     """time(slow) / time(fast) with its spread: per-block ratios where both records carry the
-    same number of blocks (≥ 2) and were measured interleaved (`paired`: the same comparison
-    group), else the medians' notches, else no spread."""
+    same number of blocks (≥ 2; or one was dropped by the race after its first blocks) and were
+    measured interleaved (`paired`: the same comparison group), else the medians' notches, else
+    no spread."""
     a, b = (block_medians(slow), block_medians(fast)) if paired else (None, None)
+    if a is not None and b is not None and len(a) != len(b):
+        # a case the race dropped was timed in the group's first blocks only: block k is the same
+        # interleaved round for both, so its ratio is taken over the blocks both were timed in
+        short = slow if len(a) < len(b) else fast
+        if _number(short, "dropped_after_blocks") == min(len(a), len(b)):
+            a, b = a[: min(len(a), len(b))], b[: min(len(a), len(b))]
     if a is not None and b is not None and len(a) == len(b) and len(a) >= 2:
         ratios = a / b
         lo, hi = np.percentile(ratios, BLOCK_QUANTILES)
@@ -158,21 +165,45 @@ def avoid_list(adoptable: pd.DataFrame, best_median: float | None) -> list[dict]
             )
         elif r["status"] == "ok" and best_median and r["median_s"] > AVOID_FACTOR * best_median:
             factor = r["median_s"] / best_median
-            out.append({"strategy": r["strategy"], "reason": f"{factor:.0f}× slower", "full": ""})
+            reason = dropped_text(r) or f"{factor:.0f}× slower"
+            out.append(
+                {"strategy": r["strategy"], "reason": reason, "full": str(r.get("dropped_reason") or "")}
+            )
     return out
 
 
+def dropped_text(record) -> str:
+    """How a case the race stopped timing reads (never as a precise time it did not earn):
+    "≥ 3.1× the fastest, dropped after 4 blocks", or "410× the fastest's first call, timed once";
+    "" for a case timed to the end."""
+    after = _number(record, "dropped_after_blocks")
+    ratio, lo = _number(record, "ratio_to_fastest"), _number(record, "ratio_to_fastest_lo")
+    if after is None or ratio is None:
+        return ""
+    if after == 0:
+        return f"{ratio:.0f}× the fastest's first call, timed once"
+    return f"≥ {lo if lo is not None else ratio:.2g}× the fastest, dropped after {after:.0f} blocks"
+
+
 # -- the decision ------------------------------------------------------------------------------
-def _caveats(*records) -> list[str]:
+def _caveats(best, runner, margin: Ratio | None) -> list[str]:
+    """What is not settled (⚠), and only that: competing load; a leader within noise of the
+    runner-up (unless the race settled them as a tie within its band); a group the race stopped at
+    its time limit before its ranking settled."""
     notes = []
-    for r in records:
-        if r is None:
-            continue
-        if flag(r.get("contended")) is True:
-            note = r.get("load_note")
-            notes.append(f"{r['strategy']} measured under competing load" + (f" ({note})" if note else ""))
-        elif flag(r.get("stable")) is False:
-            notes.append(f"{r['strategy']}: timing did not reach its precision")
+    loaded = [r for r in (best, runner) if r is not None and flag(r.get("contended")) is True]
+    if loaded:
+        note = loaded[0].get("load_note")
+        names = " and ".join(r["strategy"] for r in loaded)
+        notes.append(f"{names} measured under competing load" + (f" ({note})" if note else ""))
+    verdict = best.get("race_verdict")
+    out_of_time = " when the timing reached its time limit" if verdict == "budget" else ""
+    if runner is not None and margin is not None and margin.within_noise and verdict != "tie":
+        notes.append(
+            f"{best['strategy']} within noise of {runner['strategy']}{out_of_time}: either may be faster"
+        )
+    elif out_of_time:
+        notes.append("the timing reached its time limit before the ranking settled")
     return notes
 
 
@@ -276,7 +307,7 @@ def decide_group(g: pd.DataFrame) -> dict:
     if len(floors):
         row["floor"] = floors.sort_values("median_s").iloc[0]["strategy"]
         row["over_floor"] = float(best["median_s"] / floors["median_s"].min())
-    row["caveats"] = _caveats(best, runner)
+    row["caveats"] = _caveats(best, runner, margin)
     row["avoid_list"] = avoid_list(adoptable, float(best["median_s"]))
     return row
 
@@ -402,6 +433,9 @@ def terminal_table(decisions: pd.DataFrame) -> str:
                 model = error_model(r["problem"], r["recommended"])
                 approx = f" [approximate: {model}]" if model != "exact" else ""
                 lines.append(f"{where}: use {r['recommended']}{approx} ({'; '.join(extras)})")
+                if r.get("caveats"):
+                    short = [re.sub(r" \(.*\)$", "", c) for c in r["caveats"]]  # without the load readings
+                    lines.append(f"      ⚠ {'; '.join(short)}")
             if r["avoid"]:
                 lines.append(f"      avoid: {r['avoid']}")
             if isinstance(r.get("spellings"), str) and r["spellings"]:

@@ -6,12 +6,15 @@
   catalogue marks as its floor (`hand-derived` for the penalty: fused, hand-written Jacobian
   propagation and adjoint) of the same problem instance, device, dtype and environment, over
   both frameworks and compile modes.
+- `dropped`: for a case the race stopped timing, "≥ 3.1× the fastest, dropped after 5 blocks"
+  (its time rests on those blocks; it is read as that bound, not as a precise time).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+from reports.decision import dropped_text
 from reports.roles import is_floor
 
 FLOOR_GROUP = ["instance", "device", "dtype", "env_id"]
@@ -28,4 +31,5 @@ def add_derived(df: pd.DataFrame) -> pd.DataFrame:
     floors = ok.groupby(FLOOR_GROUP, dropna=False)["median_s"].min().rename("floor_median_s")
     df = df.drop(columns=["floor_median_s"], errors="ignore").join(floors, on=FLOOR_GROUP)
     df["over_floor"] = df["median_s"] / df["floor_median_s"]
+    df["dropped"] = [dropped_text(r) for _, r in df.iterrows()] if len(df) else []
     return df

@@ -90,6 +90,7 @@ data-* attributes match the selected values) and opening the <details> an anchor
 
 TEXT_COLUMNS = {
     "case_id",
+    "dropped",
     "error",
     "strategy",
     "problem",

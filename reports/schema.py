@@ -31,8 +31,20 @@ COLUMNS: dict[str, str] = {
     "memory_method": "how peak memory was measured (resident high-water mark / allocator peak)",
     "xla_temp_bytes": "JAX jit: XLA's planned scratch memory (cross-check for peak_memory_bytes)",
     "program_ops": "size of the compiled program: HLO instructions (JAX) / FX graph nodes (PyTorch)",
-    "stable": "the ratio to the group's baseline reached --precision (95 % half-width over blocks) "
-    "before the limits, and no competing load was seen",
+    "stable": "no competing load was seen, and (race mode) the race settled the group's ranking or "
+    "dropped the case before the time limit, or (precision mode) the ratio to the group's baseline "
+    "reached --precision (95 % half-width over blocks) before the limits",
+    "timing_mode": "race (the group stops once its decision is settled) or precision (--precision)",
+    "race_verdict": "why the race stopped: alone (one contender left), margin (leader's margin outside "
+    "noise), tie (within ±5 %), budget (time limit reached first)",
+    "fastest_strategy": "race mode: the group's leader when timing stopped",
+    "ratio_to_fastest": "race mode: median over the blocks it was timed in of time / the leader's time",
+    "ratio_to_fastest_lo": "10th percentile of the per-block ratios to the leader",
+    "ratio_to_fastest_hi": "90th percentile of the per-block ratios to the leader",
+    "dropped_after_blocks": "race mode: blocks a case was timed in before the race dropped it "
+    "(0: its first call was hopeless); its times rest on those blocks only",
+    "dropped_reason": "why the race stopped timing the case",
+    "first_call_s": "seconds of the first warm call (recorded for a case whose first call ended it)",
     "blocks": "interleaved blocks the case was timed in (with the other cases of its comparison group)",
     "block_medians_s": "per-call median of each block (block k: one interleaved round of the whole group)",
     "baseline_strategy": "the strategy ratios are quoted against (the catalogue's baseline)",

@@ -22,6 +22,7 @@ TABLES = {
         [
             *CASE_COLUMNS,
             "median_s",
+            "dropped",
             "iqr_s",
             "rounds",
             "stable",

@@ -96,7 +96,8 @@ def avoid_cell(items: list[dict]) -> str:
     tooltip."""
     parts = []
     for a in items:
-        short = a["reason"].split(":", 1)[0].removesuffix(" slower")  # "wrong", "failed", "18×"
+        # "wrong", "failed", "18×", "≥ 3.1× the fastest" (dropped by the race)
+        short = a["reason"].split(":", 1)[0].split(",")[0].removesuffix(" slower")
         title = html.escape(a["reason"] + (f"\n{a['full']}" if a.get("full") else ""), quote=True)
         parts.append(f"<span title='{title}'><b>{html.escape(a['strategy'])}</b> {html.escape(short)}</span>")
     return f"<td class='avoid'>{', '.join(parts)}</td>"
@@ -147,7 +148,7 @@ def row_html(r, label_cell: str) -> str:
     compile_s = f"{r['compile_s']:.2g} s" if _finite(r.get("compile_s")) else "—"
     floor = f"{r['over_floor']:.2f}×" if _finite(r.get("over_floor")) else "—"
     cells = (
-        f"<td class='use'>{_link(r)}{spellings_note(r)}</td><td>{format_seconds(r['median_s'])}{warn}</td>"
+        f"<td class='use'>{_link(r)}{warn}{spellings_note(r)}</td><td>{format_seconds(r['median_s'])}</td>"
         f"{speedup_cell(r)}{margin_cell(r)}<td>{memory}</td><td>{compile_s}</td><td>{floor}</td>"
     )
     return f"<tr>{label_cell}{where}{cells}{avoid_cell(r['avoid_list'])}</tr>"
