@@ -182,7 +182,7 @@ def dropped_text(record) -> str:
         return ""
     if after == 0:
         return f"{ratio:.0f}× the fastest's first call, timed once"
-    return f"≥ {lo if lo is not None else ratio:.2g}× the fastest, dropped after {after:.0f} blocks"
+    return f"≥ {lo if lo is not None else ratio:.3g}× the fastest, dropped after {after:.0f} blocks"
 
 
 # -- the decision ------------------------------------------------------------------------------
