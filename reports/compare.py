@@ -13,6 +13,11 @@ machine exceeds the within-run notch); a case timed under competing load (`conte
 either run is not judged. Correctness: any case whose status got worse (ok → wrong /
 failed / crashed / over budget, or a new case that is not ok/unsupported/skipped) is a regression.
 pytest-benchmark's own `compare` table of the raw session JSONs is printed as well.
+
+Decisions: each comparison group's recommendation (`reports.decision`) in A and in B, matched by
+instance, framework, compile mode, dtype and device (not the environment, so a re-run elsewhere or
+in another timing mode is compared too): "same leader", "tie" (the leaders differ but are the same
+two strategies, within noise of each other in either run), or "differ".
 `--fail-on-correctness` exits 1 on a correctness regression and never on timing (CI machines are
 noisy), which is how CI checks a quick subset against the committed baseline.
 """
@@ -133,6 +138,59 @@ def spread(df: pd.DataFrame) -> dict:
             "max": float(dev.max()), "geomean_ratio": float(ratios.prod() ** (1 / len(ratios)))}  # fmt: skip
 
 
+DECISION_KEY = ["instance", "backend", "variant", "dtype", "device"]
+
+
+def _leader(row) -> str:
+    """ "rev-over-rev (1.44× over fwd-over-rev)" or "rev-over-rev (≈ taylor)" from a decision row."""
+    from reports.decision import flag
+
+    if not isinstance(row.get("recommended"), str):
+        return "none"
+    if not isinstance(row.get("runner_up"), str):
+        return row["recommended"]
+    sign = "≈ " if flag(row.get("within_noise")) else f"{row['margin']:.2f}× over "
+    return f"{row['recommended']} ({sign}{row['runner_up']})"
+
+
+def compare_decisions(run_a: Path, run_b: Path) -> pd.DataFrame:
+    """One row per decision group in either run: A's and B's leader and the verdict."""
+    from reports.decision import decide, flag
+    from reports.runs import load_runs
+
+    a, b = (decide(load_runs([run])[0]).set_index(DECISION_KEY) for run in (run_a, run_b))
+    rows = []
+    for key in list(a.index) + [k for k in b.index if k not in a.index]:
+        ra = a.loc[key] if key in a.index else None
+        rb = b.loc[key] if key in b.index else None
+        label = (ra if ra is not None else rb)["label"]
+        where = f"{label} · {key[1]} {key[2]} · {key[3]} {key[4]}"
+        if ra is None or rb is None:
+            verdict = "only in B" if ra is None else "only in A"
+        elif ra["recommended"] == rb["recommended"]:
+            verdict = "same leader"
+        elif {ra["recommended"], ra.get("runner_up")} == {rb["recommended"], rb.get("runner_up")} and (
+            flag(ra.get("within_noise")) or flag(rb.get("within_noise"))
+        ):
+            verdict = "tie"
+        else:
+            verdict = "differ"
+        rows.append({"group": where, "a": _leader(ra) if ra is not None else "—",
+                     "b": _leader(rb) if rb is not None else "—", "verdict": verdict})  # fmt: skip
+    return pd.DataFrame(rows, columns=["group", "a", "b", "verdict"])
+
+
+def decisions_table(df: pd.DataFrame) -> str:
+    """The decisions side by side, then "decisions: N same leader, N tie, N differ"."""
+    width = max([len(g) for g in df["group"]] + [5])
+    lines = [f"{'group':<{width}}  {'A':<44} {'B':<44} verdict"]
+    lines += [f"{r.group:<{width}}  {r.a:<44} {r.b:<44} {r.verdict}" for r in df.itertuples()]
+    counts = df["verdict"].value_counts()
+    order = ["same leader", "tie", "differ", "only in A", "only in B"]
+    lines.append("decisions: " + ", ".join(f"{counts[v]} {v}" for v in order if v in counts))
+    return "\n".join(lines)
+
+
 def terminal_table(df: pd.DataFrame) -> str:
     lines = [f"{'case':<70} {'A':>10} {'B':>10} {'B/A':>7}  verdict"]
     for _, r in df.iterrows():
@@ -223,6 +281,9 @@ def main(argv=None) -> int:
             f"90th percentile {s['p90']:.1%}, max {s['max']:.1%}; "
             f"geometric-mean B/A {s['geomean_ratio']:.3f}"
         )
+    decisions = compare_decisions(args.run_a, args.run_b)
+    if len(decisions):
+        print("\nDecisions (the recommended strategy per group; A then B):\n" + decisions_table(decisions))
     return 1 if args.fail_on_correctness and len(regressions) else 0
 
 
