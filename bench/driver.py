@@ -229,12 +229,14 @@ def _signals_blocked():
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def run_training(out: Path, iters: int, threads: int, keep_fds: tuple[int, ...] = ()) -> None:
-    """The UDE training runs (bench/train.py) in a child process, output streamed; a failing
-    configuration is recorded in training.jsonl by the child and never ends the run."""
+def run_training(out: Path, iters: int, threads: int, configs: list[str] = (),
+                 keep_fds: tuple[int, ...] = ()) -> None:  # fmt: skip
+    """The UDE training runs (bench/train.py) in a child process, output streamed: `configs`
+    (`--config` values; empty: bench.train's defaults). A failing configuration is recorded in
+    training.jsonl by the child and never ends the run."""
     print(f"training: Adam, {iters} iterations per configuration (bench.train)", flush=True)
     cmd = [sys.executable, "-m", "bench.train", "--out", str(out), "--iters", str(iters),
-           "--threads", str(threads)]  # fmt: skip
+           "--threads", str(threads), *(f"--config={c}" for c in configs)]  # fmt: skip
     proc = subprocess.run(
         cmd, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}, **child_options(keep_fds)
     )

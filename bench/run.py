@@ -176,6 +176,11 @@ def sweep_training_iters(set_name: str) -> int:
     return int(load_sweep_config(set_name).get("training", {}).get("iters", 0))
 
 
+def sweep_training_configs(set_name: str) -> list[str]:
+    """The `[training]` table's `configs` (bench.train's `--config` values; empty: its defaults)."""
+    return [str(c) for c in load_sweep_config(set_name).get("training", {}).get("configs", [])]
+
+
 def run_directory(args) -> Path:
     """The run directory, checked before anything is written: `--resume` needs an existing run,
     and `--out` must not name one (that would mix two runs' records) unless it is resumed."""
@@ -251,7 +256,7 @@ def run(args, cases: list[Case], out: Path, lock: RunLock) -> int:
         driver.run()
         train_iters = args.train_iters if args.train_iters is not None else sweep_training_iters(args.set)
         if train_iters:
-            run_training(out, train_iters, args.threads, keep_fds=keep)
+            run_training(out, train_iters, args.threads, sweep_training_configs(args.set), keep_fds=keep)
     except Interrupted as exc:
         stopped_by = exc.signum
         in_progress = driver.stop()
