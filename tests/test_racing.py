@@ -235,3 +235,28 @@ def test_only_what_is_unsettled_carries_a_warning(tmp_path):
         record("penalty", p101, "jax", "taylor", 2.0e-4, block_medians_s=[2e-4] * 4, stable=False),
     ])  # fmt: skip
     assert decide(load_runs([clear])[0]).iloc[0]["caveats"] == []  # stable False alone is no ⚠
+
+
+def test_the_mode_is_race_unless_a_precision_or_a_study_set_asks_for_fixed_precision():
+    from bench.run import parse_args
+
+    assert parse_args([]).mode == "race"
+    assert parse_args(["--precision", "0.05"]).mode == "precision"  # an explicit precision implies it
+    assert parse_args(["--set", "spellings"]).mode == "precision"  # its [timing] table asks for it
+    assert parse_args(["--set", "spellings", "--mode", "race"]).mode == "race"  # the command line wins
+
+
+def test_the_driver_prints_the_group_when_it_starts_and_at_least_every_10_s(tmp_path, capsys):
+    from bench.driver import Driver
+
+    driver = Driver(tmp_path, [], args=None)
+    state = {"group": "penalty[points=101] jax jit float32 cpu", "started": 0.0, "block": 3, "left": 2,
+             "candidates": 3, "dropped": ["taylor ≥ 3.1× the fastest"]}  # fmt: skip
+    driver.progress_file.write_text(json.dumps(state))
+    driver._report_progress()
+    driver._report_progress()  # the same group, within 10 s: nothing new
+    group, printed = driver.last_progress
+    driver.last_progress = (group, printed - bench.racing.PROGRESS_EVERY_S)
+    driver._report_progress()  # 10 s later: again
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and all("2 of 3 candidates left; dropped: taylor ≥ 3.1×" in ln for ln in lines)
