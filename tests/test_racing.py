@@ -260,3 +260,24 @@ def test_the_driver_prints_the_group_when_it_starts_and_at_least_every_10_s(tmp_
     driver._report_progress()  # 10 s later: again
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 2 and all("2 of 3 candidates left; dropped: taylor ≥ 3.1×" in ln for ln in lines)
+
+
+def test_compare_sets_the_decisions_side_by_side(tmp_path):
+    from reports.compare import compare_decisions, decisions_table
+
+    def run(name, times, noisy=()):
+        records = []
+        for points, strategies in times.items():
+            for strategy, t in strategies.items():
+                values = [t * (1.3 if k % 2 else 0.8) for k in range(6)] if strategy in noisy else [t] * 6
+                records.append(
+                    record("penalty", {"points": points}, "jax", strategy, t, block_medians_s=values)
+                )
+        return write_run(tmp_path / name, records)
+
+    rr, ty = "rev-over-rev", "taylor"
+    a = run("a", {101: {rr: 1e-4, ty: 2e-4}, 10000: {rr: 1e-3, ty: 2e-3}})
+    b = run("b", {101: {rr: 1.05e-4, ty: 1e-4}, 10000: {rr: 3e-3, ty: 1e-3}}, noisy={ty})
+    df = compare_decisions(a, b)
+    assert list(df["verdict"]) == ["tie", "differ"]  # 101: the same two, within noise in B
+    assert decisions_table(df).splitlines()[-1] == "decisions: 1 tie, 1 differ"
