@@ -469,4 +469,3 @@ def describe_error(exc: BaseException) -> str:
     where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {message[:300]}{where}"
-
