@@ -135,10 +135,11 @@ def sweep_entries(args, options: dict, names: list[str] | str, left_out: list[st
     return entries
 
 
-TIMING = {"max_time": 1.0}
+TIMING = {"max_time": 1.0, "parts": 0}
 """The sweep's `[timing]` table (the command line's --max-time etc. override it): a user waits for
 the answer, so each candidate gets at most 1 s of timing beyond the minimum blocks (the harness
-default is 2 s, for studies)."""
+default is 2 s, for studies), and its parts (the loss alone, for the report's cost ratio) are
+neither compiled nor timed: the decision does not read them."""
 
 
 def to_toml(entries: list[dict], header: str, timing: dict | None = None) -> str:

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 
-from bench.options import at_least, fraction, positive
+from bench.options import Number, at_least, fraction, positive
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,10 @@ class TimingPolicy:
     min_time: float = 0.5
     block_rounds: int = 5
     seed: int = 0
+    parts: bool = True
+    """Whether a case's parts (the loss alone: `grad_over_loss`) are timed beside it; `make advise`
+    turns them off: its decision does not read them, and each part doubles a case's compiles and
+    timed members."""
 
     @property
     def burst_s(self) -> float:
@@ -74,6 +78,7 @@ TIMING_OPTIONS = (
         "time until each ratio's 95%% CI half-width is below this fraction of it",
     ),
     ("--min-blocks", at_least(1), 10, "fewest interleaved blocks per comparison group"),
+    ("--parts", Number(int, low=0, high=1), 1, "1: time each case's parts too (the loss alone); 0: not"),
     (
         "--min-time",
         positive(unit="seconds"),
@@ -105,6 +110,7 @@ def policy_from(get) -> TimingPolicy:
         rel_precision=get("precision"),
         min_blocks=get("min_blocks"),
         min_time=get("min_time"),
+        parts=bool(get("parts")),
     )
 
 

@@ -38,6 +38,7 @@ def test_make_advise_end_to_end_on_a_tiny_network(tmp_path):
     assert {r["layers"] for r in records} == {"2-6-3-2"} and {r["activation"] for r in records} == {"silu"}
     assert {r["n_params"] for r in records} == {MLPSpec((2, 6, 3, 2)).n_params}
     assert all(np.isfinite(r["median_s"]) for r in records)
+    assert not any("loss_median_s" in r for r in records)  # advise times no parts (`parts = 0`)
     decision = proc.stdout[proc.stdout.index("decision:") :]
     assert "2-6-3-2" in decision and decision.count(": use ") == 2  # one line per framework and mode
     assert "JAX jit" in decision and "PyTorch eager" in decision and (out / "report.html").exists()
