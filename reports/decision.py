@@ -262,6 +262,8 @@ def decide_group(g: pd.DataFrame) -> dict:
         median_s=float(best["median_s"]),
         why_none="",
         peak_memory_bytes=best.get("peak_memory_bytes"),
+        memory_method=best.get("memory_method"),
+        xla_temp_bytes=best.get("xla_temp_bytes"),
         compile_s=best.get("compile_s"),
     )
     base = ok[ok["strategy"] == baseline]
@@ -325,6 +327,8 @@ COLUMNS = [
     "margin_method",
     "within_noise",
     "peak_memory_bytes",
+    "memory_method",
+    "xla_temp_bytes",
     "compile_s",
     "floor",
     "over_floor",
@@ -411,8 +415,26 @@ def flag(value) -> bool | None:
     return bool(value)
 
 
+PAGE = 4096
+"""The resident reading's unit (`bench.memory`): an evaluation served from heap pages the process
+already held reads less than one page, which is not what it needs."""
+
+
+def memory_text(r) -> str:
+    """The recommended case's peak memory; a resident reading under one page says so (and gives
+    XLA's planned scratch where known) instead of "0 B"."""
+    from reports.html import format_bytes
+
+    value = r["peak_memory_bytes"]
+    if r.get("memory_method") != "resident high-water mark" or value >= PAGE:
+        return format_bytes(value)
+    plan = _number(r, "xla_temp_bytes")
+    planned = f", XLA plans {format_bytes(plan)} of scratch" if plan is not None else ""
+    return f"< 4 KiB of new resident pages{planned}"
+
+
 def terminal_table(decisions: pd.DataFrame) -> str:
-    from reports.html import format_bytes, format_seconds
+    from reports.html import format_seconds
     from reports.labels import framework
 
     lines = []
@@ -425,7 +447,7 @@ def terminal_table(decisions: pd.DataFrame) -> str:
             else:
                 extras = [format_seconds(r["median_s"]), speedup_text(r), margin_text(r)]
                 if pd.notna(r.get("peak_memory_bytes")):
-                    extras.append(f"memory {format_bytes(r['peak_memory_bytes'])}")
+                    extras.append(f"memory {memory_text(r)}")
                 if pd.notna(r.get("compile_s")):
                     extras.append(f"compile {r['compile_s']:.3g} s")
                 model = error_model(r["problem"], r["recommended"])

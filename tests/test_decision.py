@@ -289,3 +289,15 @@ def test_in_a_run_about_one_configuration_a_spelling_that_wins_is_the_answer(tmp
 
     plain = _row(_decide(tmp_path / "set", records), instance="penalty[points=101]", backend="torch")
     assert plain["recommended"] == "rev-over-rev" and plain["runner_up"] == "fwd-over-rev"
+
+
+def test_memory_under_one_resident_page_is_not_printed_as_zero():
+    """A resident reading of 0 means the heap already held the pages, not that the evaluation
+    needs none: it is printed as under a page, with XLA's plan where known; an allocator's peak
+    is printed as it is."""
+    from reports.decision import memory_text
+
+    resident = {"peak_memory_bytes": 0, "memory_method": "resident high-water mark", "xla_temp_bytes": 12288}
+    assert memory_text(resident) == "< 4 KiB of new resident pages, XLA plans 12 KiB of scratch"
+    assert memory_text({**resident, "peak_memory_bytes": 3 * 2**20}) == "3 MiB"
+    assert memory_text({"peak_memory_bytes": 31360, "memory_method": "torch allocator peak"}) == "30.6 KiB"

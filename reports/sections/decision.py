@@ -10,8 +10,8 @@ import math
 import pandas as pd
 
 from problems.core import ERROR_MODELS
-from reports.decision import AVOID_FACTOR, code_text, flag, spellings_text
-from reports.html import findings, format_bytes, format_seconds
+from reports.decision import AVOID_FACTOR, code_text, flag, memory_text, spellings_text
+from reports.html import findings, format_seconds
 from reports.labels import framework
 from reports.roles import error_model
 from reports.source import code_anchor
@@ -146,7 +146,7 @@ def row_html(r, label_cell: str) -> str:
         if caveats
         else ""
     )
-    memory = format_bytes(r["peak_memory_bytes"]) if _finite(r.get("peak_memory_bytes")) else "—"
+    memory = html.escape(memory_text(r)) if _finite(r.get("peak_memory_bytes")) else "—"
     compile_s = f"{r['compile_s']:.2g} s" if _finite(r.get("compile_s")) else "—"
     floor = f"{r['over_floor']:.2f}×" if _finite(r.get("over_floor")) else "—"
     cells = (
