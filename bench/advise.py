@@ -4,11 +4,13 @@
     python -m bench.advise --layers 2-64-64-2 --activation tanh --points 1000
 
 Builds the sweep for that network (a TOML file written into the run directory: every strategy of
-the problem, both frameworks, JAX jit and PyTorch eager and torch.compile), runs it through the
-driver's command line (`python -m bench.run`: each case is checked against the float64 reference
-before it is timed, and the report is written), then prints the decision in the terminal
-(`python -m reports.decision`). Options it does not know are passed on to `bench.run`
-(e.g. `--threads 1`, `--max-time 1`).
+the problem in every spelling, i.e. way of writing it (`fwd-over-rev:func`), both frameworks, JAX
+jit and PyTorch eager and torch.compile), runs it through the driver's command line (`python -m
+bench.run`: each case is checked against the float64 reference before it is timed, and the report
+is written), then prints the decision in the terminal (`python -m reports.decision`): the fastest
+correct *code*, a strategy or one of its spellings, since which spelling wins depends on the
+network's size and the compile mode. Options it does not know are passed on to `bench.run` (e.g.
+`--threads 1`, `--max-time 1`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bench.driver import ROOT
 from bench.run import check_devices
 from problems import DTYPES, catalogue, get_problem
 from problems.errors import BenchInputError, unknown_name
+from reports.runs import DECISION_FILE
 
 PROBLEMS = ("penalty", "derivative-order", "poisson", "biharmonic")
 """Problems with a `layers` option: the user's network can be put in them."""
@@ -38,6 +41,20 @@ FWD_OVER_FWD_MAX_PARAMS = 2000
 numbers: above this many parameters it is left out (and the reason printed)."""
 
 
+def _fwd_over_fwd_cost(problem) -> str | None:
+    n = problem.network.n_params
+    if n > FWD_OVER_FWD_MAX_PARAMS:
+        return f"{n:,} parameters means as many forward passes per gradient"
+    return None
+
+
+LEFT_OUT = {"fwd-over-fwd": _fwd_over_fwd_cost}
+"""Strategy -> rule(problem) giving the reason it is left out of this network's candidates (None:
+kept). A strategy left out is left out with every spelling of it (`leave_out` in the sweep): a
+spelling computes the same maths at the same cost order (fwd-over-fwd:per-point took 8 s a call
+on a 4,482-parameter network)."""
+
+
 def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     p = argparse.ArgumentParser(prog="python -m bench.advise", description=__doc__.split("\n\n")[0])
     p.add_argument("--problem", default="penalty", help=f"one of {', '.join(PROBLEMS)} (default penalty)")
@@ -49,6 +66,9 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--dtype", default="float32", help="float32 or float64")
     p.add_argument("--strategies", help="comma-separated subset (default: every strategy of the problem)")
     p.add_argument("--no-compile", action="store_true", help="leave out torch.compile")
+    p.add_argument("--no-spellings", action="store_true",
+                   help="time each strategy in its kept spelling only (default: every way of writing it "
+                        "competes, and the decision names the fastest code)")  # fmt: skip
     p.add_argument("--out", help="run directory (default reports/out/advise-<time>)")
     return p.parse_known_args(argv)
 
@@ -82,36 +102,52 @@ def network_options(args) -> dict:
         k: v for k, v in options.items() if k not in ("layers", "activation")}}  # fmt: skip
 
 
-def strategies(args, options: dict) -> tuple[list[str], list[str]]:
-    """(strategies to run, notes on the ones left out)."""
+def strategies(args, options: dict) -> tuple[list[str] | str, list[str], list[str]]:
+    """(strategies to run: "all" or the names asked for, strategies left out with all their
+    spellings, notes on the ones left out)."""
     problem = get_problem(args.problem, **options)
     names = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else None
     if names:
         for name in names:
             if name not in catalogue(problem.kind):
                 raise unknown_name(f"{args.problem} strategy", name, catalogue(problem.kind))
-        return names, []
-    names, notes = list(catalogue(problem.kind)), []
-    if "fwd-over-fwd" in names and problem.network.n_params > FWD_OVER_FWD_MAX_PARAMS:
-        names.remove("fwd-over-fwd")
-        notes.append(f"fwd-over-fwd left out: {problem.network.n_params:,} parameters means as many forward "
-                     f"passes per gradient (run it with --strategies fwd-over-fwd if you must)")  # fmt: skip
-    return names, notes
+        return names, [], []
+    left_out, notes = [], []
+    for name, rule in LEFT_OUT.items():
+        if name in catalogue(problem.kind) and (reason := rule(problem)):
+            left_out.append(name)
+            spelled = catalogue(problem.kind).spellings_of(name)
+            also = f" (and its spellings {', '.join(spelled)})" if spelled and not args.no_spellings else ""
+            notes.append(f"{name}{also} left out: {reason} (run it with --strategies {name} if you must)")
+    return "all", left_out, notes
 
 
-def sweep_entries(args, options: dict, names: list[str]) -> list[dict]:
+def sweep_entries(args, options: dict, names: list[str] | str, left_out: list[str]) -> list[dict]:
     entries = []
     for backend, variants in VARIANTS.items():
         variants = [v for v in variants if not (args.no_compile and v == "compile")]
-        entries.append({"problem": args.problem, "options": options, "backends": [backend],
-                        "strategies": names, "variants": variants, "dtypes": [args.dtype],
-                        "devices": [args.device]})  # fmt: skip
+        entry = {"problem": args.problem, "options": options, "backends": [backend], "strategies": names,
+                 "spellings": not args.no_spellings, "variants": variants, "dtypes": [args.dtype],
+                 "devices": [args.device]}  # fmt: skip
+        if left_out:
+            entry["leave_out"] = left_out
+        entries.append(entry)
     return entries
 
 
-def to_toml(entries: list[dict], header: str) -> str:
-    """The sweep as TOML (strings, integers and lists of them: JSON spells them the same way)."""
+TIMING = {"max_time": 1.0, "parts": 0}
+"""The sweep's `[timing]` table (the command line's --max-time etc. override it): a user waits for
+the answer, so each candidate gets at most 1 s of timing beyond the minimum blocks (the harness
+default is 2 s, for studies), and its parts (the loss alone, for the report's cost ratio) are
+neither compiled nor timed: the decision does not read them."""
+
+
+def to_toml(entries: list[dict], header: str, timing: dict | None = None) -> str:
+    """The sweep as TOML (strings, numbers, booleans and lists of them: JSON spells them the same
+    way), with an optional `[timing]` table."""
     lines = [f"# {line}" for line in header.splitlines()]
+    if timing:
+        lines += ["", "[timing]", *(f"{k} = {json.dumps(v)}" for k, v in timing.items())]
     for entry in entries:
         lines += ["", "[[sweep]]"]
         for key, value in entry.items():
@@ -127,8 +163,8 @@ def main(argv=None) -> int:
     args, passthrough = parse_args(argv)
     try:
         options = network_options(args)
-        names, notes = strategies(args, options)
-        entries = sweep_entries(args, options, names)
+        names, left_out, notes = strategies(args, options)
+        entries = sweep_entries(args, options, names, left_out)
         cases = [c for entry in entries for c in expand(entry)]  # validates everything up front
         check_devices(cases)
         out = (
@@ -144,7 +180,10 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     sweep = out / "advise-sweep.toml"
     command = " ".join(["python -m bench.advise", *(argv if argv is not None else sys.argv[1:])])
-    sweep.write_text(to_toml(entries, f"Generated by `{command}`\n{len(cases)} cases; run by bench.run"))
+    header = f"Generated by `{command}`\n{len(cases)} cases; run by bench.run"
+    sweep.write_text(to_toml(entries, header, TIMING))
+    # one user configuration: every way of writing a strategy is a candidate for the answer
+    (out / DECISION_FILE).write_text(json.dumps({"spellings_compete": not args.no_spellings}) + "\n")
     n_params = get_problem(args.problem, **options).network.n_params
     network = f"{options['layers']} ({options['activation']}, {n_params:,} parameters)"
     print(f"advise: {args.problem} on {network}, {args.dtype}, {args.device}: {len(cases)} cases; "
@@ -156,7 +195,7 @@ def main(argv=None) -> int:
     code = subprocess.run(run + passthrough, cwd=ROOT).returncode
     if code != 0:
         return code
-    print("\ndecision: the fastest correct strategy per framework and compile mode "
+    print("\ndecision: the fastest correct code per framework and compile mode "
           f"(report: {out / 'report.html'})", flush=True)  # fmt: skip
     return subprocess.run([sys.executable, "-m", "reports.decision", str(out)], cwd=ROOT).returncode
 

@@ -104,19 +104,23 @@ def _entry_options(spec: dict) -> dict:
 
 def _strategies(spec: dict, catalogue) -> list[str]:
     """The entry's strategies: "all" is every strategy proper (no named spellings); names may be
-    strategies or spellings; `spellings = true` adds every spelling of the strategies chosen."""
+    strategies or spellings; `spellings = true` adds every spelling of the strategies chosen;
+    `leave_out` drops strategies with all their spellings (a strategy left out for its cost, e.g.
+    fwd-over-fwd on a large network, is left out however it is written)."""
     chosen = spec.get("strategies")
     names = catalogue.strategies() if chosen in (None, "all") else _as_list(chosen, catalogue, "strategy")
     if spec.get("spellings", False) is True:
         names = [n for name in names for n in [name, *catalogue.spellings_of(name)]]
     elif spec.get("spellings", False) is not False:
         raise BenchInputError(f"`spellings` must be true or false, got {spec['spellings']!r}")
-    return list(dict.fromkeys(names))
+    left_out = {n for name in _as_list(spec.get("leave_out", []), catalogue, "strategy")
+                for n in catalogue.family(name)}  # fmt: skip
+    return [n for n in dict.fromkeys(names) if n not in left_out]
 
 
 def expand(spec: dict) -> list[Case]:
     """Cases of one sweep entry: {problem, options: {name: [values]}, backends, strategies,
-    spellings, ...}. A spelling is expanded only for the backends that have it (another
+    spellings, leave_out, ...}. A spelling is expanded only for the backends that have it (another
     framework's spelling is not a strategy there, not even an unsupported one)."""
     problem = spec.get("problem")
     if problem not in PROBLEMS:

@@ -139,7 +139,7 @@ class Prepared:
     def members(self) -> dict[str, Callable[[], object]]:
         """The synchronised calls to time: the evaluation, then each part."""
         calls = {MAIN: lambda: self.compiled.run(self.native)}
-        for name, part in self.compiled.parts.items():
+        for name, part in self.compiled.parts.items() if POLICY.parts else ():
             calls[name] = lambda part=part: part(self.native)
         return calls
 

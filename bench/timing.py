@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 
-from bench.options import at_least, fraction, positive
+from bench.options import Number, at_least, fraction, positive
 from bench.racing import Race
 
 
@@ -55,6 +55,10 @@ class TimingPolicy:
     seed: int = 0
     mode: str = "race"
     """"race" (stop once the decision is settled) or "precision" (once every ratio is precise)."""
+    parts: bool = True
+    """Whether a case's parts (the loss alone: `grad_over_loss`) are timed beside it; `make advise`
+    turns them off: its decision does not read them, and each part doubles a case's compiles and
+    timed members."""
 
     @property
     def burst_s(self) -> float:
@@ -93,6 +97,7 @@ TIMING_OPTIONS = (
         "time until each ratio's 95%% CI half-width is below this fraction of it",
     ),
     ("--min-blocks", at_least(1), 10, "fewest interleaved blocks per comparison group"),
+    ("--parts", Number(int, low=0, high=1), 1, "1: time each case's parts too (the loss alone); 0: not"),
     (
         "--min-time",
         positive(unit="seconds"),
@@ -132,6 +137,7 @@ def policy_from(get) -> TimingPolicy:
         min_blocks=get("min_blocks"),
         min_time=get("min_time"),
         mode=get("mode"),
+        parts=bool(get("parts")),
     )
 
 

@@ -155,6 +155,13 @@ class Catalogue(Mapping[str, Strategy]):
         """The named spellings of strategy `name` (not the strategy itself)."""
         return [n for n, s in self._entries.items() if s.spelling_of == name]
 
+    def family(self, name: str) -> list[str]:
+        """Strategy `name` and its named spellings: what a rule about the strategy (left out,
+        not applicable) applies to, since a spelling computes the same maths at the same cost
+        order."""
+        parent = self._entries[name].spelling_of or name if name in self._entries else name
+        return [parent, *self.spellings_of(parent)]
+
     def is_spelling(self, name: str) -> bool:
         entry = self._entries.get(name)
         return entry is not None and entry.spelling_of is not None

@@ -20,7 +20,12 @@ RUN_DIR [RUN_DIR ...]` prints the same decisions in the terminal (`make advise` 
 - **Avoid**: adoptable strategies that are wrong, failed, crashed, over budget or out of memory
   (with the reason), and correct ones slower than AVOID_FACTOR × the recommended one.
 - **Spellings**: a named spelling of a strategy (`rev-over-fwd:jacfwd`, the same maths written
-  another way) is neither recommended, runner-up nor avoided; `spellings_list` gives, per strategy
+  another way) is never avoided. Where the run is about one user configuration (`make advise`
+  writes `spellings_compete`, see `reports.runs`), spellings are candidates like strategies: the
+  decision names the fastest correct *code* ("use fwd-over-rev written as torch.func.jvp over
+  torch.func.grad (`fwd-over-rev:func`)"), with its margin over the runner-up. Elsewhere (the named
+  sets) a strategy's name means its kept spelling and a spelling is neither recommended nor
+  runner-up; `spellings_list` gives, per strategy
   of the group, each measured spelling's time ratio to the strategy with its spread: the spread of
   one strategy over the ways of writing it.
 """
@@ -37,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.roles import baseline_of, error_model, is_floor, spelling_of
+from reports.roles import baseline_of, error_model, is_floor, spelling_description, spelling_of
 
 GROUP = ["instance", "backend", "variant", "dtype", "device", "env_id"]
 """The cases compared with each other: one decision each."""
@@ -253,10 +258,12 @@ def decide_group(g: pd.DataFrame) -> dict:
     floor_mask = g["strategy"].map(lambda s: is_floor(problem, s)).astype(bool)
     spelling_mask = g["strategy"].map(lambda s: spelling_of(problem, s) is not None).astype(bool)
     spellings = spellings_list(g, problem)
-    g = g[~spelling_mask]
-    floor_mask = floor_mask[~spelling_mask]
+    compete = spellings_compete(g)
+    if not compete:
+        g, floor_mask = g[~spelling_mask], floor_mask[~spelling_mask]
     adoptable = g[~floor_mask]
     ok = adoptable[adoptable["status"] == "ok"].sort_values(["median_s", "strategy"])
+    proper = adoptable[~spelling_mask[adoptable.index]]  # what `avoid` lists: strategies, not spellings
     baseline = baseline_of(problem)
     row = {
         "problem": problem,
@@ -266,9 +273,10 @@ def decide_group(g: pd.DataFrame) -> dict:
     }
     row["spellings_list"] = spellings
     row["spellings"] = spellings_text(spellings)
+    row["spellings_compete"] = compete
     if ok.empty:
         row.update(recommended=None, why_none=why_none(adoptable, g))
-        row["avoid_list"] = avoid_list(adoptable, None)
+        row["avoid_list"] = avoid_list(proper, None)
         return row
     best = ok.iloc[0]
     runner = ok.iloc[1] if len(ok) > 1 else None
@@ -281,9 +289,12 @@ def decide_group(g: pd.DataFrame) -> dict:
         margin = Ratio(1 / margin.value, 1 / margin.hi, upper, margin.method)
     row.update(
         recommended=best["strategy"],
+        recommended_spelling_of=spelling_of(problem, best["strategy"]),
         median_s=float(best["median_s"]),
         why_none="",
         peak_memory_bytes=best.get("peak_memory_bytes"),
+        memory_method=best.get("memory_method"),
+        xla_temp_bytes=best.get("xla_temp_bytes"),
         compile_s=best.get("compile_s"),
     )
     base = ok[ok["strategy"] == baseline]
@@ -308,12 +319,31 @@ def decide_group(g: pd.DataFrame) -> dict:
         row["floor"] = floors.sort_values("median_s").iloc[0]["strategy"]
         row["over_floor"] = float(best["median_s"] / floors["median_s"].min())
     row["caveats"] = _caveats(best, runner, margin)
-    row["avoid_list"] = avoid_list(adoptable, float(best["median_s"]))
+    row["avoid_list"] = avoid_list(proper, float(best["median_s"]))
     return row
+
+
+def spellings_compete(g: pd.DataFrame) -> bool:
+    """Whether the group's spellings are candidates for the answer (`reports.runs.spellings_compete`:
+    a run about one user configuration, `make advise`), not only the spread of their strategy."""
+    if "spellings_compete" not in g:
+        return False
+    return bool(g["spellings_compete"].map(lambda v: flag(v) is True).any())
+
+
+def code_text(problem: str, name: str) -> str:
+    """The code a decision names: a strategy's name, or for a spelling what it is written with,
+    "fwd-over-rev written as torch.func.jvp over torch.func.grad (`fwd-over-rev:func`)"."""
+    parent = spelling_of(problem, name)
+    if parent is None:
+        return name
+    how = re.sub(r"^(JAX|PyTorch): ", "", spelling_description(problem, name)).split(" (not ")[0]
+    return f"{parent} written as {how} (`{name}`)"
 
 
 COLUMNS = [
     "recommended",
+    "recommended_spelling_of",
     "median_s",
     "speedup",
     "speedup_lo",
@@ -328,6 +358,8 @@ COLUMNS = [
     "margin_method",
     "within_noise",
     "peak_memory_bytes",
+    "memory_method",
+    "xla_temp_bytes",
     "compile_s",
     "floor",
     "over_floor",
@@ -336,6 +368,7 @@ COLUMNS = [
     "avoid_list",
     "spellings",
     "spellings_list",
+    "spellings_compete",
     "why_none",
     "strategies_ok",
     "strategies_tried",
@@ -413,8 +446,26 @@ def flag(value) -> bool | None:
     return bool(value)
 
 
+PAGE = 4096
+"""The resident reading's unit (`bench.memory`): an evaluation served from heap pages the process
+already held reads less than one page, which is not what it needs."""
+
+
+def memory_text(r) -> str:
+    """The recommended case's peak memory; a resident reading under one page says so (and gives
+    XLA's planned scratch where known) instead of "0 B"."""
+    from reports.html import format_bytes
+
+    value = r["peak_memory_bytes"]
+    if r.get("memory_method") != "resident high-water mark" or value >= PAGE:
+        return format_bytes(value)
+    plan = _number(r, "xla_temp_bytes")
+    planned = f", XLA plans {format_bytes(plan)} of scratch" if plan is not None else ""
+    return f"< 4 KiB of new resident pages{planned}"
+
+
 def terminal_table(decisions: pd.DataFrame) -> str:
-    from reports.html import format_bytes, format_seconds
+    from reports.html import format_seconds
     from reports.labels import framework
 
     lines = []
@@ -427,12 +478,13 @@ def terminal_table(decisions: pd.DataFrame) -> str:
             else:
                 extras = [format_seconds(r["median_s"]), speedup_text(r), margin_text(r)]
                 if pd.notna(r.get("peak_memory_bytes")):
-                    extras.append(f"memory {format_bytes(r['peak_memory_bytes'])}")
+                    extras.append(f"memory {memory_text(r)}")
                 if pd.notna(r.get("compile_s")):
                     extras.append(f"compile {r['compile_s']:.3g} s")
                 model = error_model(r["problem"], r["recommended"])
                 approx = f" [approximate: {model}]" if model != "exact" else ""
-                lines.append(f"{where}: use {r['recommended']}{approx} ({'; '.join(extras)})")
+                code = code_text(r["problem"], r["recommended"])
+                lines.append(f"{where}: use {code}{approx} ({'; '.join(extras)})")
                 if r.get("caveats"):
                     short = [re.sub(r" \(.*\)$", "", c) for c in r["caveats"]]  # without the load readings
                     lines.append(f"      ⚠ {'; '.join(short)}")

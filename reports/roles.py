@@ -1,5 +1,5 @@
-"""What the strategy catalogues say about a result's strategy: the floor and the named spellings
-(never recommended), the baseline (speed-ups are quoted against it) and the error model; for
+"""What the strategy catalogues say about a result's strategy: the floor (never recommended) and
+the named spellings, the baseline (speed-ups are quoted against it) and the error model; for
 external rows, whose names the catalogue does not know, the neutral answer."""
 
 from __future__ import annotations
@@ -20,9 +20,16 @@ def is_floor(problem: str, strategy: str) -> bool:
 
 def spelling_of(problem: str, strategy: str) -> str | None:
     """The strategy `strategy` is a named spelling of ("rev-over-fwd" for "rev-over-fwd:jacfwd"),
-    or None. A spelling is never recommended: the strategy itself is its fastest spelling."""
+    or None. In the named sets a spelling is never recommended (a strategy's name is its kept
+    spelling); in a run about one user configuration it competes (`reports.decision`)."""
     strategies = _catalogue_of(problem)
     return strategies[strategy].spelling_of if strategies and strategy in strategies else None
+
+
+def spelling_description(problem: str, strategy: str) -> str:
+    """The catalogue's description of `strategy` (how a spelling writes its strategy); "" if unknown."""
+    strategies = _catalogue_of(problem)
+    return strategies[strategy].description if strategies and strategy in strategies else ""
 
 
 def error_model(problem: str, strategy: str) -> str:

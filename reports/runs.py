@@ -13,6 +13,21 @@ from reports.derived import add_derived
 from reports.external import load_external
 from reports.schema import COLUMNS
 
+DECISION_FILE = "decision.json"
+"""A run directory's decision settings, written by `bench.advise`: {"spellings_compete": true} makes
+every spelling a candidate for the answer (one user configuration: the answer is the code to
+write). Runs without it (the named sets) keep a strategy's name for its kept spelling."""
+
+
+def spellings_compete(run: Path) -> bool:
+    path = Path(run) / DECISION_FILE
+    if not path.exists():
+        return False
+    try:
+        return json.loads(path.read_text()).get("spellings_compete") is True
+    except (json.JSONDecodeError, AttributeError):
+        return False
+
 
 def load_runs(run_dirs: list[Path], external: list[Path] = ()) -> tuple[pd.DataFrame, list[dict]]:
     """Tidy frame of all records (the last record of a case in a run wins), plus validated
@@ -30,6 +45,7 @@ def load_runs(run_dirs: list[Path], external: list[Path] = ()) -> tuple[pd.DataF
             df["run_id"] = run.name
             df["env_id"] = env.get("env_id", "")
             df["instance"] = df["case_id"].map(instance_of)
+            df["spellings_compete"] = spellings_compete(run)
             frames.append(df)
     for path in external:
         frames.append(load_external(path))

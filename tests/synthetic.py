@@ -60,9 +60,13 @@ def record(
     return rec
 
 
-def write_run(path: Path, records: list[dict], env: dict | None = None) -> Path:
+def write_run(path: Path, records: list[dict], env: dict | None = None, decision: dict | None = None) -> Path:
+    """A run directory of `records`; `decision`: its decision.json (`{"spellings_compete": True}`, as
+    `make advise` writes)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    if decision is not None:
+        (path / "decision.json").write_text(json.dumps(decision), encoding="utf-8")
     (path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     environment = {
         "env_id": "synthetic01",

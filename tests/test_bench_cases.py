@@ -61,3 +61,18 @@ def test_bad_shard_and_missing_set(tmp_path):
     bad.write_text("[[sweep]\n")
     with pytest.raises(BenchInputError, match="not valid TOML"):
         load_sweep(str(bad))
+
+
+def test_a_strategy_left_out_is_left_out_with_its_spellings():
+    """`leave_out` names strategies; each goes with every spelling of it, however the entry chose
+    them (all with spellings, or by name); a spelling named in `leave_out` takes its family too."""
+    entry = {"problem": "penalty", "backends": ["jax", "torch"], "strategies": "all", "spellings": True}
+    everything = {c.strategy for c in expand(entry)}
+    assert {"fwd-over-fwd", "fwd-over-fwd:per-point", "fwd-over-rev:func"} <= everything
+    for leave_out in (["fwd-over-fwd"], ["fwd-over-fwd:per-point"]):
+        kept = {c.strategy for c in expand({**entry, "leave_out": leave_out})}
+        assert kept == everything - {"fwd-over-fwd", "fwd-over-fwd:per-point"}
+    named = {**entry, "strategies": ["fwd-over-fwd:per-point", "rev-over-rev"], "spellings": False}
+    assert {c.strategy for c in expand({**named, "leave_out": ["fwd-over-fwd"]})} == {"rev-over-rev"}
+    with pytest.raises(BenchInputError, match="valid"):
+        expand({**entry, "leave_out": ["fwd-over-sideways"]})

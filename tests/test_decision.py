@@ -264,3 +264,40 @@ def test_a_named_spelling_is_never_recommended_but_shown_as_its_strategys_spread
     assert "taylor:per-point 0.50×" in r["spellings"] and "rev-over-fwd:jacfwd (failed)" in r["spellings"]
     assert main([str(run)]) == 0
     assert "spellings (time over their strategy's): " in capsys.readouterr().out
+
+
+def test_in_a_run_about_one_configuration_a_spelling_that_wins_is_the_answer(tmp_path, capsys):
+    """`make advise` marks its run (decision.json): spellings compete like strategies, and the
+    decision names the fastest code, the spelling, with its margin; its strategy (19× slower) is
+    avoided. The same records in a run without the mark keep today's meaning."""
+    drift = [1.0, 1.3, 0.8, 1.1, 0.9, 1.2]
+    records = [
+        record("penalty", P101, "torch", "rev-over-rev", 4e-3, block_medians_s=blocks(4e-3, drift)),
+        record("penalty", P101, "torch", "fwd-over-rev", 1.9e-2, block_medians_s=blocks(1.9e-2, drift)),
+        record("penalty", P101, "torch", "fwd-over-rev:func", 1e-3, block_medians_s=blocks(1e-3, drift)),
+        record("penalty", P101, "torch", "rev-over-fwd:jacfwd", status="failed", error="RuntimeError: boom"),
+    ]
+    run = write_run(tmp_path / "advise", records, decision={"spellings_compete": True})
+    r = _row(decide(load_runs([run])[0]), instance="penalty[points=101]", backend="torch")
+    assert r["recommended"] == "fwd-over-rev:func" and r["recommended_spelling_of"] == "fwd-over-rev"
+    assert r["runner_up"] == "rev-over-rev" and r["margin"] == pytest.approx(4.0)
+    assert [a["strategy"] for a in r["avoid_list"]] == ["fwd-over-rev"]  # spellings are never avoided
+    assert main([str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "use fwd-over-rev written as torch.func.jvp over torch.func.grad (`fwd-over-rev:func`)" in out
+    assert "4.00× (4.00–4.00) over rev-over-rev" in out
+
+    plain = _row(_decide(tmp_path / "set", records), instance="penalty[points=101]", backend="torch")
+    assert plain["recommended"] == "rev-over-rev" and plain["runner_up"] == "fwd-over-rev"
+
+
+def test_memory_under_one_resident_page_is_not_printed_as_zero():
+    """A resident reading of 0 means the heap already held the pages, not that the evaluation
+    needs none: it is printed as under a page, with XLA's plan where known; an allocator's peak
+    is printed as it is."""
+    from reports.decision import memory_text
+
+    resident = {"peak_memory_bytes": 0, "memory_method": "resident high-water mark", "xla_temp_bytes": 12288}
+    assert memory_text(resident) == "< 4 KiB of new resident pages, XLA plans 12 KiB of scratch"
+    assert memory_text({**resident, "peak_memory_bytes": 3 * 2**20}) == "3 MiB"
+    assert memory_text({"peak_memory_bytes": 31360, "memory_method": "torch allocator peak"}) == "30.6 KiB"

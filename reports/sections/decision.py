@@ -10,8 +10,8 @@ import math
 import pandas as pd
 
 from problems.core import ERROR_MODELS
-from reports.decision import AVOID_FACTOR, flag, spellings_text
-from reports.html import findings, format_bytes, format_seconds
+from reports.decision import AVOID_FACTOR, code_text, flag, memory_text, spellings_text
+from reports.html import findings, format_seconds
 from reports.labels import framework
 from reports.roles import error_model
 from reports.source import code_anchor
@@ -49,7 +49,9 @@ NOTE = (
     f"{AVOID_FACTOR:g}× the recommended time (hover for the reason). Click a strategy for the code that "
     "was timed. A strategy is its fastest measured spelling; where other spellings of the same maths "
     "were timed (<code>--set spellings</code>), <b>· n spellings</b> gives their times over the "
-    "recommended one's (hover for every spelling of the group); they are never recommended.</p>"
+    "recommended one's (hover for every spelling of the group); they are not recommended, except in a "
+    "run about one network (<code>make advise</code>), where every spelling competes and the answer "
+    "is the fastest code: <code>fwd-over-rev:func</code> is fwd-over-rev written with torch.func.</p>"
 )
 
 
@@ -110,7 +112,8 @@ def _link(r) -> str:
     if r["backend"] not in ("jax", "torch"):
         return strategy + mark
     anchor = code_anchor(r["problem"], r["backend"], r["recommended"])
-    return f"<a href='#{anchor}' title='the code that was timed'>{strategy}</a>{mark}"
+    title = html.escape(f"the code that was timed: {code_text(r['problem'], r['recommended'])}", quote=True)
+    return f"<a href='#{anchor}' title='{title}'>{strategy}</a>{mark}"
 
 
 def spellings_note(r) -> str:
@@ -144,7 +147,7 @@ def row_html(r, label_cell: str) -> str:
         if caveats
         else ""
     )
-    memory = format_bytes(r["peak_memory_bytes"]) if _finite(r.get("peak_memory_bytes")) else "—"
+    memory = html.escape(memory_text(r)) if _finite(r.get("peak_memory_bytes")) else "—"
     compile_s = f"{r['compile_s']:.2g} s" if _finite(r.get("compile_s")) else "—"
     floor = f"{r['over_floor']:.2f}×" if _finite(r.get("over_floor")) else "—"
     cells = (
