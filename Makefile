@@ -36,8 +36,11 @@ $(STAMP): pyproject.toml
 	if [ -z "$$py" ]; then echo "error: no Python >= 3.12 found (tried python3.13, python3.12, python3, pyenv versions)" >&2; exit 1; fi; \
 	echo "using $$py"; \
 	[ -x $(PY) ] || "$$py" -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	@# uv resolves and downloads in parallel (a fresh venv in well under a minute where pip took
+	@# minutes); pip installs whatever uv could not, so a machine without uv still gets the venv.
+	@if $(PY) -m pip install --quiet uv && $(PY) -m uv pip install --quiet --python $(PY) -e ".[dev]"; then :; \
+	else echo "note: uv failed; installing with pip" >&2; \
+	$(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet -e ".[dev]"; fi
 	touch $(STAMP)
 
 # Test files are spread over the cores (pytest-xdist, at most 4 workers; a file stays on one worker so

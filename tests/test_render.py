@@ -13,7 +13,7 @@ import pytest
 
 from reports.render import main, render
 from reports.schema import COLUMNS
-from tests.synthetic import blocks, full_records, record, size_records, write_run
+from tests.synthetic import blocks, record, size_records, write_run
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run"
 
@@ -44,9 +44,8 @@ def fixture_report(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def full_report(tmp_path_factory):
-    run = write_run(tmp_path_factory.mktemp("full"), full_records())
-    csv, html_path = render([run], run)
+def full_report(full_report_run):
+    _, csv, html_path = full_report_run
     return csv, html_path.read_text()
 
 

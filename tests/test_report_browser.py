@@ -16,9 +16,6 @@ import subprocess
 
 import pytest
 
-from reports.render import render
-from tests.synthetic import full_records, write_run
-
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -101,10 +98,8 @@ def chromium():
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    run = write_run(tmp_path_factory.mktemp("report"), full_records())
-    _, html_path = render([run], run)
-    return html_path
+def report(full_report_run):
+    return full_report_run[2]
 
 
 def _run(chromium, args, tmp_path, timeout=120):

@@ -1,15 +1,12 @@
 """The driver end to end: failures isolated (including a segfault, a hang, an allocation failure
-and a SIGKILL), results appended as cases finish, a run interrupted by Ctrl-C or SIGTERM resumed
-without losing or repeating a case, and one live run per directory."""
+and a SIGKILL), results appended as cases finish, bad input refused, and one live run per
+directory. Ctrl-C and SIGTERM are in test_run_signals.py (a file per xdist worker: the two halves
+take about as long)."""
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,8 +16,7 @@ from bench.environment import gpu_name
 from bench.oom import kernel_log, oom_kill_counters
 from bench.results import load_records
 from problems import init_params, save_params
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.runs import QUICK, ROOT, processes_of, run_cli, wait_for
 
 FAULTY_SWEEP = """
 [[sweep]]
@@ -35,19 +31,12 @@ dtypes = ["float64"]
 """
 
 
-def _run(args, **kw):
-    return subprocess.run(
-        [sys.executable, "-m", "bench.run", "--max-time", "0.05", "--min-rounds", "2", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, **kw,
-    )  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def faulty_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("faulty")
     sweep = out / "sweep.toml"
     sweep.write_text(FAULTY_SWEEP)
-    proc = _run(
+    proc = run_cli(
         ["--set", str(sweep), "--out", str(out / "run"), "--plugin", "tests.faulty", "--budget", "15"]
     )
     return out / "run", proc
@@ -105,34 +94,18 @@ def test_report_files_exist_and_list_every_case(faulty_run):
     assert json.loads((run / "environment.json").read_text())["env_id"]
 
 
-def test_interrupt_then_resume_loses_and_repeats_nothing(tmp_path):
-    out = tmp_path / "run"
-    args = ["--set", "smoke", "--max-time", "0.05"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.run", "--out", str(out), *args],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.time() + 300
-    while len(load_records(out / "results.jsonl")) < 2 and time.time() < deadline:
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert "interrupted" in err
-    before = load_records(out / "results.jsonl")
-    assert 2 <= len(before) < 6
-    assert (out / "report.html").exists()  # a report of what exists
+def _main(args, capsys):
+    """`bench.run` in this process: its input checks come before any case runs."""
+    from bench.run import main
 
-    resumed = _run(["--resume", str(out), *args])
-    assert resumed.returncode == 0, resumed.stderr
-    assert f"{len(before)} already done" in resumed.stdout
-    after = load_records(out / "results.jsonl")
-    ids = [r["case_id"] for r in after]
-    assert len(ids) == len(set(ids)) == 6
-    assert after[: len(before)] == before
+    try:
+        code = main([*QUICK, *args])
+    except SystemExit as exc:  # argparse's usage errors
+        code = exc.code
+    return code, capsys.readouterr().err
 
 
-def test_user_errors_exit_2_without_traceback(tmp_path):
+def test_user_errors_exit_2_without_traceback(tmp_path, capsys):
     params = init_params()
     bad_params, nan_params = tmp_path / "bad.npz", tmp_path / "nan.npz"
     save_params(bad_params, {**params, "W2": np.zeros((5, 4))})
@@ -147,20 +120,24 @@ def test_user_errors_exit_2_without_traceback(tmp_path):
         (["--device", "tpu"], "valid devices: cpu, cuda"),
         (["--strategies", "nope"], "unknown strategy 'nope'"),
         (["--params", str(tmp_path / "missing.npz")], "no such file"),
-        (["--params", str(bad_params)], "W2 has 4 columns (inputs) but layer 1 has 5 outputs"),
         (["--params", str(nan_params)], "b1 contains NaN"),
         (["--plugin", "no.such.module"], "cannot load plugin"),
     ] + ([] if gpu_name() else [(["--device", "cuda"], "device 'cuda' is not available")]):
-        proc = _run(args)
-        assert proc.returncode == 2, (args, proc.stderr)
-        assert message in proc.stderr and "Traceback" not in proc.stderr
+        code, err = _main(args, capsys)
+        assert code == 2, (args, err)
+        assert message in err and "Traceback" not in err
+    # The same path through the real command line, in a child process.
+    proc = run_cli(["--params", str(bad_params)])
+    assert proc.returncode == 2, proc.stderr
+    assert "W2 has 4 columns (inputs) but layer 1 has 5 outputs" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_params_file_is_used(tmp_path):
     params = init_params(seed=11)
     save_params(tmp_path / "p.npz", params)
     out = tmp_path / "run"
-    proc = _run(["--set", "smoke", "--strategies", "rev-over-rev", "--backends", "jax",
+    proc = run_cli(["--set", "smoke", "--strategies", "rev-over-rev", "--backends", "jax",
                  "--params", str(tmp_path / "p.npz"), "--out", str(out), "--no-report"])  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     (record,) = load_records(out / "results.jsonl")
@@ -170,86 +147,32 @@ def test_params_file_is_used(tmp_path):
     assert abs(record["value"] - get_problem("penalty").reference(params)[0]) < 1e-12
 
 
-def _processes_of(run_dir: Path) -> list[int]:
-    """Live processes whose command line names this run directory (the driver, its children)."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and str(run_dir) in (proc / "cmdline").read_bytes().decode(
-                errors="replace"
-            ):
-                pids.append(int(proc.name))
-        except OSError:
-            continue
-    return [p for p in pids if p != os.getpid()]
-
-
-def _wait_for(condition, timeout=300.0):
-    deadline = time.time() + timeout
-    while not condition():
-        assert time.time() < deadline, "timed out"
-        time.sleep(0.1)
-
-
-def test_sigterm_stops_the_child_keeps_records_and_resume_runs_the_cut_case_once(tmp_path):
-    out = tmp_path / "run"
-    slow = ["--set", "smoke", "--max-time", "0.5", "--precision", "0.001"]  # a case in progress is likely
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.run", "--out", str(out), *slow],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    _wait_for(lambda: len(load_records(out / "results.jsonl")) >= 2)
-    proc.send_signal(signal.SIGTERM)  # what a scheduler sends at its time limit
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 143, err
-    match = re.search(
-        r"interrupted by SIGTERM: everything measured so far is kept(; (\S+) was in progress)?", err
-    )
-    assert match, err
-    in_progress = match.group(2)
-    before = load_records(out / "results.jsonl")
-    assert 2 <= len(before) < 6
-    assert all(r["status"] in ("ok", "unsupported") for r in before)  # the cut case is not "crashed"
-    assert (out / "report.html").exists()  # a report of what exists
-    assert not _processes_of(out)  # the child was stopped with the driver
-    assert (out / "run.lock").read_text() == ""  # released cleanly
-
-    resumed = _run(["--resume", str(out), "--set", "smoke", "--no-report"])
-    assert resumed.returncode == 0, resumed.stderr
-    after = load_records(out / "results.jsonl")
-    ids = [r["case_id"] for r in after]
-    assert len(ids) == len(set(ids)) == 6
-    assert after[: len(before)] == before
-    if in_progress:
-        assert in_progress not in {r["case_id"] for r in before} and ids.count(in_progress) == 1
-
-
 def test_one_live_run_per_directory_and_a_dead_runs_lock_is_taken_over(tmp_path):
     out = tmp_path / "run"
     slow = ["--set", "smoke", "--backends", "jax", "--max-time", "2", "--precision", "0.001", "--no-report"]
     cmd = [sys.executable, "-m", "bench.run", "--out", str(out), *slow]
     pipes = {"cwd": ROOT, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
     first, second = subprocess.Popen(cmd, **pipes), subprocess.Popen(cmd, **pipes)  # same directory at once
-    _wait_for(lambda: (out / "cases.json").exists() or first.poll() is not None or second.poll() is not None)
-    _wait_for(lambda: first.poll() is not None or second.poll() is not None)
+    wait_for(lambda: (out / "cases.json").exists() or first.poll() is not None or second.poll() is not None)
+    wait_for(lambda: first.poll() is not None or second.poll() is not None)
     loser, winner = (first, second) if first.poll() is not None else (second, first)
     _, err = loser.communicate(timeout=60)
     assert loser.returncode == 2, err
     assert "is in use by a live run" in err or "already holds a run" in err, err
     assert winner.poll() is None, "the sweep must still be running here; make it longer"
 
-    refused = _run(["--resume", str(out), "--set", "smoke", "--backends", "jax"])  # a re-queued job
+    refused = run_cli(["--resume", str(out), "--set", "smoke", "--backends", "jax"])  # a re-queued job
     assert refused.returncode == 2
     assert f"is in use by a live run (pid {winner.pid} on " in refused.stderr, refused.stderr
 
-    _wait_for(lambda: load_records(out / "results.jsonl") or winner.poll() is not None)
+    wait_for(lambda: load_records(out / "results.jsonl") or winner.poll() is not None)
     assert winner.poll() is None, "the sweep must still be running here; make it longer"
     winner.kill()  # SIGKILL, as a node failure or a scheduler's last resort: no cleanup at all
     winner.communicate(timeout=60)
-    _wait_for(lambda: not _processes_of(out), timeout=30)  # its child died with it
+    wait_for(lambda: not processes_of(out), timeout=30)  # its child died with it
     before = load_records(out / "results.jsonl")
 
-    resumed = _run(["--resume", str(out), "--set", "smoke", "--backends", "jax", "--no-report"])
+    resumed = run_cli(["--resume", str(out), "--set", "smoke", "--backends", "jax", "--no-report"])
     assert resumed.returncode == 0, resumed.stderr
     assert (
         f"took over the lock of a run that ended without releasing it (pid {winner.pid} on " in resumed.stdout
