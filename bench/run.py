@@ -14,12 +14,14 @@ import argparse
 import json
 import signal
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.cases import Case, load_sweep, load_sweep_config, params_options, shard, write_cases
 from bench.driver import ROOT, Driver, Interrupted, render_report, run_training
 from bench.environment import environment, gpu_name
+from bench.groups import order_by_group
 from bench.lock import RunLock, describe_holder
 from bench.options import Number, OneLineErrorParser, at_least, available_cpus, positive
 from bench.plugins import load_plugins
@@ -56,6 +58,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="UDE training iterations after the cases (default: the sweep's [training] iters; 0: none)",
     )  # fmt: skip
     p.add_argument("--no-report", action="store_true", help="do not render the report at the end")
+    p.add_argument(
+        "--list", action="store_true",
+        help="print the selected cases (one id a line, then the count per device) and exit; writes nothing",
+    )  # fmt: skip
     p.add_argument(
         "--plugin", action="append", default=[],
         help="module whose register() adds strategies (e.g. tests.faulty); repeatable",
@@ -158,6 +164,17 @@ def check_params_file(path: str | None, cases: list[Case]) -> None:
             raise BenchInputError(f"--params {path} does not fit {case.instance}: {exc}") from exc
 
 
+def print_cases(cases: list[Case]) -> None:
+    """The cases a run would measure, in the driver's order (groups together), and their counts:
+    a sweep's expansion checked on any machine (`--device cpu` for a GPU set)."""
+    for case in order_by_group(cases):
+        print(case.id)
+    groups = len({c.group for c in cases})
+    devices = Counter(c.device for c in cases)
+    per_device = ", ".join(f"{n} on {d}" for d, n in sorted(devices.items()))
+    print(f"{len(cases)} cases in {groups} comparison groups ({per_device})")
+
+
 def check_devices(cases: list[Case]) -> None:
     """Refuse a sweep whose every requested device is missing here; a sweep that also has an
     available device runs, and its unavailable cases are recorded as `skipped`."""
@@ -218,6 +235,9 @@ def main(argv=None) -> int:
         load_plugins(args.plugin)
         cases = select_cases(args)
         check_params_file(args.params, cases)
+        if args.list:
+            print_cases(cases)
+            return 0
         check_devices(cases)
         out = run_directory(args)
         out.mkdir(parents=True, exist_ok=True)

@@ -338,6 +338,9 @@ def _config_groups(df: pd.DataFrame, problem: str, x: str):
     if rows.empty or x not in rows:
         return
     rows = rows.assign(**{x: pd.to_numeric(rows[x], errors="coerce")})
+    rows = rows[rows[x].notna()]
+    if rows.empty:
+        return
     others = [
         c for c in ("points", "width", "depth", "samples", "layers", "activation") if c in rows and c != x
     ]
@@ -390,7 +393,7 @@ def pinn_findings(df: pd.DataFrame) -> list[str]:
                 winners = winners_along(b, "dim")
                 text = describe_winners(winners, "dim") + ties_text(winners, "dim")
                 out.append(f"{name} ({config}), {framework(backend)} {variant}: fastest {text}.")
-                if "collapsed-taylor" in set(b["strategy"]):
+                if winners and "collapsed-taylor" in set(b["strategy"]):
                     out.append(_collapsed_sentence(name, framework(backend), winners))
                 degrees = []
                 for strategy, s in b.groupby("strategy", sort=True):

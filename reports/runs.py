@@ -29,6 +29,21 @@ def spellings_compete(run: Path) -> bool:
         return False
 
 
+def with_pinn_dim(df: pd.DataFrame) -> pd.DataFrame:
+    """`dim` on the PINN rows whose instance names its network by `layers` (d = the input width),
+    so that every d-scaling figure and finding sees it."""
+    if "layers" not in df:
+        return df
+    pinn = df["problem"].isin(["poisson", "biharmonic"]) & df["layers"].notna()
+    if "dim" in df:
+        pinn &= df["dim"].isna()
+    if not pinn.any():
+        return df
+    df = df.copy()
+    df.loc[pinn, "dim"] = df.loc[pinn, "layers"].map(lambda v: int(str(v).split("-")[0]))
+    return df
+
+
 def load_runs(run_dirs: list[Path], external: list[Path] = ()) -> tuple[pd.DataFrame, list[dict]]:
     """Tidy frame of all records (the last record of a case in a run wins), plus validated
     external rows (labelled `[external]`), and the runs' environments."""
@@ -46,7 +61,7 @@ def load_runs(run_dirs: list[Path], external: list[Path] = ()) -> tuple[pd.DataF
             df["env_id"] = env.get("env_id", "")
             df["instance"] = df["case_id"].map(instance_of)
             df["spellings_compete"] = spellings_compete(run)
-            frames.append(df)
+            frames.append(with_pinn_dim(df))
     for path in external:
         frames.append(load_external(path))
         envs.append(

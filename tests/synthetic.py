@@ -298,3 +298,34 @@ def size_records() -> list[dict]:
 def blocks(median: float, ratios: list[float]) -> list[float]:
     """Per-block medians: `median` times each of `ratios` (one per interleaved block)."""
     return [median * r for r in ratios]
+
+
+DEVICE_TIMES = {  # seed penalty, 10,000 points, float32: (cpu, cuda) seconds
+    ("jax", "rev-over-rev"): (1.8e-3, 2.0e-4),
+    ("jax", "fwd-over-rev"): (2.0e-3, 2.4e-4),
+    ("jax", "taylor"): (3.1e-3, 3.5e-4),
+    ("torch", "rev-over-rev"): (3.7e-3, 9.0e-4),
+    ("torch", "taylor"): (6.4e-3, 6.0e-4),
+    ("torch", "fd-central"): (6.0e-3, 7.0e-4),
+    ("torch", "hand-derived"): (4.0e-3, 3.0e-4),
+}
+PAPER_NET = {"activation": "tanh", "layers": "50-768-768-512-512-1", "points": 128}
+
+
+def device_records(device: str) -> list[dict]:
+    """One device's run (`device` "cpu" or "cuda") of the seed penalty at 10,000 points in float32,
+    and on cuda the collapsed-Taylor paper's Poisson network. Test data only: the times are chosen
+    so that JAX keeps its order between devices while PyTorch's winner changes (rev-over-rev on
+    cpu, taylor on cuda; the hand-derived floor, fastest on cuda, is never ranked), and on cuda
+    collapsed Taylor takes 1/2.5 and folx 1/1.6 of nested-rev's time."""
+    column = 0 if device == "cpu" else 1
+    extra = {"device_name": "Synthetic GPU"} if device == "cuda" else {}
+    out = [record("penalty", {"points": 10000}, backend, strategy, times[column], dtype="float32",
+                  device=device, **extra)
+           for (backend, strategy), times in DEVICE_TIMES.items()]  # fmt: skip
+    if device == "cuda":
+        paper = [("torch", "nested-rev", 5e-3), ("torch", "collapsed-taylor", 2e-3),
+                 ("jax", "nested-rev", 4e-3), ("jax", "forward-laplacian", 2.5e-3)]  # fmt: skip
+        out += [record("poisson", PAPER_NET, backend, strategy, t, dtype="float32", device=device, **extra)
+                for backend, strategy, t in paper]  # fmt: skip
+    return out
