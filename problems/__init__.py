@@ -33,7 +33,7 @@ from problems.network import (
     validate_params,
 )
 
-PROBLEM_MODULES = ("penalty", "lv_ude", "derivative_order", "pinn")
+PROBLEM_MODULES = ("penalty", "lv_ude", "derivative_order", "pinn", "pde")
 """Modules of this package that define problems; backends implement a module of the same name."""
 
 for _module in PROBLEM_MODULES:
