@@ -86,9 +86,7 @@ CUSTOM = "custom"
 def _needs_order_at_most(limit: int):
     def applies(problem) -> str | None:
         k = problem.residual_spec.plan.max_order
-        return (
-            None if k <= limit else f"the residual needs derivatives of order {k} (this strategy: ≤ {limit})"
-        )
+        return None if k <= limit else f"the residual needs derivatives of order {k} (at most {limit} here)"
 
     return applies
 

@@ -168,7 +168,8 @@ def parse_residual(text: str, inputs: tuple[str, ...], outputs: tuple[str, ...])
                               f"got {text!r}")  # fmt: skip
     lap = sympy.Function("lap")
     allowed = {"Integer": sympy.Integer, "Float": sympy.Float, "Rational": sympy.Rational,
-               "Symbol": sympy.Symbol, "Function": sympy.Function, "pi": sympy.pi, "sqrt": sympy.sqrt, "lap": lap,
+               "Symbol": sympy.Symbol, "Function": sympy.Function, "pi": sympy.pi, "sqrt": sympy.sqrt,
+               "lap": lap,
                **{f: getattr(sympy, f) for f in FUNCTIONS}}  # fmt: skip
     components, terms = [], {}
     for part in (p.strip() for p in text.split(";")):
@@ -177,7 +178,7 @@ def parse_residual(text: str, inputs: tuple[str, ...], outputs: tuple[str, ...])
         try:
             expr = parse_expr(part, local_dict={}, global_dict=dict(allowed),
                               transformations=standard_transformations)  # fmt: skip
-        except Exception as exc:  # sympy raises SyntaxError, TokenError, TypeError, …
+        except Exception as exc:  # noqa: BLE001 (sympy raises SyntaxError, TokenError, TypeError, …)
             raise BenchInputError(f"residual {part!r} does not parse: {type(exc).__name__}: {exc}") from None
         if not isinstance(expr, sympy.Expr):
             raise BenchInputError(f"residual {part!r} is not an expression")

@@ -90,7 +90,7 @@ def nested(step_for_level):
 def taylor(f, plan):
     """One jet along each of the plan's directions (grouped by order, vmapped); ∂^α u combined."""
     groups = {}
-    for r, (direction, K) in enumerate(plan.directions):
+    for r, (_, K) in enumerate(plan.directions):
         groups.setdefault(K, []).append(r)
     where = {r: (K, j) for K, rs in groups.items() for j, r in enumerate(rs)}
 
