@@ -161,8 +161,8 @@ def _check_operations(expr, text: str) -> None:
 
 def parse_residual(text: str, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> Residual:
     """The residual `text` (components separated by `;`) over `inputs` and `outputs`."""
-    _check_names("inputs", inputs)
-    _check_names("outputs", outputs)
+    _check_names("input_names", inputs)
+    _check_names("output_names", outputs)
     if not isinstance(text, str) or not text.strip():
         raise BenchInputError(f"residual must be a non-empty expression such as 'u_t + u*u_x - 0.01*u_xx'; "
                               f"got {text!r}")  # fmt: skip
