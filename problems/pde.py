@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -37,14 +37,23 @@ from problems.core import (
     check_choice,
     check_dtype,
     check_int_option,
+    freeze,
     register_catalogue,
     register_problem,
+    thaw,
 )
 from problems.errors import BenchInputError
-from problems.network import MLPSpec, network_from_options
-from problems.reference import ComplexStepReference, taylor_coefficients
+from problems.network import MLPSpec, flatten, network_from_options, unflatten
+from problems.reference import (
+    COMPLEX_STEP,
+    ComplexStepReference,
+    batched,
+    check_directions,
+    complex_step_batch,
+    taylor_coefficients,
+)
 from problems.residual import TIME, Residual, parse_residual
-from problems.tolerances import EXACT_FLOAT64_TOLERANCE, exact_rounding
+from problems.tolerances import EXACT_FLOAT64_TOLERANCE, exact_rounding, usable_bound
 
 POINT_SEED = 11
 MAX_DIM = 1000
@@ -104,6 +113,17 @@ def _laplacian_only(problem) -> str | None:
     return None
 
 
+def _estimable(problem) -> str | None:
+    """hutchinson / stde: a Laplacian term the residual is affine in (so the estimate's error
+    enters the loss as the derived bias and variance, `estimator_error_bound`)."""
+    residual = problem.residual_spec
+    if not residual.plan.laplacian:
+        return "the residual has no Laplacian term lap(·) to estimate"
+    if not residual.affine_in_laplacian:
+        return "the residual is not affine in its Laplacian terms (the estimator's error bound assumes it)"
+    return None
+
+
 def _has_laplacian(problem) -> str | None:
     if problem.residual_spec.plan.laplacian:
         return None
@@ -123,7 +143,18 @@ STRATEGIES = register_catalogue(Catalogue("pde", [
              "derivatives along t by jvp", applies=_laplacian_only),
     Strategy("collapsed-taylor", "jet-for-pytorch's collapsed laplacian for Δ, standard jets for the "
              "other terms", applies=_has_laplacian),
+    Strategy("hutchinson", "stochastic Δ: mean of D²_v u over `samples` Rademacher v on the Laplacian's "
+             "coordinates per point (Taylor mode); the other terms exact", error="stochastic",
+             applies=_estimable),
+    Strategy("stde", "stochastic Taylor derivative estimator (Shi et al. 2024): Δ as |S|·mean of ∂ⱼ²u over "
+             "`samples` coordinates j drawn uniformly per point, one sparse jet each; the other terms exact",
+             error="stochastic", applies=_estimable),
 ], "nested-rev"))  # fmt: skip
+
+ESTIMATORS = ("hutchinson", "stde")
+DIRECTION_SEED = 20_241_203
+STATISTICAL_Z = 5.0
+"""Standard deviations allowed to a stochastic estimator (two-sided normal tail 6e-7)."""
 
 
 @register_problem
@@ -137,6 +168,7 @@ class PDEProblem(ComplexStepReference, Problem):
     output_names: str | None = None
     dim: int | None = None
     points: int = 1000
+    samples: int = 16
     width: int | None = None
     depth: int | None = None
     layers: str | None = None
@@ -171,6 +203,9 @@ class PDEProblem(ComplexStepReference, Problem):
                 raise BenchInputError(f"dim is an option of heat and allen-cahn, not {equation}")
             object.__setattr__(self, "equation", equation)
         check_int_option("points", self.points, "an integer ≥ 1")
+        check_int_option(
+            "samples", self.samples, "an integer ≥ 2 (hutchinson/stde samples per point)", minimum=2
+        )
         residual = self.residual_spec  # parses: a bad residual fails here, with its one line
         n_in, n_out = len(residual.inputs), len(residual.outputs)
         spec = network_from_options(self.layers, self.activation, width=self.width, depth=self.depth,
@@ -226,6 +261,49 @@ class PDEProblem(ComplexStepReference, Problem):
             values["lap"] = sum(directional[r][1] for r in plan.laplacian_directions)
         return values
 
+    # -- stochastic estimators of the Laplacian ------------------------------------------------
+    def estimator_directions(self, strategy: str) -> np.ndarray:
+        """`samples` directions per point, (points, samples, d_in), fixed by DIRECTION_SEED, with
+        E[D²_v u] = Δu: Rademacher on the Laplacian's coordinates S (hutchinson), or √|S|·eⱼ with j
+        uniform in S (stde: D² along it is |S|·∂ⱼ²u, a sparse jet)."""
+        coordinates = np.array(self.residual_spec.plan.laplacian)
+        rng = np.random.default_rng(DIRECTION_SEED)
+        V = np.zeros((self.points, self.samples, len(self.residual_spec.inputs)))
+        if strategy == "hutchinson":
+            V[..., coordinates] = rng.choice([-1.0, 1.0], size=(self.points, self.samples, len(coordinates)))
+        else:
+            j = rng.integers(len(coordinates), size=(self.points, self.samples))
+            np.put_along_axis(V, coordinates[j][..., None], math.sqrt(len(coordinates)), axis=-1)
+        return V
+
+    def laplacian_samples(self, params, V: np.ndarray) -> np.ndarray:
+        """D²_v u along each point's directions, (B, N, S, d_out): the per-sample estimates of Δu."""
+        X = self.grid()
+        return taylor_coefficients(params, self.network, X[:, None, :], V, 2)[2] * 2.0
+
+    def estimator_loss(self, params, V: np.ndarray) -> np.ndarray:
+        """The loss with Δu replaced by the sample mean along V, shape (B,)."""
+        values = self.derivative_values(params)
+        values["lap"] = self.laplacian_samples(params, V).mean(axis=-2)
+        components = self.residual_spec.evaluate(values, self.grid(), np)
+        return sum(r**2 for r in components).mean(axis=-1)
+
+    def estimator_statistics(self, strategy: str, params) -> dict[str, float]:
+        """Recorded with a stochastic case: samples per point, the relative standard deviation of
+        the per-point Δ estimate (over the S samples, / S, relative to the RMS of Δu) and the
+        estimated loss's relative error at the fixed directions."""
+        V = self.estimator_directions(strategy)
+        q = self.laplacian_samples(batched(params), V)[0]  # (N, S, m)
+        exact = self.derivative_values(batched(params))["lap"][0]
+        loss = float(self.loss(batched(params))[0])
+        estimate = float(self.estimator_loss(batched(params), V)[0])
+        return {
+            "estimator_samples": self.samples,
+            "estimator_rel_std": float(np.sqrt(np.mean(q.var(axis=1, ddof=1) / self.samples))
+                                       / np.sqrt(np.mean(exact**2))),
+            "estimator_loss_rel_err": abs(estimate - loss) / abs(loss),
+        }  # fmt: skip
+
     def point_losses(self, params) -> np.ndarray:
         """Σ_c r_c² at each point, shape (B, N) (complex-safe)."""
         components = self.residual_spec.evaluate(self.derivative_values(params), self.grid(), np)
@@ -241,6 +319,55 @@ class PDEProblem(ComplexStepReference, Problem):
         check_dtype(dtype)
         plan = self.residual_spec.plan
         condition = self.summation_condition(params)
+        stochastic = self.error_model(strategy) == "stochastic"
+        terms = len(plan.directions) + (self.samples if stochastic else 0)
         rounding = exact_rounding(self.network, plan.max_order + 2, self.points, condition, dtype,
-                                  EXACT_FLOAT64_TOLERANCE, extra_operations=len(plan.directions))  # fmt: skip
+                                  EXACT_FLOAT64_TOLERANCE, extra_operations=terms)  # fmt: skip
+        if stochastic:
+            bound = estimator_error_bound(self, strategy, freeze(params))
+            return Tolerance(rounding, statistical=usable_bound(bound, strategy, self, dtype,
+                                                                "raise samples or points"))  # fmt: skip
         return Tolerance(rounding)
+
+
+def _sample_variance(a: np.ndarray, axis: int) -> np.ndarray:
+    """Unbiased variance along `axis`, complex-analytic (numpy's var takes |·|² of complex data)."""
+    centred = a - a.mean(axis=axis, keepdims=True)
+    return (centred**2).sum(axis=axis) / (a.shape[axis] - 1)
+
+
+@lru_cache(maxsize=16)
+def estimator_error_bound(problem: PDEProblem, strategy: str, frozen_params: tuple) -> float:
+    """Statistical bound on the estimated loss's relative error: |bias| + STATISTICAL_Z·σ, for the
+    value and along the check directions w (the larger, as `compare` measures).
+
+    With Δu estimated by the mean of S independent samples Q_s (per point, all outputs), a residual
+    affine in Δ changes by a_c·δ (a_c = ∂r_c/∂Δ, δ = Q̄ − Δu), so L̂ − L = mean_n Σ_c (2 r_c a_c·δ +
+    (a_c·δ)²). The linear term has mean 0 and variance Var_s(ℓ)/S per point, ℓ_s = Σ_c 2 r_c a_c·Q_s;
+    the quadratic one is the bias b = mean_n Σ_c Var_s(a_c·Q)/S. Their derivatives along w (ℓ and b
+    are analytic in θ) come from one complex step per check direction: σ_w from Var_s(∂_w ℓ), the
+    bias ∂_w b. Valid when N·S is large enough for the central limit theorem.
+    """
+    params = thaw(frozen_params)
+    spec, residual = problem.network, problem.residual_spec
+    N, S = problem.points, problem.samples
+    w = check_directions(spec)
+    batch = unflatten(flatten(params, spec)[None, :] + 1j * COMPLEX_STEP * w, spec)
+    X = problem.grid()
+    with complex_step_batch():
+        values = problem.derivative_values(batch)
+        Q = problem.laplacian_samples(batch, problem.estimator_directions(strategy))  # (W, N, S, m)
+    r = residual.evaluate(values, X, np)
+    a = residual.laplacian_coefficients(values, X, np)  # [c][o] -> (W, N) or scalar
+    lap_outputs = residual.laplacian_outputs
+    aQ = [sum(np.asarray(a[c][o])[..., None] * Q[..., o] for o in lap_outputs) for c in range(len(r))]
+    ell = sum(2.0 * np.asarray(r[c])[..., None] * aQ[c] for c in range(len(r)))  # (W, N, S)
+    bias = sum(_sample_variance(x, axis=-1) for x in aQ).mean(axis=-1) / S  # (W,)
+    loss = sum(np.real(x[0]) ** 2 for x in r).mean()
+    value_sd = math.sqrt(np.sum(_sample_variance(np.real(ell[0]), axis=-1)) / S) / N
+    value_rel = (abs(np.real(bias[0])) + STATISTICAL_Z * value_sd) / loss
+    d_ell, d_bias = np.imag(ell) / COMPLEX_STEP, np.imag(bias) / COMPLEX_STEP
+    grad_sd = np.sqrt(np.sum(_sample_variance(d_ell, axis=-1), axis=-1) / S) / N  # (W,)
+    d_loss = np.imag(sum(x**2 for x in r).mean(axis=-1)) / COMPLEX_STEP
+    grad_rel = np.max(np.abs(d_bias) + STATISTICAL_Z * grad_sd) / max(np.max(np.abs(d_loss)), 1e-300)
+    return float(max(value_rel, grad_rel))

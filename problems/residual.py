@@ -76,17 +76,50 @@ class Residual:
     def has_laplacian(self) -> bool:
         return bool(self.plan.laplacian)
 
-    def evaluate(self, values: Mapping, X, xp) -> list:
-        """The components at the points: `values[α]` (…, d_out) holds ∂^α u (α = zeros: u),
-        `values["lap"]` the Laplacians, X (…, d_in) the coordinates; `xp` the array namespace."""
+    @cached_property
+    def _laplacian_symbols(self) -> dict[int, sympy.Symbol]:
+        return {t.output: sympy.Symbol(name) for name, t in self.terms if t.laplacian}
 
+    @property
+    def laplacian_outputs(self) -> tuple[int, ...]:
+        """The outputs whose Laplacian the residual reads."""
+        return tuple(sorted(self._laplacian_symbols))
+
+    @cached_property
+    def _laplacian_derivatives(self) -> tuple[dict[int, sympy.Expr], ...]:
+        return tuple(
+            {o: sympy.diff(c, s) for o, s in self._laplacian_symbols.items()} for c in self.components
+        )
+
+    @property
+    def affine_in_laplacian(self) -> bool:
+        """Whether every component is affine in the Laplacian terms (∂r/∂Δ free of every Δ)."""
+        symbols = set(self._laplacian_symbols.values())
+        return all(
+            not (d.free_symbols & symbols) for row in self._laplacian_derivatives for d in row.values()
+        )
+
+    def laplacian_coefficients(self, values: Mapping, X, xp) -> list[dict[int, object]]:
+        """∂r_c/∂Δu_o for each component c and Laplacian output o, evaluated like `evaluate`."""
+        out = []
+        for row in self._laplacian_derivatives:
+            out.append({o: self._evaluate_expression(d, values, X, xp) for o, d in row.items()})
+        return out
+
+    def _evaluate_expression(self, expr, values, X, xp):
         def leaf(name):
             t = self.term[name]
             if t.coordinate >= 0:
                 return X[..., t.coordinate]
             return (values["lap"] if t.laplacian else values[t.alpha])[..., t.output]
 
-        return [_evaluate(c, leaf, xp) for c in self.components]
+        return _evaluate(expr, leaf, xp)
+
+    def evaluate(self, values: Mapping, X, xp) -> list:
+        """The components at the points: `values[α]` (…, d_out) holds ∂^α u (α = zeros: u),
+        `values["lap"]` the Laplacians, X (…, d_in) the coordinates; `xp` the array namespace."""
+
+        return [self._evaluate_expression(c, values, X, xp) for c in self.components]
 
 
 def _evaluate(expr, leaf: Callable, xp):

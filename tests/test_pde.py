@@ -166,3 +166,37 @@ def test_bad_residuals_are_refused_with_one_line(options, message):
     with pytest.raises(BenchInputError) as raised:
         get_problem("pde", **options)
     assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "backend, strategies, options",
+    [
+        ("torch", ("hutchinson", "stde"), {"equation": "navier-stokes"}),
+        ("jax", ("stde",), {"equation": "heat"}),
+    ],
+)
+def test_estimators_are_exact_for_their_directions(backend, strategies, options):
+    """hutchinson / stde compute exactly the loss with Δ replaced by the mean over the problem's
+    fixed directions: value and complex-step gradient of `estimator_loss`."""
+    from problems.reference import complex_step_gradient, relative_error
+
+    problem = get_problem("pde", width=4, depth=3, points=8, samples=4, **options)
+    params = problem.init_params(0)
+    for strategy in strategies:
+        V = problem.estimator_directions(strategy)
+        value, grads = get_backend(backend).value_and_grad(problem, strategy)(params)
+        ref_value = float(problem.estimator_loss(batched(params), V)[0])
+        ref_grads = complex_step_gradient(
+            lambda p, V=V: problem.estimator_loss(p, V), params, problem.network
+        )
+        assert max(relative_error(value, grads, ref_value, ref_grads)) <= 1e-10, strategy
+
+
+def test_estimator_stays_within_its_derived_statistical_tolerance():
+    problem = get_problem("pde", equation="heat", dim=3, width=6, depth=3, points=64, samples=8)
+    params = problem.init_params(0)
+    value, grads = get_backend("torch").value_and_grad(problem, "hutchinson")(params)
+    error = max(problem.compare(params, value, grads)[:2])
+    assert 0 < error <= problem.tolerance("hutchinson", "float64", params)
+    with pytest.raises(BenchInputError, match="raise samples or points"):
+        problem.tolerance("stde", "float64", params)  # a bound above 0.5 is refused, not used

@@ -25,7 +25,8 @@ import numpy as np
 from jax.experimental.jet import jet
 
 from backends.jax_backend.core import apply_fn, compile_evaluation, jet_condition, registry
-from problems.partials import unit
+from problems.partials import DerivativePlan, unit
+from problems.pde import ESTIMATORS
 
 
 def _gather(level):
@@ -138,6 +139,21 @@ def forward_laplacian(f, plan):
     return values
 
 
+def laplacian_estimator(f, plan):
+    """hutchinson / stde: Δu as the mean of D²_v u over the point's sampled directions V (S, d),
+    one second-order jet each (vmapped); the other terms exact by `taylor`. The directions are the
+    problem's (`estimator_directions`): Rademacher, or √|S|·eⱼ (a one-hot jet: STDE's sparse jet;
+    the generic `apply` does not exploit the zeros in the first layer)."""
+    exact = taylor(f, DerivativePlan(plan.n_inputs, plan.multi_indices))
+
+    def values(params, x, V):
+        g = lambda y: f(params, y)
+        second = lambda v: jet(g, (x,), ([v, jnp.zeros_like(v)],))[1][1]
+        return {**exact(params, x), "lap": jnp.mean(jax.vmap(second)(V), axis=0)}
+
+    return values
+
+
 STRATEGIES = {
     "nested-rev": nested(lambda k: _reverse_level),
     "nested-fwd": nested(lambda k: _forward_level),
@@ -149,13 +165,17 @@ STRATEGIES = {
 
 
 def residual_loss(problem, values_fn):
-    """mean_n Σ_c r_c(xₙ)² with the values of `values_fn`, vmapped over the points."""
+    """mean_n Σ_c r_c(xₙ)² with the values of `values_fn(params, x, *per-point data)`, vmapped
+    over the points (and their data)."""
     residual = problem.residual_spec
 
-    def point_loss(params, x):
-        return sum(r**2 for r in residual.evaluate(values_fn(params, x), x, jnp))
+    def point_loss(params, x, *data):
+        return sum(r**2 for r in residual.evaluate(values_fn(params, x, *data), x, jnp))
 
-    return lambda params, X: jnp.mean(jax.vmap(point_loss, in_axes=(None, 0))(params, X))
+    def value(params, X, *data):
+        return jnp.mean(jax.vmap(point_loss, in_axes=(None, 0) + (0,) * len(data))(params, X, *data))
+
+    return value
 
 
 for _name, _make in STRATEGIES.items():
@@ -165,6 +185,24 @@ for _name, _make in STRATEGIES.items():
         return compile_evaluation(problem, dtype, device, variant, jax.value_and_grad(value), loss=value)
 
     registry.register("pde", _name, when=jet_condition if _name == "taylor" else None)(_build)
+
+for _name in ESTIMATORS:
+
+    def _build_estimator(problem, dtype, device, variant, _name=_name):
+        value = residual_loss(
+            problem, laplacian_estimator(apply_fn(problem.network), problem.residual_spec.plan)
+        )
+
+        def statistics(native):
+            return problem.estimator_statistics(
+                _name, {k: np.asarray(v, np.float64) for k, v in native.items()}
+            )
+
+        return compile_evaluation(problem, dtype, device, variant, jax.value_and_grad(value),
+                                  problem.estimator_directions(_name), loss=value,
+                                  extra_metrics=statistics)  # fmt: skip
+
+    registry.register("pde", _name, when=jet_condition)(_build_estimator)
 
 registry.unsupported(
     "pde",

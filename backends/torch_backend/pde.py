@@ -27,7 +27,8 @@ from backends.torch_backend.core import (
     registry,
     reverse_outer,
 )
-from problems.partials import unit
+from problems.partials import DerivativePlan, unit
+from problems.pde import ESTIMATORS
 
 
 def _gather(level, like):
@@ -148,6 +149,21 @@ def collapsed_taylor(f, plan, mock_x):
     return values
 
 
+def laplacian_estimator(f, plan, mock_x):
+    """hutchinson / stde: Δu as the mean of D²_v u over the point's sampled directions V (S, d) by
+    one collapsed jet (`jet(collapsed=True)` sums the second coefficient over the S directions as
+    it propagates, as the PINN's hutchinson); the other terms exact by standard jets."""
+    from jet import jet
+
+    cjet = jet(f, (mock_x,), collapsed=True)
+    exact = taylor(f, DerivativePlan(plan.n_inputs, plan.multi_indices), mock_x)
+
+    def values(x, V):
+        return {**exact(x), "lap": cjet((x, V, torch.zeros_like(x)))[2] / V.shape[0]}
+
+    return values
+
+
 STRATEGIES = {
     "nested-rev": nested(lambda k: _reverse_level),
     "nested-fwd": nested(lambda k: _forward_level),
@@ -158,24 +174,34 @@ STRATEGIES = {
 """name -> ((f, plan, mock_x) -> values(x)): the derivative values the residual reads at one point."""
 
 
-def _build(make):
+def _build(make, estimator: str | None = None):
+    """value and ∇θ of mean_n Σ_c r_c² by reverse mode; the loss alone on no-grad; an estimator
+    gets its per-point directions and records its statistics."""
+
     def build(problem, dtype, device, variant):
         s = Setup(problem, dtype, device, variant)
         apply = apply_fn(problem.network)
         f = lambda x: apply(s.params, x.unsqueeze(0)).squeeze(0)
         residual = problem.residual_spec
         values = make(f, residual.plan, s.X[0])
+        data = (s.tensor(problem.estimator_directions(estimator)),) if estimator else ()
 
-        def point_loss(x):
-            return sum(r**2 for r in residual.evaluate(values(x), x, torch))
+        def point_loss(x, *point_data):
+            return sum(r**2 for r in residual.evaluate(values(x, *point_data), x, torch))
 
-        value = lambda params: vmap(point_loss)(s.X).mean()
+        value = lambda params: vmap(point_loss)(s.X, *data).mean()
 
         def loss(params):
             with torch.no_grad():
                 return value(params)
 
-        metrics = lambda params: {"autograd_nodes": autograd_nodes(value(params))}
+        def metrics(params):
+            out = {"autograd_nodes": autograd_nodes(value(params))}
+            if estimator:
+                numpy_params = {k: v.detach().cpu().double().numpy() for k, v in params.items()}
+                out.update(problem.estimator_statistics(estimator, numpy_params))
+            return out
+
         return s.compiled(reverse_outer(s, value), loss=loss, metrics=metrics)
 
     return build
@@ -184,6 +210,9 @@ def _build(make):
 for _name, _make in STRATEGIES.items():
     jet_based = _name in ("taylor", "collapsed-taylor")
     registry.register("pde", _name, when=jet_condition if jet_based else None)(_build(_make))
+
+for _name in ESTIMATORS:
+    registry.register("pde", _name, when=jet_condition)(_build(laplacian_estimator, estimator=_name))
 
 registry.unsupported(
     "pde",
