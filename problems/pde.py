@@ -15,10 +15,10 @@ the outputs and their partial derivatives (`problems.residual`). Equations, inpu
 
 `points` collocation points are uniform in the domain from a fixed seed. The network is a tanh
 MLP with the equation's input and output widths (`width` 64, `depth` 4 by default, or `layers`
-and `activation`). The float64 reference uses no AD framework: every partial derivative the
-residual needs comes from hand-written Taylor propagation along the integer directions of
-`problems.partials` (pure ones along eᵢ, mixed ones by interpolation), the weight gradient by
-the complex step.
+and `activation`), or any model kind (`model=...` and its options, `problems.models`). The
+float64 reference uses no AD framework: every partial derivative the residual needs comes
+from hand-written Taylor propagation along the integer directions of `problems.partials`
+(pure ones along eᵢ, mixed ones by interpolation), the weight gradient by the complex step.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ from problems.core import (
     thaw,
 )
 from problems.errors import BenchInputError
-from problems.network import MLPSpec, flatten, network_from_options, unflatten
+from problems.models import ModelSpec, problem_model, settle_model
+from problems.network import flatten, unflatten
 from problems.reference import (
     COMPLEX_STEP,
     ComplexStepReference,
@@ -173,6 +174,11 @@ class PDEProblem(ComplexStepReference, Problem):
     depth: int | None = None
     layers: str | None = None
     activation: str = "tanh"
+    model: str = "mlp"
+    features: int | None = None
+    scale: float | None = None
+    blocks: int | None = None
+    alpha: float | None = None
     input_precision: str | None = None
 
     name = "pde"
@@ -208,14 +214,10 @@ class PDEProblem(ComplexStepReference, Problem):
         )
         residual = self.residual_spec  # parses: a bad residual fails here, with its one line
         n_in, n_out = len(residual.inputs), len(residual.outputs)
-        spec = network_from_options(self.layers, self.activation, width=self.width, depth=self.depth,
-                                    inputs=n_in, outputs=n_out, shorthand=(n_in, 64, 4, n_out))  # fmt: skip
-        for name, value in {
-            "layers": spec.layers,
-            "width": spec.hidden_width,
-            "depth": spec.n_layers,
-        }.items():
-            object.__setattr__(self, name, value)
+        spec = settle_model(self, width=self.width, depth=self.depth, inputs=n_in, outputs=n_out,
+                            shorthand=(n_in, 64, 4, n_out))  # fmt: skip
+        object.__setattr__(self, "width", spec.hidden_width)
+        object.__setattr__(self, "depth", spec.n_layers)
 
     # -- the residual ---------------------------------------------------------------------------
     @cached_property
@@ -227,8 +229,8 @@ class PDEProblem(ComplexStepReference, Problem):
         return parse_residual(spec.residual, spec.input_names(self.dim or 1), spec.outputs)
 
     @cached_property
-    def network(self) -> MLPSpec:
-        return MLPSpec(tuple(int(s) for s in self.layers.split("-")), self.activation)
+    def network(self) -> ModelSpec:
+        return problem_model(self)
 
     def domain(self) -> np.ndarray:
         """(d_in, 2) lower and upper bounds: t in [0, 1], the other inputs in the equation's space."""

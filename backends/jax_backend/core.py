@@ -93,11 +93,6 @@ def apply_fn(spec) -> Callable:
     return APPLY[spec.kind](spec)
 
 
-def apply_fn(spec) -> Callable:
-    """(params, x) -> U(x) of shape (d_out,) for ONE point x of shape (d_in,) (the model contract)."""
-    return lambda params, x: mlp(params, x, spec)
-
-
 def scalar_network(problem) -> Callable:
     """(params, x) -> U₁(x): the first output of the problem's network at one point."""
     apply = apply_fn(problem.network)

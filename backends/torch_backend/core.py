@@ -87,11 +87,6 @@ def apply_fn(spec) -> Callable:
     return APPLY[spec.kind](spec)
 
 
-def apply_fn(spec) -> Callable:
-    """(params, X) -> U(X) of shape (N, d_out) for a batch X of shape (N, d_in) (the model contract)."""
-    return lambda params, X: mlp(params, X, spec)
-
-
 def autograd_nodes(output: torch.Tensor) -> int:
     """Distinct nodes of the autograd graph behind `output` (every op recorded for the backward
     pass, including those of nested derivatives built with create_graph or torch.func): the
