@@ -2,6 +2,7 @@
 
     make advise LAYERS=2-64-64-2 ACTIVATION=tanh POINTS=1000 DEVICE=cpu   # or PARAMS=weights.npz
     python -m bench.advise --layers 2-64-64-2 --activation tanh --points 1000
+    make advise PROBLEM=pde EQUATION=kdv          # or RESIDUAL="u_t + u*u_x - 0.01*u_xx"
 
 Builds the sweep for that network (a TOML file written into the run directory: every strategy of
 the problem, both frameworks, JAX jit and PyTorch eager and torch.compile), runs it through the
@@ -26,8 +27,11 @@ from bench.run import check_devices
 from problems import DTYPES, catalogue, get_problem
 from problems.errors import BenchInputError, unknown_name
 
-PROBLEMS = ("penalty", "derivative-order", "poisson", "biharmonic")
+PROBLEMS = ("penalty", "derivative-order", "poisson", "biharmonic", "pde")
 """Problems with a `layers` option: the user's network can be put in them."""
+
+PDE_OPTIONS = ("equation", "residual", "input_names", "output_names", "dim")
+"""The pde problem's options that name the user's equation."""
 
 VARIANTS = {"jax": ["jit"], "torch": ["eager", "compile"]}
 """Compile modes run by default: JAX's op-by-op mode is left out (20–200× its jit time, never the
@@ -45,6 +49,13 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--activation", help="rbf, tanh, sin, softplus, silu or gelu (default: the problem's)")
     p.add_argument("--points", type=_integer, help="collocation points (default: the problem's)")
     p.add_argument("--params", help=".npz file with your weights W1..Wn, b1..bn (sets the layers)")
+    p.add_argument("--equation", help="pde: burgers, heat, allen-cahn, kdv or navier-stokes")
+    p.add_argument(
+        "--residual", help='pde: your residual, e.g. "u_t + u*u_x - 0.01*u_xx" (";" between components)'
+    )
+    p.add_argument("--input-names", help='pde: the residual\'s inputs (default "t,x")')
+    p.add_argument("--output-names", help='pde: the residual\'s outputs (default "u")')
+    p.add_argument("--dim", type=_integer, help="pde: spatial dimension of heat and allen-cahn")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--dtype", default="float32", help="float32 or float64")
     p.add_argument("--strategies", help="comma-separated subset (default: every strategy of the problem)")
@@ -77,6 +88,12 @@ def network_options(args) -> dict:
         options["activation"] = args.activation
     if args.points is not None:
         options["points"] = args.points
+    pde = {k: getattr(args, k) for k in PDE_OPTIONS if getattr(args, k) is not None}
+    if pde and args.problem != "pde":
+        raise BenchInputError(
+            f"{', '.join('--' + k.replace('_', '-') for k in pde)}: options of --problem pde"
+        )
+    options.update(pde)
     problem = get_problem(args.problem, **options)
     return {"layers": problem.layers, "activation": problem.activation, **{
         k: v for k, v in options.items() if k not in ("layers", "activation")}}  # fmt: skip
