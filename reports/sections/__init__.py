@@ -25,6 +25,7 @@ SECTION_MODULES = (
     "reports.sections.ude",
     "reports.sections.order_scaling",
     "reports.sections.pinn",
+    "reports.sections.pde",
     "reports.sections.cost",
     "reports.sections.correctness",
     "reports.sections.code",
