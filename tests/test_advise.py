@@ -51,6 +51,8 @@ def test_bad_input_gets_one_error_line(tmp_path, capsys):
         (["--points", "1"], "points must be an integer ≥ 2"),
         (["--problem", "poisson", "--layers", "3-8-2"], "contradicts 1 output"),
         (["--strategies", "rev-over-sideways"], "valid penalty strategies"),
+        (["--equation", "kdv"], "--equation: options of --problem pde"),
+        (["--problem", "pde", "--residual", "u_t + w_x"], "unknown name 'w_x'"),
     ]:
         assert advise([*args, "--out", str(tmp_path / "never")]) == 2, args
         err = capsys.readouterr().err.strip().splitlines()
@@ -66,3 +68,14 @@ def test_large_networks_leave_out_fwd_over_fwd(tmp_path, capsys):
     args, _ = parse_args(["--layers", "2-64-64-2"])
     names, notes = strategies(args, {"layers": "2-64-64-2", "activation": "rbf"})
     assert "fwd-over-fwd" not in names and "rev-over-rev" in names and "4,482 parameters" in notes[0]
+
+
+def test_advise_takes_your_pde(tmp_path):
+    """EQUATION / RESIDUAL reach the sweep: the pde problem with the user's residual, every strategy."""
+    from bench.advise import network_options, parse_args, strategies, sweep_entries, to_toml
+
+    args, _ = parse_args(["--problem", "pde", "--residual", "u_t + u*u_x - 0.01*u_xx", "--layers", "2-8-1"])
+    options = network_options(args)
+    names, _ = strategies(args, options)
+    text = to_toml(sweep_entries(args, options, names), "test")
+    assert 'residual = "u_t + u*u_x - 0.01*u_xx"' in text and "taylor" in names and "stde" in names
