@@ -40,6 +40,7 @@ from problems.core import (
     freeze,
     register_catalogue,
     register_problem,
+    spellings,
     thaw,
 )
 from problems.errors import BenchInputError
@@ -131,7 +132,7 @@ def _has_laplacian(problem) -> str | None:
     return "the residual has no Laplacian term lap(·): collapsed Taylor mode would be standard taylor"
 
 
-STRATEGIES = register_catalogue(Catalogue("pde", [
+_STRATEGIES = [
     Strategy("nested-rev", "reverse over reverse, one coordinate per nesting level: each level's jacrev "
              "gives every child of every needed multi-index at once"),
     Strategy("nested-fwd", "forward over forward: one jvp along eᵢ per level and distinct coordinate, "
@@ -150,6 +151,11 @@ STRATEGIES = register_catalogue(Catalogue("pde", [
     Strategy("stde", "stochastic Taylor derivative estimator (Shi et al. 2024): Δ as |S|·mean of ∂ⱼ²u over "
              "`samples` coordinates j drawn uniformly per point, one sparse jet each; the other terms exact",
              error="stochastic", applies=_estimable),
+]  # fmt: skip
+_INTERPRETED = "PyTorch: jet-for-pytorch's interpreter at every call (graph not captured)"
+STRATEGIES = register_catalogue(Catalogue("pde", _STRATEGIES + [
+    entry for strategy in _STRATEGIES if strategy.name in ("taylor", "collapsed-taylor", "hutchinson", "stde")
+    for entry in spellings(strategy, ("interpreted", _INTERPRETED, ("torch",)))
 ], "nested-rev"))  # fmt: skip
 
 ESTIMATORS = ("hutchinson", "stde")

@@ -15,12 +15,11 @@ from bench.cases import expand, load_sweep
 from problems import CATALOGUES, BenchInputError, Strategy, catalogue, get_problem
 from problems.core import spellings
 
-KINDS = sorted(kind for kind, entry in CATALOGUES.items()
-               if not isinstance(entry, str) and any(s.spelling_of for s in entry.values()))  # fmt: skip
-"""The kinds with named spellings (the PDE residual's strategies have none yet)."""
-INSTANCES = {"penalty": {}, "derivative-order": {"order": 2}, "laplacian": {}, "biharmonic": {}}
+KINDS = sorted(kind for kind, entry in CATALOGUES.items() if not isinstance(entry, str))
+INSTANCES = {"penalty": {}, "derivative-order": {"order": 2}, "laplacian": {}, "biharmonic": {},
+             "pde": {"equation": "heat"}}  # fmt: skip
 PROBLEM_OF_KIND = {"penalty": "penalty", "derivative-order": "derivative-order", "laplacian": "poisson",
-                   "biharmonic": "biharmonic"}  # fmt: skip
+                   "biharmonic": "biharmonic", "pde": "pde"}  # fmt: skip
 
 
 def _spellings(kind):

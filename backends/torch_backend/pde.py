@@ -174,9 +174,11 @@ STRATEGIES = {
 """name -> ((f, plan, mock_x) -> values(x)): the derivative values the residual reads at one point."""
 
 
-def _build(make, estimator: str | None = None):
+def _build(make, estimator: str | None = None, captured: bool = False):
     """value and ∇θ of mean_n Σ_c r_c² by reverse mode; the loss alone on no-grad; an estimator
-    gets its per-point directions and records its statistics."""
+    gets its per-point directions and records its statistics. The derivative values of all
+    points come from one vmapped call; a jet-based one is captured once as an FX graph
+    (`jet.capture_graph`, as the PINN's jet operators), its parameters read by reference."""
 
     def build(problem, dtype, device, variant):
         s = Setup(problem, dtype, device, variant)
@@ -185,18 +187,28 @@ def _build(make, estimator: str | None = None):
         residual = problem.residual_spec
         values = make(f, residual.plan, s.X[0])
         data = (s.tensor(problem.estimator_directions(estimator)),) if estimator else ()
+        keys = [(0,) * residual.plan.n_inputs, *residual.plan.multi_indices]
+        keys += ["lap"] if residual.plan.laplacian else []
+        batched = vmap(lambda x, *point_data: tuple(values(x, *point_data)[k] for k in keys))
+        args, static = (s.X, *data), {}
+        if captured:
+            from jet import capture_graph
 
-        def point_loss(x, *point_data):
-            return sum(r**2 for r in residual.evaluate(values(x, *point_data), x, torch))
+            graph, in_spec = capture_graph(batched, args)
+            flat = in_spec.flatten_up_to(args)
+            batched, args = (lambda *a: graph(*flat)), ()
+            static["program_ops"] = len(graph.graph.nodes)
 
-        value = lambda params: vmap(point_loss)(s.X, *data).mean()
+        def value(params):
+            derivatives = dict(zip(keys, batched(*args)))
+            return sum(r**2 for r in residual.evaluate(derivatives, s.X, torch)).mean()
 
         def loss(params):
             with torch.no_grad():
                 return value(params)
 
         def metrics(params):
-            out = {"autograd_nodes": autograd_nodes(value(params))}
+            out = {"autograd_nodes": autograd_nodes(value(params)), **static}
             if estimator:
                 numpy_params = {k: v.detach().cpu().double().numpy() for k, v in params.items()}
                 out.update(problem.estimator_statistics(estimator, numpy_params))
@@ -209,10 +221,20 @@ def _build(make, estimator: str | None = None):
 
 for _name, _make in STRATEGIES.items():
     jet_based = _name in ("taylor", "collapsed-taylor")
-    registry.register("pde", _name, when=jet_condition if jet_based else None)(_build(_make))
+    registry.register("pde", _name, when=jet_condition if jet_based else None)(
+        _build(_make, captured=jet_based)
+    )
+
+    if jet_based:
+        registry.register("pde", f"{_name}:interpreted", when=jet_condition)(_build(_make))
 
 for _name in ESTIMATORS:
-    registry.register("pde", _name, when=jet_condition)(_build(laplacian_estimator, estimator=_name))
+    registry.register("pde", f"{_name}:interpreted", when=jet_condition)(
+        _build(laplacian_estimator, estimator=_name)
+    )
+    registry.register("pde", _name, when=jet_condition)(
+        _build(laplacian_estimator, estimator=_name, captured=True)
+    )
 
 registry.unsupported(
     "pde",
