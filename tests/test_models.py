@@ -50,10 +50,14 @@ def test_parameter_names_and_shapes_follow_the_issue():
     pirate = model_from_options({"model": "pirate", "layers": "3-8-1", "blocks": 3, "activation": "tanh"})
     shapes = pirate.param_shapes()
     assert shapes["W3c"] == (3, 8) and shapes["alpha3"] == (1,) and "B" not in shapes
-    assert all(np.all(v == 0) for k, v in pirate.init_params(0).items() if k.startswith("alpha"))  # the paper's
+    assert all(
+        np.all(v == 0) for k, v in pirate.init_params(0).items() if k.startswith("alpha")
+    )  # the paper's
     resnet = model_from_options({**KINDS["resnet"], "activation": "tanh"})
     assert resnet.param_shapes()["W2b"] == (5, 5) and resnet.param_shapes()["Wout"] == (2, 5)
-    B = model_from_options({**KINDS["fourier"], "features": 400, "scale": 10.0, "activation": "tanh"}).init_params(0)
+    B = model_from_options(
+        {**KINDS["fourier"], "features": 400, "scale": 10.0, "activation": "tanh"}
+    ).init_params(0)
     assert 9.0 < np.std(B["B"]) < 11.0  # N(0, s²)
 
 
