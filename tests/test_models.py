@@ -171,7 +171,7 @@ def test_npz_exchange_uses_each_kinds_names(kind, tmp_path):
     assert all(np.array_equal(loaded[k], params[k]) for k in params)
     if kind != "mlp":
         assert params_options(str(path), {"model": kind}) == {}  # the spec, not the file, sets the widths
-        other = model_from_options({**KINDS[kind], "layers": "2-7-2" if kind in ("pirate", "resnet") else "2-7-7-2",
-                                    "activation": "tanh"})  # fmt: skip
+        layers = "2-7-2" if kind in ("pirate", "resnet") else "2-7-7-2"
+        other = model_from_options({**KINDS[kind], "layers": layers, "activation": "tanh"})
         with pytest.raises(BenchInputError, match="shape"):
             load_params(path, other)
