@@ -21,9 +21,17 @@ BENCH_ARGS := --set $(SET) --device $(DEVICE) $(if $(SHARD),--shard $(SHARD)) $(
 	$(if $(TRAIN_ITERS),--train-iters $(TRAIN_ITERS)) $(ARGS)
 
 # Advise options (bench/advise.py): LAYERS (e.g. 2-64-64-2), ACTIVATION, POINTS, PARAMS (.npz weights),
-# PROBLEM (penalty, derivative-order, poisson, biharmonic), DTYPE, DEVICE, OUT, ARGS (bench.run options).
+# MODEL (mlp, fourier, modified-mlp, pirate, resnet) with FEATURES, SCALE, BLOCKS, ALPHA (the kind's options),
+# PROBLEM (penalty, derivative-order, poisson, biharmonic, pde), DTYPE, DEVICE, OUT, ARGS (bench.run options);
+# for PROBLEM=pde: EQUATION (burgers, heat, allen-cahn, kdv, navier-stokes) or RESIDUAL="u_t + u*u_x - 0.01*u_xx"
+# with INPUT_NAMES (default t,x) and OUTPUT_NAMES (default u), DIM (heat, allen-cahn).
 ADVISE_ARGS := $(if $(PROBLEM),--problem $(PROBLEM)) $(if $(LAYERS),--layers $(LAYERS)) \
+	$(if $(EQUATION),--equation $(EQUATION)) $(if $(RESIDUAL),--residual '$(RESIDUAL)') \
+	$(if $(INPUT_NAMES),--input-names $(INPUT_NAMES)) $(if $(OUTPUT_NAMES),--output-names $(OUTPUT_NAMES)) \
+	$(if $(DIM),--dim $(DIM)) \
 	$(if $(ACTIVATION),--activation $(ACTIVATION)) $(if $(POINTS),--points $(POINTS)) \
+	$(if $(MODEL),--model $(MODEL)) $(if $(FEATURES),--features $(FEATURES)) $(if $(SCALE),--scale $(SCALE)) \
+	$(if $(BLOCKS),--blocks $(BLOCKS)) $(if $(ALPHA),--alpha $(ALPHA)) \
 	$(if $(PARAMS),--params $(PARAMS)) $(if $(DTYPE),--dtype $(DTYPE)) --device $(DEVICE) \
 	$(if $(OUT),--out $(OUT)) $(ARGS)
 

@@ -1,7 +1,9 @@
 """One command for a user's question, "which AD strategy for my network?":
 
     make advise LAYERS=2-64-64-2 ACTIVATION=tanh POINTS=1000 DEVICE=cpu   # or PARAMS=weights.npz
+    make advise MODEL=fourier LAYERS=2-64-64-1 FEATURES=32 SCALE=5 PROBLEM=poisson
     python -m bench.advise --layers 2-64-64-2 --activation tanh --points 1000
+    make advise PROBLEM=pde EQUATION=kdv          # or RESIDUAL="u_t + u*u_x - 0.01*u_xx"
 
 Builds the sweep for that network (a TOML file written into the run directory: every strategy of
 the problem in every spelling, i.e. way of writing it (`fwd-over-rev:func`), both frameworks, JAX
@@ -25,12 +27,16 @@ from pathlib import Path
 from bench.cases import expand, params_options
 from bench.driver import ROOT
 from bench.run import check_devices
-from problems import DTYPES, catalogue, get_problem
+from problems import DTYPES, MODEL_KINDS, catalogue, get_problem
 from problems.errors import BenchInputError, unknown_name
+from problems.models import MODEL_OPTIONS
 from reports.runs import DECISION_FILE
 
-PROBLEMS = ("penalty", "derivative-order", "poisson", "biharmonic")
+PROBLEMS = ("penalty", "derivative-order", "poisson", "biharmonic", "pde")
 """Problems with a `layers` option: the user's network can be put in them."""
+
+PDE_OPTIONS = ("equation", "residual", "input_names", "output_names", "dim")
+"""The pde problem's options that name the user's equation."""
 
 VARIANTS = {"jax": ["jit"], "torch": ["eager", "compile"]}
 """Compile modes run by default: JAX's op-by-op mode is left out (20–200× its jit time, never the
@@ -60,8 +66,20 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--problem", default="penalty", help=f"one of {', '.join(PROBLEMS)} (default penalty)")
     p.add_argument("--layers", help='widths from input to output, e.g. "2-64-64-2" (default: the problem\'s)')
     p.add_argument("--activation", help="rbf, tanh, sin, softplus, silu or gelu (default: the problem's)")
+    p.add_argument("--model", help=f"model kind: {', '.join(MODEL_KINDS)} (default mlp)")
+    p.add_argument("--features", type=_integer, help="Fourier features m (fourier; optional for pirate)")
+    p.add_argument("--scale", type=_number, help="Fourier scale s: B ~ N(0, s²) (with --features)")
+    p.add_argument("--blocks", type=_integer, help="residual blocks (pirate, resnet)")
+    p.add_argument("--alpha", type=_number, help="initial α of PirateNet's blocks (default 0)")
     p.add_argument("--points", type=_integer, help="collocation points (default: the problem's)")
     p.add_argument("--params", help=".npz file with your weights W1..Wn, b1..bn (sets the layers)")
+    p.add_argument("--equation", help="pde: burgers, heat, allen-cahn, kdv or navier-stokes")
+    p.add_argument(
+        "--residual", help='pde: your residual, e.g. "u_t + u*u_x - 0.01*u_xx" (";" between components)'
+    )
+    p.add_argument("--input-names", help='pde: the residual\'s inputs (default "t,x")')
+    p.add_argument("--output-names", help='pde: the residual\'s outputs (default "u")')
+    p.add_argument("--dim", type=_integer, help="pde: spatial dimension of heat and allen-cahn")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--dtype", default="float32", help="float32 or float64")
     p.add_argument("--strategies", help="comma-separated subset (default: every strategy of the problem)")
@@ -80,6 +98,13 @@ def _integer(text: str):
         return text  # refused by the problem, with the valid range
 
 
+def _number(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text  # refused by the model, with what it takes
+
+
 def network_options(args) -> dict:
     """The problem options naming the user's network, validated (BenchInputError otherwise)."""
     if args.problem not in PROBLEMS:
@@ -88,18 +113,27 @@ def network_options(args) -> dict:
     if args.dtype not in DTYPES:
         raise unknown_name("dtype", args.dtype, DTYPES)
     options = {}
-    if args.params:  # the file's widths; a --layers that names another network is an error
-        asked = {"layers": [args.layers]} if args.layers else None
-        (options["layers"],) = params_options(args.params, asked)["layers"]
+    if args.params:  # an MLP file's widths; a --layers that names another network is an error
+        asked = {"layers": [args.layers]} if args.layers else {}
+        implied = params_options(args.params, asked | ({"model": args.model} if args.model else {}))
+        if implied or args.layers:
+            options["layers"] = implied["layers"][0] if implied else args.layers
     elif args.layers:
         options["layers"] = args.layers
     if args.activation:
         options["activation"] = args.activation
     if args.points is not None:
         options["points"] = args.points
+    options |= {name: getattr(args, name) for name in MODEL_OPTIONS if getattr(args, name) is not None}
+    pde = {k: getattr(args, k) for k in PDE_OPTIONS if getattr(args, k) is not None}
+    if pde and args.problem != "pde":
+        raise BenchInputError(
+            f"{', '.join('--' + k.replace('_', '-') for k in pde)}: options of --problem pde"
+        )
+    options.update(pde)
     problem = get_problem(args.problem, **options)
-    return {"layers": problem.layers, "activation": problem.activation, **{
-        k: v for k, v in options.items() if k not in ("layers", "activation")}}  # fmt: skip
+    model = {k: v for k, v in problem.network.options().items() if k != "model" or v != "mlp"}
+    return model | {k: v for k, v in options.items() if k not in model and k not in MODEL_OPTIONS}
 
 
 def strategies(args, options: dict) -> tuple[list[str] | str, list[str], list[str]]:
@@ -185,7 +219,7 @@ def main(argv=None) -> int:
     # one user configuration: every way of writing a strategy is a candidate for the answer
     (out / DECISION_FILE).write_text(json.dumps({"spellings_compete": not args.no_spellings}) + "\n")
     n_params = get_problem(args.problem, **options).network.n_params
-    network = f"{options['layers']} ({options['activation']}, {n_params:,} parameters)"
+    network = f"{get_problem(args.problem, **options).network.label} ({n_params:,} parameters)"
     print(f"advise: {args.problem} on {network}, {args.dtype}, {args.device}: {len(cases)} cases; "
           f"sweep {sweep}", flush=True)  # fmt: skip
     for note in notes:

@@ -54,6 +54,8 @@ def test_bad_input_gets_one_error_line(tmp_path, capsys):
         (["--points", "1"], "points must be an integer ≥ 2"),
         (["--problem", "poisson", "--layers", "3-8-2"], "contradicts 1 output"),
         (["--strategies", "rev-over-sideways"], "valid penalty strategies"),
+        (["--equation", "kdv"], "--equation: options of --problem pde"),
+        (["--problem", "pde", "--residual", "u_t + w_x"], "unknown name 'w_x'"),
     ]:
         assert advise([*args, "--out", str(tmp_path / "never")]) == 2, args
         err = capsys.readouterr().err.strip().splitlines()
@@ -80,3 +82,16 @@ def test_large_networks_leave_out_fwd_over_fwd_however_it_is_written(tmp_path, c
     assert {"rev-over-rev", "fwd-over-rev:func", "fwd-over-rev:per-point"} <= run
     small, _ = parse_args(["--layers", "2-8-2"])
     assert strategies(small, {"layers": "2-8-2", "activation": "rbf"})[1] == []
+
+
+def test_advise_takes_your_pde(tmp_path):
+    """EQUATION / RESIDUAL reach the sweep: the pde problem with the user's residual, every strategy."""
+    from bench.advise import network_options, parse_args, strategies, sweep_entries, to_toml
+
+    args, _ = parse_args(["--problem", "pde", "--residual", "u_t + u*u_x - 0.01*u_xx", "--layers", "2-8-1"])
+    options = network_options(args)
+    names, left_out, _ = strategies(args, options)
+    entries = sweep_entries(args, options, names, left_out)
+    text = to_toml(entries, "test")
+    run = {c.strategy for e in entries for c in expand(e)}
+    assert 'residual = "u_t + u*u_x - 0.01*u_xx"' in text and {"taylor", "stde"} <= run

@@ -16,9 +16,10 @@ from problems import CATALOGUES, BenchInputError, Strategy, catalogue, get_probl
 from problems.core import spellings
 
 KINDS = sorted(kind for kind, entry in CATALOGUES.items() if not isinstance(entry, str))
-INSTANCES = {"penalty": {}, "derivative-order": {"order": 2}, "laplacian": {}, "biharmonic": {}}
+INSTANCES = {"penalty": {}, "derivative-order": {"order": 2}, "laplacian": {}, "biharmonic": {},
+             "pde": {"equation": "heat"}}  # fmt: skip
 PROBLEM_OF_KIND = {"penalty": "penalty", "derivative-order": "derivative-order", "laplacian": "poisson",
-                   "biharmonic": "biharmonic"}  # fmt: skip
+                   "biharmonic": "biharmonic", "pde": "pde"}  # fmt: skip
 
 
 def _spellings(kind):

@@ -1,0 +1,212 @@
+"""JAX strategies for the PDE residual loss mean_n Σ_c r_c(xₙ)².
+
+Each strategy turns the per-point network `f(params, x) -> (d_out,)` and the residual's
+`DerivativePlan` into `values(params, x)`: a dict of exactly what the residual reads (zeros -> u,
+each needed multi-index α -> ∂^α u, "lap" -> Δu), every distinct multi-index computed once:
+
+* nested-rev / nested-fwd / fwd-over-rev walk the plan's nesting tree level by level; level k is
+  one `jacrev` (all coordinates of every parent at once) or one `jvp` per distinct coordinate
+  (shared by every parent) of level k − 1, which returns its own values as `has_aux` output, so
+  lower orders are not recomputed outside the nest.
+* taylor propagates one jet along each of the plan's integer directions, of the highest order
+  needed there; pure derivatives are jets along eᵢ, mixed ones the plan's interpolation.
+* forward-laplacian is folx's forward Laplacian over the Laplacian's coordinates (value,
+  Jacobian and Δ in one pass), with a jvp for first derivatives along the others.
+
+The residual is evaluated by `Residual.evaluate` with jax.numpy; the loss is vmapped over the
+points and its weight gradient is reverse mode, jit-compiled once by `compile_evaluation`.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental.jet import jet
+
+from backends.jax_backend.core import apply_fn, compile_evaluation, jet_condition, registry
+from problems.partials import DerivativePlan, unit
+from problems.pde import ESTIMATORS
+
+
+def _gather(level):
+    parents = np.array([p for _, p, _ in level])
+    coordinates = np.array([i for *_, i in level])
+    return parents, coordinates
+
+
+def _reverse_level(F, level, d):
+    """Level k from level k − 1 by one jacrev: J[p, :, i] is ∂ᵢ of parent p."""
+    parents, coordinates = _gather(level)
+
+    def Fk(y):
+        J, lower = jax.jacrev(F, has_aux=True)(y)  # (P, m, d)
+        v = J[parents, :, coordinates]
+        return v, (*lower, v)
+
+    return Fk
+
+
+def _forward_level(F, level, d):
+    """Level k from level k − 1 by one jvp per distinct coordinate, vmapped, shared by all parents."""
+    parents, coordinates = _gather(level)
+    distinct = sorted(set(coordinates.tolist()))
+    along = np.array([distinct.index(i) for i in coordinates])
+
+    def Fk(y):
+        E = jnp.eye(d, dtype=y.dtype)[np.array(distinct)]
+        tangents, lower = jax.vmap(lambda e: jax.jvp(F, (y,), (e,), has_aux=True)[1:], out_axes=(0, None))(E)
+        v = tangents[along, parents]  # tangents (D, P, m)
+        return v, (*lower, v)
+
+    return Fk
+
+
+def nested(step_for_level):
+    """A nested strategy: `step_for_level(k)` builds level k (`_reverse_level`, `_forward_level`)."""
+
+    def make(f, plan):
+        def values(params, x):
+            def F(y):
+                v = f(params, y)[None]
+                return v, (v,)
+
+            for k, level in enumerate(plan.levels[1:], start=1):
+                F = step_for_level(k)(F, level, x.shape[0])
+            _, outs = F(x)
+            out = {
+                alpha: v[pos] for level, v in zip(plan.levels, outs) for pos, (alpha, *_) in enumerate(level)
+            }
+            if plan.laplacian:
+                second = [alpha for alpha, *_ in plan.levels[2]]
+                rows = np.array([second.index(unit(plan.n_inputs, i, 2)) for i in plan.laplacian])
+                out["lap"] = jnp.sum(outs[2][rows], axis=0)
+            return out
+
+        return values
+
+    return make
+
+
+def taylor(f, plan):
+    """One jet along each of the plan's directions (grouped by order, vmapped); ∂^α u combined."""
+    groups = {}
+    for r, (_, K) in enumerate(plan.directions):
+        groups.setdefault(K, []).append(r)
+    where = {r: (K, j) for K, rs in groups.items() for j, r in enumerate(rs)}
+
+    def values(params, x):
+        g = lambda y: f(params, y)
+        series = {}
+        for K, rs in groups.items():
+            V = jnp.asarray(np.array([plan.directions[r][0] for r in rs], dtype=float), dtype=x.dtype)
+            jets = lambda v, K=K: jet(g, (x,), ([v] + [jnp.zeros_like(v)] * (K - 1),))[1]
+            series[K] = jax.vmap(jets)(V)  # K arrays (R_K, m): D¹ … D^K along each direction
+        out = {(0,) * plan.n_inputs: g(x)}
+        for alpha, combination in plan.combinations.items():
+            k = sum(alpha)
+            out[alpha] = sum(c * series[where[r][0]][k - 1][where[r][1]] for r, c in combination)
+        if plan.laplacian:
+            parts = {}
+            for r in plan.laplacian_directions:
+                parts.setdefault(where[r][0], []).append(where[r][1])
+            out["lap"] = sum(jnp.sum(series[K][1][np.array(js)], axis=0) for K, js in parts.items())
+        return out
+
+    return values
+
+
+def forward_laplacian(f, plan):
+    """folx over the Laplacian's coordinates S (u, ∇_S u, Δu together); ∂u/∂xᵢ for i ∉ S by jvp."""
+    from folx import forward_laplacian as folx_laplacian
+
+    S = np.array(plan.laplacian)
+    position = {int(i): j for j, i in enumerate(S)}
+
+    def values(params, x):
+        g = lambda y: f(params, y)
+        result = folx_laplacian(lambda xs: g(x.at[S].set(xs)))(x[S])
+        jacobian = result.jacobian.dense_array  # (|S|, m)
+        out = {(0,) * plan.n_inputs: result.x, "lap": result.laplacian}
+        for alpha in plan.multi_indices:
+            i = alpha.index(1)
+            if i in position:
+                out[alpha] = jacobian[position[i]]
+            else:
+                out[alpha] = jax.jvp(g, (x,), (jnp.eye(x.shape[0], dtype=x.dtype)[i],))[1]
+        return out
+
+    return values
+
+
+def laplacian_estimator(f, plan):
+    """hutchinson / stde: Δu as the mean of D²_v u over the point's sampled directions V (S, d),
+    one second-order jet each (vmapped); the other terms exact by `taylor`. The directions are the
+    problem's (`estimator_directions`): Rademacher, or √|S|·eⱼ (a one-hot jet: STDE's sparse jet;
+    the generic `apply` does not exploit the zeros in the first layer)."""
+    exact = taylor(f, DerivativePlan(plan.n_inputs, plan.multi_indices))
+
+    def values(params, x, V):
+        g = lambda y: f(params, y)
+        second = lambda v: jet(g, (x,), ([v, jnp.zeros_like(v)],))[1][1]
+        return {**exact(params, x), "lap": jnp.mean(jax.vmap(second)(V), axis=0)}
+
+    return values
+
+
+STRATEGIES = {
+    "nested-rev": nested(lambda k: _reverse_level),
+    "nested-fwd": nested(lambda k: _forward_level),
+    "fwd-over-rev": nested(lambda k: _reverse_level if k == 1 else _forward_level),
+    "taylor": taylor,
+    "forward-laplacian": forward_laplacian,
+}
+"""name -> ((f, plan) -> values(params, x)): the derivative values the residual reads."""
+
+
+def residual_loss(problem, values_fn):
+    """mean_n Σ_c r_c(xₙ)² with the values of `values_fn(params, x, *per-point data)`, vmapped
+    over the points (and their data)."""
+    residual = problem.residual_spec
+
+    def point_loss(params, x, *data):
+        return sum(r**2 for r in residual.evaluate(values_fn(params, x, *data), x, jnp))
+
+    def value(params, X, *data):
+        return jnp.mean(jax.vmap(point_loss, in_axes=(None, 0) + (0,) * len(data))(params, X, *data))
+
+    return value
+
+
+for _name, _make in STRATEGIES.items():
+
+    def _build(problem, dtype, device, variant, _make=_make):
+        value = residual_loss(problem, _make(apply_fn(problem.network), problem.residual_spec.plan))
+        return compile_evaluation(problem, dtype, device, variant, jax.value_and_grad(value), loss=value)
+
+    registry.register("pde", _name, when=jet_condition if _name == "taylor" else None)(_build)
+
+for _name in ESTIMATORS:
+
+    def _build_estimator(problem, dtype, device, variant, _name=_name):
+        value = residual_loss(
+            problem, laplacian_estimator(apply_fn(problem.network), problem.residual_spec.plan)
+        )
+
+        def statistics(native):
+            return problem.estimator_statistics(
+                _name, {k: np.asarray(v, np.float64) for k, v in native.items()}
+            )
+
+        return compile_evaluation(problem, dtype, device, variant, jax.value_and_grad(value),
+                                  problem.estimator_directions(_name), loss=value,
+                                  extra_metrics=statistics)  # fmt: skip
+
+    registry.register("pde", _name, when=jet_condition)(_build_estimator)
+
+registry.unsupported(
+    "pde",
+    "collapsed-taylor",
+    "jax.experimental.jet has no collapsed mode and no JAX library offers collapsed Taylor mode; folx's "
+    "forward Laplacian is the collapsed second-order propagation and is measured as forward-laplacian",
+)

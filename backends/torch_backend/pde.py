@@ -1,0 +1,244 @@
+"""PyTorch strategies for the PDE residual loss mean_n Σ_c r_c(xₙ)².
+
+The same plan as the JAX module (see there): each strategy turns the per-point network
+f(x) -> (d_out,) (the model's batched `apply` on x[None], over the `Setup`'s persistent parameter
+leaves) and the residual's `DerivativePlan` into `values(x)`, the dict of exactly what the residual
+reads, every distinct multi-index once; `torch.func.vmap` maps it over the points and the weight
+gradient is reverse mode (`torch.autograd.grad`).
+
+* nested-rev / nested-fwd / fwd-over-rev: `torch.func.jacrev` / `jvp` level by level with
+  `has_aux`, as in JAX.
+* taylor: jet-for-pytorch's standard jets along the plan's integer directions.
+* collapsed-taylor: jet-for-pytorch's collapsed `laplacian`, restricted to the Laplacian's
+  coordinates by its `weighting` (C = S Sᵀ, S the coordinate selector), standard jets for the
+  other terms.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.func import jacrev, jvp, vmap
+
+from backends.torch_backend.core import (
+    Setup,
+    apply_fn,
+    autograd_nodes,
+    jet_condition,
+    registry,
+    reverse_outer,
+)
+from problems.partials import DerivativePlan, unit
+from problems.pde import ESTIMATORS
+
+
+def _gather(level, like):
+    parents = torch.tensor([p for _, p, _ in level], device=like.device)
+    coordinates = torch.tensor([i for *_, i in level], device=like.device)
+    return parents, coordinates
+
+
+def _reverse_level(F, level):
+    def Fk(y):
+        parents, coordinates = _gather(level, y)
+        J, lower = jacrev(F, has_aux=True)(y)  # (P, m, d)
+        v = J[parents, :, coordinates]
+        return v, (*lower, v)
+
+    return Fk
+
+
+def _forward_level(F, level):
+    coordinates = [i for *_, i in level]
+    distinct = sorted(set(coordinates))
+    along = [distinct.index(i) for i in coordinates]
+
+    def Fk(y):
+        parents, _ = _gather(level, y)
+        E = torch.eye(y.shape[0], dtype=y.dtype, device=y.device)[distinct]
+        # torch.func marks the aux (the lower levels) batched although no tangent reaches it: first row
+        tangents, lower = vmap(lambda e: jvp(F, (y,), (e,), has_aux=True)[1:])(E)
+        lower = tuple(t[0] for t in lower)
+        v = tangents[torch.tensor(along, device=y.device), parents]  # tangents (D, P, m)
+        return v, (*lower, v)
+
+    return Fk
+
+
+def nested(step_for_level):
+    def make(f, plan, mock_x):
+        def values(x):
+            def F(y):
+                v = f(y)[None]
+                return v, (v,)
+
+            for k, level in enumerate(plan.levels[1:], start=1):
+                F = step_for_level(k)(F, level)
+            _, outs = F(x)
+            out = {alpha: v[pos] for level, v in zip(plan.levels, outs)
+                   for pos, (alpha, *_) in enumerate(level)}  # fmt: skip
+            if plan.laplacian:
+                second = [alpha for alpha, *_ in plan.levels[2]]
+                rows = [second.index(unit(plan.n_inputs, i, 2)) for i in plan.laplacian]
+                out["lap"] = outs[2][rows].sum(dim=0)
+            return out
+
+        return values
+
+    return make
+
+
+def _jets(f, plan, mock_x, positions):
+    """D¹ … D^K along the plan's directions at `positions` by standard jets, grouped by order K:
+    (params-free) x -> {position: [D¹, …, D^K]}."""
+    from jet import jet
+
+    jet_f = jet(f, (mock_x,))
+    groups = {}
+    for r in positions:
+        groups.setdefault(plan.directions[r][1], []).append(r)
+
+    def along(x):
+        series, zeros = {}, torch.zeros_like(x)
+        for K, rs in groups.items():
+            V = torch.tensor([plan.directions[r][0] for r in rs], dtype=x.dtype, device=x.device)
+            out = vmap(lambda v, K=K: torch.stack(jet_f((x, v, *([zeros] * (K - 1))))[1:]))(V)  # (R, K, m)
+            series.update({r: out[j] for j, r in enumerate(rs)})
+        return series
+
+    return along
+
+
+def _combine(plan, series, out):
+    for alpha, combination in plan.combinations.items():
+        k = sum(alpha)
+        out[alpha] = sum(c * series[r][k - 1] for r, c in combination)
+    return out
+
+
+def taylor(f, plan, mock_x):
+    along = _jets(f, plan, mock_x, range(len(plan.directions)))
+
+    def values(x):
+        series = along(x)
+        out = _combine(plan, series, {(0,) * plan.n_inputs: f(x)})
+        if plan.laplacian:
+            out["lap"] = torch.stack([series[r][1] for r in plan.laplacian_directions]).sum(dim=0)
+        return out
+
+    return values
+
+
+def collapsed_taylor(f, plan, mock_x):
+    """Δ over the Laplacian's coordinates by jet's collapsed laplacian, weighted by C = S Sᵀ with S
+    the (d, |S|) selector of those coordinates; the other terms by standard jets."""
+    from jet import laplacian
+
+    d = plan.n_inputs
+    selector = torch.eye(d, dtype=mock_x.dtype, device=mock_x.device)[:, list(plan.laplacian)]  # (d, |S|)
+    lap = laplacian(
+        f, (mock_x,), collapsed=True, weighting=(lambda x, V: V @ selector.T, len(plan.laplacian))
+    )
+    needed = {r for combination in plan.combinations.values() for r, _ in combination}
+    along = _jets(f, plan, mock_x, sorted(needed))
+
+    def values(x):
+        out = _combine(plan, along(x), {(0,) * plan.n_inputs: f(x)})
+        out["lap"] = lap(x)
+        return out
+
+    return values
+
+
+def laplacian_estimator(f, plan, mock_x):
+    """hutchinson / stde: Δu as the mean of D²_v u over the point's sampled directions V (S, d) by
+    one collapsed jet (`jet(collapsed=True)` sums the second coefficient over the S directions as
+    it propagates, as the PINN's hutchinson); the other terms exact by standard jets."""
+    from jet import jet
+
+    cjet = jet(f, (mock_x,), collapsed=True)
+    exact = taylor(f, DerivativePlan(plan.n_inputs, plan.multi_indices), mock_x)
+
+    def values(x, V):
+        return {**exact(x), "lap": cjet((x, V, torch.zeros_like(x)))[2] / V.shape[0]}
+
+    return values
+
+
+STRATEGIES = {
+    "nested-rev": nested(lambda k: _reverse_level),
+    "nested-fwd": nested(lambda k: _forward_level),
+    "fwd-over-rev": nested(lambda k: _reverse_level if k == 1 else _forward_level),
+    "taylor": taylor,
+    "collapsed-taylor": collapsed_taylor,
+}
+"""name -> ((f, plan, mock_x) -> values(x)): the derivative values the residual reads at one point."""
+
+
+def _build(make, estimator: str | None = None, captured: bool = False):
+    """value and ∇θ of mean_n Σ_c r_c² by reverse mode; the loss alone on no-grad; an estimator
+    gets its per-point directions and records its statistics. The derivative values of all
+    points come from one vmapped call; a jet-based one is captured once as an FX graph
+    (`jet.capture_graph`, as the PINN's jet operators), its parameters read by reference."""
+
+    def build(problem, dtype, device, variant):
+        s = Setup(problem, dtype, device, variant)
+        apply = apply_fn(problem.network)
+        f = lambda x: apply(s.params, x.unsqueeze(0)).squeeze(0)
+        residual = problem.residual_spec
+        values = make(f, residual.plan, s.X[0])
+        data = (s.tensor(problem.estimator_directions(estimator)),) if estimator else ()
+        keys = [(0,) * residual.plan.n_inputs, *residual.plan.multi_indices]
+        keys += ["lap"] if residual.plan.laplacian else []
+        batched = vmap(lambda x, *point_data: tuple(values(x, *point_data)[k] for k in keys))
+        args, static = (s.X, *data), {}
+        if captured:
+            from jet import capture_graph
+
+            graph, in_spec = capture_graph(batched, args)
+            flat = in_spec.flatten_up_to(args)
+            batched, args = (lambda *a: graph(*flat)), ()
+            static["program_ops"] = len(graph.graph.nodes)
+
+        def value(params):
+            derivatives = dict(zip(keys, batched(*args)))
+            return sum(r**2 for r in residual.evaluate(derivatives, s.X, torch)).mean()
+
+        def loss(params):
+            with torch.no_grad():
+                return value(params)
+
+        def metrics(params):
+            out = {"autograd_nodes": autograd_nodes(value(params)), **static}
+            if estimator:
+                numpy_params = {k: v.detach().cpu().double().numpy() for k, v in params.items()}
+                out.update(problem.estimator_statistics(estimator, numpy_params))
+            return out
+
+        return s.compiled(reverse_outer(s, value), loss=loss, metrics=metrics)
+
+    return build
+
+
+for _name, _make in STRATEGIES.items():
+    jet_based = _name in ("taylor", "collapsed-taylor")
+    registry.register("pde", _name, when=jet_condition if jet_based else None)(
+        _build(_make, captured=jet_based)
+    )
+
+    if jet_based:
+        registry.register("pde", f"{_name}:interpreted", when=jet_condition)(_build(_make))
+
+for _name in ESTIMATORS:
+    registry.register("pde", f"{_name}:interpreted", when=jet_condition)(
+        _build(laplacian_estimator, estimator=_name)
+    )
+    registry.register("pde", _name, when=jet_condition)(
+        _build(laplacian_estimator, estimator=_name, captured=True)
+    )
+
+registry.unsupported(
+    "pde",
+    "forward-laplacian",
+    "folx is JAX-only; jet-for-pytorch's collapsed laplacian propagates the same collapsed coefficients "
+    "and is measured as collapsed-taylor",
+)
