@@ -24,7 +24,7 @@ KINDS = {
     "mlp": {"layers": "2-5-4-2"},
     "fourier": {"model": "fourier", "layers": "2-5-4-2", "features": 3, "scale": 1.5},
     "modified-mlp": {"model": "modified-mlp", "layers": "2-5-5-2"},
-    "pirate": {"model": "pirate", "layers": "2-5-2", "blocks": 2, "features": 2, "scale": 1.0, "alpha": 0.4},
+    "pirate": {"model": "pirate", "layers": "2-5-2", "blocks": 1, "features": 2, "scale": 1.0, "alpha": 0.4},
     "resnet": {"model": "resnet", "layers": "2-5-2", "blocks": 2},
 }
 """One tiny instance per kind (non-uniform widths where the kind takes them)."""
