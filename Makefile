@@ -26,7 +26,7 @@ BENCH_ARGS := --set $(SET) --device $(DEVICE) $(if $(SHARD),--shard $(SHARD)) $(
 ADVISE_ARGS := $(if $(PROBLEM),--problem $(PROBLEM)) $(if $(LAYERS),--layers $(LAYERS)) \
 	$(if $(ACTIVATION),--activation $(ACTIVATION)) $(if $(POINTS),--points $(POINTS)) \
 	$(if $(MODEL),--model $(MODEL)) $(if $(FEATURES),--features $(FEATURES)) $(if $(SCALE),--scale $(SCALE)) \
-	$(if $(BLOCKS),--blocks $(BLOCKS)) $(if $(ALPHA),--alpha $(ALPHA)) \
+	$(if $(BLOCKS),--n-blocks $(BLOCKS)) $(if $(ALPHA),--alpha $(ALPHA)) \
 	$(if $(PARAMS),--params $(PARAMS)) $(if $(DTYPE),--dtype $(DTYPE)) --device $(DEVICE) \
 	$(if $(OUT),--out $(OUT)) $(ARGS)
 

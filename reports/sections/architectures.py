@@ -17,7 +17,7 @@ ANCHOR, TITLE = "architectures", "Does the architecture change the answer?"
 SETTING = ["problem", "backend", "variant", "dtype", "device", "points"]
 """What must match for a kind's ranking to be set beside the MLP's."""
 
-KIND_OPTIONS = ["features", "scale", "blocks", "alpha"]
+KIND_OPTIONS = ["features", "scale", "n_blocks", "alpha"]
 
 NOTE = (
     "<p class='note'>Each row ranks the correct AD strategies (median time per loss + weight gradient, "
