@@ -31,7 +31,7 @@ ADVISE_ARGS := $(if $(PROBLEM),--problem $(PROBLEM)) $(if $(LAYERS),--layers $(L
 	$(if $(DIM),--dim $(DIM)) \
 	$(if $(ACTIVATION),--activation $(ACTIVATION)) $(if $(POINTS),--points $(POINTS)) \
 	$(if $(MODEL),--model $(MODEL)) $(if $(FEATURES),--features $(FEATURES)) $(if $(SCALE),--scale $(SCALE)) \
-	$(if $(BLOCKS),--blocks $(BLOCKS)) $(if $(ALPHA),--alpha $(ALPHA)) \
+	$(if $(BLOCKS),--n-blocks $(BLOCKS)) $(if $(ALPHA),--alpha $(ALPHA)) \
 	$(if $(PARAMS),--params $(PARAMS)) $(if $(DTYPE),--dtype $(DTYPE)) --device $(DEVICE) \
 	$(if $(OUT),--out $(OUT)) $(ARGS)
 

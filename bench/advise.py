@@ -69,7 +69,7 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--model", help=f"model kind: {', '.join(MODEL_KINDS)} (default mlp)")
     p.add_argument("--features", type=_integer, help="Fourier features m (fourier; optional for pirate)")
     p.add_argument("--scale", type=_number, help="Fourier scale s: B ~ N(0, s²) (with --features)")
-    p.add_argument("--blocks", type=_integer, help="residual blocks (pirate, resnet)")
+    p.add_argument("--n-blocks", dest="n_blocks", type=_integer, help="residual blocks (pirate, resnet)")
     p.add_argument("--alpha", type=_number, help="initial α of PirateNet's blocks (default 0)")
     p.add_argument("--points", type=_integer, help="collocation points (default: the problem's)")
     p.add_argument("--params", help=".npz file with your weights W1..Wn, b1..bn (sets the layers)")

@@ -140,7 +140,7 @@ class ModifiedMLPSpec(LayeredSpec):
 
 
 class _BlockSpec(LayeredSpec):
-    """A kind of `blocks` residual blocks of width h: `layers` is d-h-out."""
+    """A kind of `n_blocks` residual blocks of width h: `layers` is d-h-out."""
 
     SHORTHAND_DEPTH: ClassVar[int | None] = 2
 
@@ -149,11 +149,11 @@ class _BlockSpec(LayeredSpec):
         if len(self.sizes) != 3:
             raise BenchInputError(
                 f"model {self.kind} takes layers as d-h-out (input, block width, output): its depth is the "
-                f"option blocks; got layers={self.layers}"
+                f"option n_blocks; got layers={self.layers}"
             )
-        if self.blocks is None:
-            raise BenchInputError(f"model {self.kind} needs the option blocks (residual blocks, ≥ 1)")
-        object.__setattr__(self, "blocks", check_count_option("blocks", self.blocks, "an integer ≥ 1"))
+        if self.n_blocks is None:
+            raise BenchInputError(f"model {self.kind} needs the option n_blocks (residual blocks, ≥ 1)")
+        object.__setattr__(self, "n_blocks", check_count_option("n_blocks", self.n_blocks, "an integer ≥ 1"))
 
     @property
     def width(self) -> int:
@@ -170,12 +170,12 @@ class PirateSpec(_BlockSpec):
 
     sizes: tuple[int, ...]
     activation: str
-    blocks: int | None = None
+    n_blocks: int | None = None
     features: int | None = None
     scale: float | None = None
     alpha: float | None = None
     KIND_OPTIONS: ClassVar[dict[str, str]] = {
-        "blocks": "residual blocks (three dense layers each)",
+        "n_blocks": "residual blocks (three dense layers each)",
         "features": "m, Fourier features of the optional embedding (none if not given)",
         "scale": "s, the embedding's initial standard deviation",
         "alpha": "initial αₖ of every block (default 0, the paper's)",
@@ -198,7 +198,7 @@ class PirateSpec(_BlockSpec):
         shapes = {"B": (self.features, self.d_in)} if self.features is not None else {}
         _dense(shapes, "Wu", "bu", e, h)
         _dense(shapes, "Wv", "bv", e, h)
-        for k in range(1, self.blocks + 1):
+        for k in range(1, self.n_blocks + 1):
             _dense(shapes, f"W{k}a", f"b{k}a", e, h)
             _dense(shapes, f"W{k}b", f"b{k}b", h, h)
             _dense(shapes, f"W{k}c", f"b{k}c", h, e)
@@ -210,7 +210,7 @@ class PirateSpec(_BlockSpec):
         return _init(self.param_shapes(), seed, self.scale, self.alpha)
 
     def options(self) -> dict:
-        out = {**super().options(), "blocks": self.blocks}
+        out = {**super().options(), "n_blocks": self.n_blocks}
         if self.features is not None:
             out.update(features=self.features, scale=self.scale)
         return out | ({"alpha": self.alpha} if self.alpha else {})
@@ -219,7 +219,7 @@ class PirateSpec(_BlockSpec):
         e, h = self.embedding_width, self.width
         embedding = self.d_in + OPS_PER_LAYER if self.features is not None else 0
         block = (e + h + OPS_PER_LAYER + 2 * GATE_OPS) + (h + OPS_PER_LAYER) * 2 + GATE_OPS
-        return embedding + e + OPS_PER_LAYER + self.blocks * block + e + OPS_PER_LAYER
+        return embedding + e + OPS_PER_LAYER + self.n_blocks * block + e + OPS_PER_LAYER
 
 
 @dataclass(frozen=True)
@@ -228,8 +228,8 @@ class ResNetSpec(_BlockSpec):
 
     sizes: tuple[int, ...]
     activation: str
-    blocks: int | None = None
-    KIND_OPTIONS: ClassVar[dict[str, str]] = {"blocks": "residual blocks (two dense layers each)"}
+    n_blocks: int | None = None
+    KIND_OPTIONS: ClassVar[dict[str, str]] = {"n_blocks": "residual blocks (two dense layers each)"}
 
     def __post_init__(self):
         self._check_blocks()
@@ -238,7 +238,7 @@ class ResNetSpec(_BlockSpec):
         h = self.width
         shapes = {}
         _dense(shapes, "Win", "bin", self.d_in, h)
-        for k in range(1, self.blocks + 1):
+        for k in range(1, self.n_blocks + 1):
             _dense(shapes, f"W{k}a", f"b{k}a", h, h)
             _dense(shapes, f"W{k}b", f"b{k}b", h, h)
         _dense(shapes, "Wout", "bout", h, self.d_out)
@@ -248,11 +248,11 @@ class ResNetSpec(_BlockSpec):
         return _init(self.param_shapes(), seed)
 
     def options(self) -> dict:
-        return {**super().options(), "blocks": self.blocks}
+        return {**super().options(), "n_blocks": self.n_blocks}
 
     def path_operations(self) -> int:
         h = self.width
-        return self.d_in + OPS_PER_LAYER + self.blocks * (2 * (h + OPS_PER_LAYER) + 1) + h + OPS_PER_LAYER
+        return self.d_in + OPS_PER_LAYER + self.n_blocks * (2 * (h + OPS_PER_LAYER) + 1) + h + OPS_PER_LAYER
 
 
 register_model("fourier", FourierSpec)

@@ -39,7 +39,7 @@ OPS_PER_LAYER = 4
 """Rounded operations per layer on a path besides the fan-in's dot-product terms: bias add,
 activation (and its Taylor recurrence), the chain-rule product, the next layer's accumulation."""
 
-MODEL_OPTIONS = ("model", "features", "scale", "blocks", "alpha")
+MODEL_OPTIONS = ("model", "features", "scale", "n_blocks", "alpha")
 """The problem options that choose the model besides `layers` and `activation`: its kind and the
 kinds' own options (each kind says which it takes: `ModelSpec.KIND_OPTIONS`)."""
 

@@ -117,7 +117,7 @@ class PenaltyProblem(ComplexStepReference, Problem):
     The grid sweeps the first input over [0, 10] (101 points is 0:0.1:10) with every other input
     at 1.0: rows [x, 1] for the seed's two inputs, [x, 1, …, 1] for more, [x] for one.
     `layers` ("2-64-64-2", or a list) and `activation` choose the network, `model` its kind (with
-    the kind's options `features`, `scale`, `blocks`, `alpha`: `problems.models`); the defaults
+    the kind's options `features`, `scale`, `n_blocks`, `alpha`: `problems.models`); the defaults
     are the seed network (mlp 2-5-5-5-2, rbf, 87 parameters).
     """
 
@@ -127,7 +127,7 @@ class PenaltyProblem(ComplexStepReference, Problem):
     model: str = "mlp"
     features: int | None = None
     scale: float | None = None
-    blocks: int | None = None
+    n_blocks: int | None = None
     alpha: float | None = None
     input_precision: str | None = None
     name = "penalty"

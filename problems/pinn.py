@@ -160,7 +160,7 @@ class _PinnProblem(ComplexStepReference, Problem):
     model: str = "mlp"
     features: int | None = None
     scale: float | None = None
-    blocks: int | None = None
+    n_blocks: int | None = None
     alpha: float | None = None
     input_precision: str | None = None
 

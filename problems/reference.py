@@ -319,7 +319,7 @@ def _pirate_series(params, spec, x, batch_ndim):
         x = _series_fourier(params["B"], x, batch_ndim)
     act = spec.activation
     U, V = _series_layer(params, "u", x, act, batch_ndim), _series_layer(params, "v", x, act, batch_ndim)
-    for k in range(1, spec.blocks + 1):
+    for k in range(1, spec.n_blocks + 1):
         f = _series_gate(_series_layer(params, f"{k}a", x, act, batch_ndim), U, V)
         z = _series_gate(_series_layer(params, f"{k}b", f, act, batch_ndim), U, V)
         h = _series_layer(params, f"{k}c", z, act, batch_ndim)
@@ -332,7 +332,7 @@ def _pirate_series(params, spec, x, batch_ndim):
 def _resnet_series(params, spec, x, batch_ndim):
     act = spec.activation
     h = _series_layer(params, "in", x, act, batch_ndim)
-    for k in range(1, spec.blocks + 1):
+    for k in range(1, spec.n_blocks + 1):
         inner = _series_layer(params, f"{k}a", h, act, batch_ndim)
         h = [a + c for a, c in zip(h, _series_dense(inner, params[f"W{k}b"], params[f"b{k}b"], batch_ndim))]
     return h, ("Wout", "bout")

@@ -24,8 +24,15 @@ KINDS = {
     "mlp": {"layers": "2-5-4-2"},
     "fourier": {"model": "fourier", "layers": "2-5-4-2", "features": 3, "scale": 1.5},
     "modified-mlp": {"model": "modified-mlp", "layers": "2-5-5-2"},
-    "pirate": {"model": "pirate", "layers": "2-5-2", "blocks": 2, "features": 2, "scale": 1.0, "alpha": 0.4},
-    "resnet": {"model": "resnet", "layers": "2-5-2", "blocks": 2},
+    "pirate": {
+        "model": "pirate",
+        "layers": "2-5-2",
+        "n_blocks": 1,
+        "features": 2,
+        "scale": 1.0,
+        "alpha": 0.4,
+    },
+    "resnet": {"model": "resnet", "layers": "2-5-2", "n_blocks": 2},
 }
 """One tiny instance per kind (non-uniform widths where the kind takes them)."""
 
@@ -47,7 +54,7 @@ def test_parameter_names_and_shapes_follow_the_issue():
     assert [n for n in fourier.param_names if n != "B"] == ["W1", "W2", "W3", "b1", "b2", "b3"]
     modified = model_from_options({**KINDS["modified-mlp"], "activation": "tanh"})
     assert modified.param_shapes()["Wu"] == (5, 2) and modified.param_shapes()["bv"] == (5,)
-    pirate = model_from_options({"model": "pirate", "layers": "3-8-1", "blocks": 3, "activation": "tanh"})
+    pirate = model_from_options({"model": "pirate", "layers": "3-8-1", "n_blocks": 3, "activation": "tanh"})
     shapes = pirate.param_shapes()
     assert shapes["W3c"] == (3, 8) and shapes["alpha3"] == (1,) and "B" not in shapes
     assert all(
@@ -76,10 +83,10 @@ def test_options_rebuild_the_spec(kind):
         ({"model": "fourier", "layers": "2-8-1"}, "needs the option features"),
         ({"model": "fourier", "layers": "2-8-1", "features": 4}, "needs the option scale"),
         ({"model": "modified-mlp", "layers": "2-8-4-1"}, "every hidden width equal"),
-        ({"model": "pirate", "layers": "2-8-1"}, "needs the option blocks"),
-        ({"model": "pirate", "layers": "2-8-8-1", "blocks": 2}, "layers as d-h-out"),
-        ({"model": "resnet", "layers": "2-8-1", "blocks": 0}, "blocks must be an integer ≥ 1"),
-        ({"layers": "2-8-1", "blocks": 2}, "model mlp takes no option blocks"),
+        ({"model": "pirate", "layers": "2-8-1"}, "needs the option n_blocks"),
+        ({"model": "pirate", "layers": "2-8-8-1", "n_blocks": 2}, "layers as d-h-out"),
+        ({"model": "resnet", "layers": "2-8-1", "n_blocks": 0}, "n_blocks must be an integer ≥ 1"),
+        ({"layers": "2-8-1", "n_blocks": 2}, "model mlp takes no option n_blocks"),
         ({"model": "fourier", "layers": "2-8-1", "features": 4, "scale": -1.0}, "scale must be a positive"),
     ],
 )

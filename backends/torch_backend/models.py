@@ -66,7 +66,7 @@ def pirate(spec):
         if spec.features is not None:
             x = _fourier_embedding(params["B"], x)
         U, V = act(_dense(params, "u", x)), act(_dense(params, "v", x))
-        for k in range(1, spec.blocks + 1):
+        for k in range(1, spec.n_blocks + 1):
             f = _gate(act(_dense(params, f"{k}a", x)), U, V)
             z = _gate(act(_dense(params, f"{k}b", f)), U, V)
             h = act(_dense(params, f"{k}c", z))
@@ -82,7 +82,7 @@ def resnet(spec):
 
     def apply(params, x):
         h = act(_dense(params, "in", x))
-        for k in range(1, spec.blocks + 1):
+        for k in range(1, spec.n_blocks + 1):
             h = h + _dense(params, f"{k}b", act(_dense(params, f"{k}a", h)))
         return _dense(params, "out", h)
 

@@ -17,7 +17,7 @@ ANCHOR, TITLE = "architectures", "Does the architecture change the answer?"
 SETTING = ["problem", "backend", "variant", "dtype", "device", "points"]
 """What must match for a kind's ranking to be set beside the MLP's."""
 
-KIND_OPTIONS = ["features", "scale", "blocks", "alpha"]
+KIND_OPTIONS = ["features", "scale", "n_blocks", "alpha"]
 
 NOTE = (
     "<p class='note'>Each row ranks the correct AD strategies (median time per loss + weight gradient, "
@@ -58,7 +58,7 @@ def ranking(rows: pd.DataFrame) -> list[tuple[str, float]]:
 
 
 def ranking_text(ranks: list[tuple[str, float]]) -> str:
-    return " < ".join(f"{s} ({r:.2g}×)" if i else s for i, (s, r) in enumerate(ranks)) or "none correct"
+    return " < ".join(f"{s} ({r:.3g}×)" if i else s for i, (s, r) in enumerate(ranks)) or "none correct"
 
 
 def change_words(kind: list[tuple[str, float]], mlp: list[tuple[str, float]], statuses: dict) -> str:
@@ -67,7 +67,7 @@ def change_words(kind: list[tuple[str, float]], mlp: list[tuple[str, float]], st
         return "no correct strategy to compare" if not kind else "the MLP has no correct strategy here"
     words = []
     if kind[0][0] == mlp[0][0]:
-        lead = f" by {kind[1][1]:.2g}×" if len(kind) > 1 else ""
+        lead = f" by {kind[1][1]:.3g}×" if len(kind) > 1 else ""
         words.append(f"same fastest strategy as on the MLP ({kind[0][0]}{lead})")
     else:
         mlp_place = [s for s, _ in mlp].index(kind[0][0]) + 1 if kind[0][0] in dict(mlp) else None
