@@ -39,7 +39,7 @@ def test_case_round_trip(tmp_path):
 @pytest.mark.parametrize(
     "spec, message",
     [
-        ({"problem": "nope"}, "valid problems: .*lv-ude, penalty"),
+        ({"problem": "nope"}, "valid problems: .*lv-ude, .*penalty"),
         ({"problem": "penalty", "backends": ["julia"]}, "valid backends: jax, torch"),
         ({"problem": "penalty", "strategies": ["magic"]}, "unknown strategy 'magic'"),
         ({"problem": "penalty", "dtypes": ["float16"]}, "valid dtypes: float32, float64"),
