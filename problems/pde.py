@@ -183,7 +183,7 @@ class PDEProblem(ComplexStepReference, Problem):
     model: str = "mlp"
     features: int | None = None
     scale: float | None = None
-    blocks: int | None = None
+    n_blocks: int | None = None
     alpha: float | None = None
     input_precision: str | None = None
 
