@@ -2,6 +2,7 @@
 
     make advise LAYERS=2-64-64-2 ACTIVATION=tanh POINTS=1000 DEVICE=cpu   # or PARAMS=weights.npz
     python -m bench.advise --layers 2-64-64-2 --activation tanh --points 1000
+    make advise MODEL=torch:examples/fourier_pinn.py:make POINTS=1000          # your own module
 
 Builds the sweep for that network (a TOML file written into the run directory: every strategy of
 the problem, both frameworks, JAX jit and PyTorch eager and torch.compile), runs it through the
@@ -25,6 +26,7 @@ from bench.driver import ROOT
 from bench.run import check_devices
 from problems import DTYPES, catalogue, get_problem
 from problems.errors import BenchInputError, unknown_name
+from problems.user_models import is_user_model, parse_source
 
 PROBLEMS = ("penalty", "derivative-order", "poisson", "biharmonic")
 """Problems with a `layers` option: the user's network can be put in them."""
@@ -45,6 +47,8 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--activation", help="rbf, tanh, sin, softplus, silu or gelu (default: the problem's)")
     p.add_argument("--points", type=_integer, help="collocation points (default: the problem's)")
     p.add_argument("--params", help=".npz file with your weights W1..Wn, b1..bn (sets the layers)")
+    p.add_argument("--model", help="the model: a kind, or your own module, torch:<module or file.py>:<factory> "
+                   "or jax:<module or file.py>:<factory> (README, \"Your own module\")")  # fmt: skip
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--dtype", default="float32", help="float32 or float64")
     p.add_argument("--strategies", help="comma-separated subset (default: every strategy of the problem)")
@@ -77,9 +81,27 @@ def network_options(args) -> dict:
         options["activation"] = args.activation
     if args.points is not None:
         options["points"] = args.points
+    if args.model:
+        options["model"] = user_model_option(args.model) if is_user_model(args.model) else args.model
     problem = get_problem(args.problem, **options)
+    if is_user_model(options.get("model")):  # its widths are its own: no layers, no activation
+        return {k: v for k, v in options.items() if k not in ("layers", "activation")}
     return {"layers": problem.layers, "activation": problem.activation, **{
         k: v for k, v in options.items() if k not in ("layers", "activation")}}  # fmt: skip
+
+
+def user_model_option(model: str) -> str:
+    """A user model's `model` option as bench.run (run from the repository root) finds it: a
+    relative file path the user gave from elsewhere becomes absolute; one inside the repository
+    stays relative to it, so case ids do not carry this machine's paths."""
+    framework, target, factory = parse_source(model)
+    path = Path(target)
+    if not (target.endswith(".py") or "/" in target) or path.is_absolute():
+        return model
+    resolved = path.resolve()
+    if resolved.is_relative_to(ROOT):
+        return f"{framework}:{resolved.relative_to(ROOT).as_posix()}:{factory}"
+    return f"{framework}:{resolved}:{factory}"
 
 
 def strategies(args, options: dict) -> tuple[list[str], list[str]]:
@@ -92,6 +114,12 @@ def strategies(args, options: dict) -> tuple[list[str], list[str]]:
                 raise unknown_name(f"{args.problem} strategy", name, catalogue(problem.kind))
         return names, []
     names, notes = list(catalogue(problem.kind)), []
+    if not getattr(problem.network, "has_reference", True):  # a user's module: exact strategies only
+        approximate = [n for n in names if problem.error_model(n) != "exact"]
+        names = [n for n in names if n not in approximate]
+        if approximate:
+            notes.append(f"{', '.join(approximate)} left out: an approximate strategy's error bound is predicted "
+                         "from the independent reference's higher derivatives, which your module does not have")  # fmt: skip
     if "fwd-over-fwd" in names and problem.network.n_params > FWD_OVER_FWD_MAX_PARAMS:
         names.remove("fwd-over-fwd")
         notes.append(f"fwd-over-fwd left out: {problem.network.n_params:,} parameters means as many forward "
@@ -100,8 +128,12 @@ def strategies(args, options: dict) -> tuple[list[str], list[str]]:
 
 
 def sweep_entries(args, options: dict, names: list[str]) -> list[dict]:
+    """One entry per framework; a user's module runs in its own framework only."""
     entries = []
+    model = options.get("model")
     for backend, variants in VARIANTS.items():
+        if is_user_model(model) and parse_source(model)[0] != backend:
+            continue
         variants = [v for v in variants if not (args.no_compile and v == "compile")]
         entries.append({"problem": args.problem, "options": options, "backends": [backend],
                         "strategies": names, "variants": variants, "dtypes": [args.dtype],
@@ -145,8 +177,11 @@ def main(argv=None) -> int:
     sweep = out / "advise-sweep.toml"
     command = " ".join(["python -m bench.advise", *(argv if argv is not None else sys.argv[1:])])
     sweep.write_text(to_toml(entries, f"Generated by `{command}`\n{len(cases)} cases; run by bench.run"))
-    n_params = get_problem(args.problem, **options).network.n_params
-    network = f"{options['layers']} ({options['activation']}, {n_params:,} parameters)"
+    spec = get_problem(args.problem, **options).network
+    if is_user_model(options.get("model")):
+        network = f"{spec.label}, {spec.n_params:,} parameters; checked against its float64 consensus"
+    else:
+        network = f"{options['layers']} ({options['activation']}, {spec.n_params:,} parameters)"
     print(f"advise: {args.problem} on {network}, {args.dtype}, {args.device}: {len(cases)} cases; "
           f"sweep {sweep}", flush=True)  # fmt: skip
     for note in notes:

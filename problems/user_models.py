@@ -262,11 +262,16 @@ class UserModel:
         module may do more per parameter, e.g. sin/cos of an embedding: 4 more per parameter)."""
         return 4 * self.n_params
 
-    def unsupported_by(self, backend: str) -> str | None:
-        """Why `backend` cannot run this model (another framework's module), or None."""
-        if backend == self.framework:
-            return None
-        return f"{self.source} is a {self.framework} module: it runs only in the {self.framework} backend"
+    def unsupported_by(self, backend: str, strategy) -> str | None:
+        """Why `backend` cannot run `strategy` (a catalogue entry) on this model, or None: another
+        framework's module; an approximate strategy (its error bound is predicted from the
+        independent reference's higher derivatives, which a user's module lacks)."""
+        if backend != self.framework:
+            return f"{self.source} is a {self.framework} module: it runs only in the {self.framework} backend"
+        if strategy.error != "exact":
+            return (f"{strategy.name} is {strategy.error}: its error bound is predicted from the independent "
+                    "reference's higher derivatives, which a user's module does not have")  # fmt: skip
+        return None
 
 
 def check_user_model(model: str, layers, inputs: int, outputs: int | None) -> None:
