@@ -21,11 +21,13 @@ BENCH_ARGS := --set $(SET) --device $(DEVICE) $(if $(SHARD),--shard $(SHARD)) $(
 	$(if $(TRAIN_ITERS),--train-iters $(TRAIN_ITERS)) $(ARGS)
 
 # Advise options (bench/advise.py): LAYERS (e.g. 2-64-64-2), ACTIVATION, POINTS, PARAMS (.npz weights),
-# MODEL (a model kind, or your module: torch:<module or file.py>:<factory>, jax:<module or file.py>:<factory>),
+# MODEL (mlp, fourier, modified-mlp, pirate, resnet) with FEATURES, SCALE, BLOCKS, ALPHA (the kind's options),
 # PROBLEM (penalty, derivative-order, poisson, biharmonic), DTYPE, DEVICE, OUT, ARGS (bench.run options).
 ADVISE_ARGS := $(if $(PROBLEM),--problem $(PROBLEM)) $(if $(LAYERS),--layers $(LAYERS)) \
 	$(if $(ACTIVATION),--activation $(ACTIVATION)) $(if $(POINTS),--points $(POINTS)) \
-	$(if $(PARAMS),--params $(PARAMS)) $(if $(MODEL),--model $(MODEL)) $(if $(DTYPE),--dtype $(DTYPE)) --device $(DEVICE) \
+	$(if $(MODEL),--model $(MODEL)) $(if $(FEATURES),--features $(FEATURES)) $(if $(SCALE),--scale $(SCALE)) \
+	$(if $(BLOCKS),--n-blocks $(BLOCKS)) $(if $(ALPHA),--alpha $(ALPHA)) \
+	$(if $(PARAMS),--params $(PARAMS)) $(if $(DTYPE),--dtype $(DTYPE)) --device $(DEVICE) \
 	$(if $(OUT),--out $(OUT)) $(ARGS)
 
 .PHONY: venv test test-cluster bench advise report results compare ci-bench ci-baseline lint clean

@@ -14,6 +14,13 @@ into z̄_l, and through the products with W_l): one fused pass, nothing recomput
 
 from __future__ import annotations
 
+
+def condition(problem) -> str | None:
+    """`when=` of the floor: it is derived for the MLP only; any other kind says why not."""
+    reason = getattr(problem.network, "floor_reason", "the floor is derived for the MLP only")
+    return f"{reason} (model {problem.network.kind})" if reason else None
+
+
 SQRT_HALF = 0.7071067811865476
 INV_SQRT_2PI = 0.3989422804014327
 

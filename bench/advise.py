@@ -1,6 +1,7 @@
 """One command for a user's question, "which AD strategy for my network?":
 
     make advise LAYERS=2-64-64-2 ACTIVATION=tanh POINTS=1000 DEVICE=cpu   # or PARAMS=weights.npz
+    make advise MODEL=fourier LAYERS=2-64-64-1 FEATURES=32 SCALE=5 PROBLEM=poisson
     python -m bench.advise --layers 2-64-64-2 --activation tanh --points 1000
     make advise MODEL=torch:examples/fourier_pinn.py:make POINTS=1000          # your own module
 
@@ -24,8 +25,9 @@ from pathlib import Path
 from bench.cases import expand, params_options
 from bench.driver import ROOT
 from bench.run import check_devices
-from problems import DTYPES, catalogue, get_problem
+from problems import DTYPES, MODEL_KINDS, catalogue, get_problem
 from problems.errors import BenchInputError, unknown_name
+from problems.models import MODEL_OPTIONS
 from problems.user_models import is_user_model, parse_source
 
 PROBLEMS = ("penalty", "derivative-order", "poisson", "biharmonic")
@@ -45,10 +47,14 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--problem", default="penalty", help=f"one of {', '.join(PROBLEMS)} (default penalty)")
     p.add_argument("--layers", help='widths from input to output, e.g. "2-64-64-2" (default: the problem\'s)')
     p.add_argument("--activation", help="rbf, tanh, sin, softplus, silu or gelu (default: the problem's)")
+    p.add_argument("--model", help=f"model kind: {', '.join(MODEL_KINDS)} (default mlp), or your own module: "
+                   "torch:<module or file.py>:<factory>, jax:<module or file.py>:<factory>")  # fmt: skip
+    p.add_argument("--features", type=_integer, help="Fourier features m (fourier; optional for pirate)")
+    p.add_argument("--scale", type=_number, help="Fourier scale s: B ~ N(0, s²) (with --features)")
+    p.add_argument("--n-blocks", dest="n_blocks", type=_integer, help="residual blocks (pirate, resnet)")
+    p.add_argument("--alpha", type=_number, help="initial α of PirateNet's blocks (default 0)")
     p.add_argument("--points", type=_integer, help="collocation points (default: the problem's)")
     p.add_argument("--params", help=".npz file with your weights W1..Wn, b1..bn (sets the layers)")
-    p.add_argument("--model", help="the model: a kind, or your own module, torch:<module or file.py>:<factory> "
-                   "or jax:<module or file.py>:<factory> (README, \"Your own module\")")  # fmt: skip
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--dtype", default="float32", help="float32 or float64")
     p.add_argument("--strategies", help="comma-separated subset (default: every strategy of the problem)")
@@ -64,6 +70,13 @@ def _integer(text: str):
         return text  # refused by the problem, with the valid range
 
 
+def _number(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text  # refused by the model, with what it takes
+
+
 def network_options(args) -> dict:
     """The problem options naming the user's network, validated (BenchInputError otherwise)."""
     if args.problem not in PROBLEMS:
@@ -72,22 +85,23 @@ def network_options(args) -> dict:
     if args.dtype not in DTYPES:
         raise unknown_name("dtype", args.dtype, DTYPES)
     options = {}
-    if args.params:  # the file's widths; a --layers that names another network is an error
-        asked = {"layers": [args.layers]} if args.layers else None
-        (options["layers"],) = params_options(args.params, asked)["layers"]
+    if args.params:  # an MLP file's widths; a --layers that names another network is an error
+        asked = {"layers": [args.layers]} if args.layers else {}
+        implied = params_options(args.params, asked | ({"model": args.model} if args.model else {}))
+        if implied or args.layers:
+            options["layers"] = implied["layers"][0] if implied else args.layers
     elif args.layers:
         options["layers"] = args.layers
     if args.activation:
         options["activation"] = args.activation
     if args.points is not None:
         options["points"] = args.points
-    if args.model:
-        options["model"] = user_model_option(args.model) if is_user_model(args.model) else args.model
+    if is_user_model(args.model):  # a file path as bench.run (run from the repository root) finds it
+        args.model = user_model_option(args.model)
+    options |= {name: getattr(args, name) for name in MODEL_OPTIONS if getattr(args, name) is not None}
     problem = get_problem(args.problem, **options)
-    if is_user_model(options.get("model")):  # its widths are its own: no layers, no activation
-        return {k: v for k, v in options.items() if k not in ("layers", "activation")}
-    return {"layers": problem.layers, "activation": problem.activation, **{
-        k: v for k, v in options.items() if k not in ("layers", "activation")}}  # fmt: skip
+    model = {k: v for k, v in problem.network.options().items() if k != "model" or v != "mlp"}
+    return model | {k: v for k, v in options.items() if k not in model and k not in MODEL_OPTIONS}
 
 
 def user_model_option(model: str) -> str:
@@ -118,8 +132,9 @@ def strategies(args, options: dict) -> tuple[list[str], list[str]]:
         approximate = [n for n in names if problem.error_model(n) != "exact"]
         names = [n for n in names if n not in approximate]
         if approximate:
-            notes.append(f"{', '.join(approximate)} left out: an approximate strategy's error bound is predicted "
-                         "from the independent reference's higher derivatives, which your module does not have")  # fmt: skip
+            notes.append(f"{', '.join(approximate)} left out: an approximate strategy's error bound is "
+                         "predicted from the independent reference's higher derivatives, which your module "
+                         "does not have")  # fmt: skip
     if "fwd-over-fwd" in names and problem.network.n_params > FWD_OVER_FWD_MAX_PARAMS:
         names.remove("fwd-over-fwd")
         notes.append(f"fwd-over-fwd left out: {problem.network.n_params:,} parameters means as many forward "
@@ -177,11 +192,8 @@ def main(argv=None) -> int:
     sweep = out / "advise-sweep.toml"
     command = " ".join(["python -m bench.advise", *(argv if argv is not None else sys.argv[1:])])
     sweep.write_text(to_toml(entries, f"Generated by `{command}`\n{len(cases)} cases; run by bench.run"))
-    spec = get_problem(args.problem, **options).network
-    if is_user_model(options.get("model")):
-        network = f"{spec.label}, {spec.n_params:,} parameters; checked against its float64 consensus"
-    else:
-        network = f"{options['layers']} ({options['activation']}, {spec.n_params:,} parameters)"
+    n_params = get_problem(args.problem, **options).network.n_params
+    network = f"{get_problem(args.problem, **options).network.label} ({n_params:,} parameters)"
     print(f"advise: {args.problem} on {network}, {args.dtype}, {args.device}: {len(cases)} cases; "
           f"sweep {sweep}", flush=True)  # fmt: skip
     for note in notes:

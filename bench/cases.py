@@ -211,12 +211,17 @@ def load_sweep(path_or_name: str, overrides: dict | None = None, implied: dict |
 
 
 def params_options(path: str | None, options: dict | None) -> dict:
-    """The options a `--params` file implies: {"layers": [its widths]} (`problems.network.
-    infer_layers`), or {} without a file. A `layers` option that names another network is an error."""
+    """The options a `--params` file implies: {"layers": [its widths]} for an MLP's file
+    (`problems.network.infer_layers`), or {} without a file or for another model kind (whose file
+    is validated against the spec its options build). A `layers` option that names another
+    network is an error."""
     if not path:
         return {}
     if not Path(path).is_file():
         raise BenchInputError(f"--params {path}: no such file")
+    kinds = _option_values("model", (options or {}).get("model") or "mlp")
+    if "mlp" not in kinds:  # another kind's file is read against its spec (names, shapes) when loaded
+        return {}
     layers = layers_of_file(path)
     given = (options or {}).get("layers")
     asked = [layers_id(parse_layers(v)) for v in _option_values("layers", given)] if given is not None else []

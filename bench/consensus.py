@@ -110,8 +110,8 @@ def _second(backend, problem, params, candidates) -> tuple[str, tuple]:
             return name, _run(backend, problem, name, params)[1]
         except Exception as exc:  # noqa: BLE001 - a strategy the model defeats: try the next
             failures.append(f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-    raise ConsensusFailed("float64 consensus impossible: no Taylor or forward-mode strategy runs on this model ("
-                          + "; ".join(failures) + ")")  # fmt: skip
+    raise ConsensusFailed("float64 consensus impossible: no Taylor or forward-mode strategy runs on this "
+                          "model (" + "; ".join(failures) + ")")  # fmt: skip
 
 
 def _flat(grads: dict, names) -> np.ndarray:
@@ -170,7 +170,7 @@ def directional_check(problem, loss, params, grads, grad_bound: float) -> tuple[
 @lru_cache(maxsize=8)
 def consensus(problem, frozen_params) -> Consensus:
     """The float64 consensus at `frozen_params` (cached: every case of a run shares it)."""
-    params = thaw(frozen_params)
+    params = {k: v.copy() for k, v in thaw(frozen_params).items()}  # writable: torch warns on read-only
     framework = problem.network.framework
     backend = get_backend(framework)
     nested, candidates = PAIRS.get(problem.kind, (None, ()))

@@ -86,10 +86,11 @@ def check(problem, strategy: str, dtype: str, value: float, grads: dict,
     """Errors against the reference and the verdict: status `ok` or `wrong`.
 
     The problem's `compare` (or, for a user's model without an independent reference, its float64
-    consensus: `bench.consensus`; the record's `reference` says which) measures the errors (the full reference gradient, or complex-step
-    directional derivatives g·v for networks too large for it) at the parameters as the strategy
-    saw them (rounded to `dtype`); its `tolerance_parts` say how large they may be, and every part
-    is recorded. A finite-difference strategy's tolerance needs its `measured_rounding`
+    consensus: `bench.consensus`; the record's `reference` says which) measures the errors (the full
+    reference gradient, or complex-step directional derivatives g·v for networks too large for it)
+    at the parameters as the strategy saw them (rounded to `dtype`); its `tolerance_parts` say how
+    large they may be, and every part is recorded. A finite-difference strategy's tolerance needs
+    its `measured_rounding`
     (`bench.rounding.stencil_rounding`).
     """
     params = params_in_dtype(case_params(problem), dtype)

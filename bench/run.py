@@ -52,7 +52,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_timing_options(p.add_argument, defaults=False)
     p.add_argument("--params", help=".npz parameter file (W1..Wn, b1..bn; its widths set `layers`)")
     p.add_argument("--model", help="the model of every problem in the sweep: a kind, or your own module "
-                   "torch:<module or file.py>:<factory> / jax:<module or file.py>:<factory> (an option override)")  # fmt: skip
+                   "torch:<module or file.py>:<factory> / jax:<module or file.py>:<factory> "
+                   "(an option override)")  # fmt: skip
     p.add_argument(
         "--train-iters", type=at_least(0),
         help="UDE training iterations after the cases (default: the sweep's [training] iters; 0: none)",

@@ -1,4 +1,5 @@
-"""A Fourier-feature PINN as a plain `torch.nn.Module`, for `make advise MODEL=torch:examples/fourier_pinn.py:make`.
+"""A Fourier-feature PINN as a plain `torch.nn.Module`:
+`make advise MODEL=torch:examples/fourier_pinn.py:make`.
 
 γ(x) = [cos(x Bᵀ), sin(x Bᵀ)] with a trainable B of shape (features, d) drawn N(0, scale²)
 (Tancik et al. 2020; Wang, Wang & Perdikaris 2021), then a tanh MLP to one output u(x). The

@@ -24,6 +24,7 @@ from problems.core import (
     register_problem,
 )
 from problems.errors import BenchInputError
+from problems.models import MODEL_KINDS, ModelSpec, model_from_options, register_model
 from problems.network import (
     SEED_NETWORK,
     MLPSpec,
@@ -56,6 +57,8 @@ __all__ = [
     "DerivativeOrderProblem",
     "LVUDEProblem",
     "MLPSpec",
+    "MODEL_KINDS",
+    "ModelSpec",
     "PenaltyProblem",
     "PoissonProblem",
     "Problem",
@@ -64,7 +67,9 @@ __all__ = [
     "get_problem",
     "init_params",
     "load_params",
+    "model_from_options",
     "problem_options",
+    "register_model",
     "register_problem",
     "save_params",
     "validate_params",

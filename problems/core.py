@@ -26,7 +26,7 @@ import numpy as np
 from problems.errors import BenchInputError, unknown_name
 
 if TYPE_CHECKING:
-    from problems.network import MLPSpec
+    from problems.models import ModelSpec
 
 # -- dtypes and option checks --------------------------------------------------------------------
 DTYPES = ("float32", "float64")
@@ -246,7 +246,7 @@ class Problem(ABC):
     name: ClassVar[str]
     kind: ClassVar[str]
     """Selects the strategy catalogue (several problems may share a kind's operator)."""
-    network: MLPSpec
+    network: ModelSpec
     input_precision: str | None = None
     """None, or a dtype every array input (points, steps, weights, sources, directions) is
     rounded to: the same computation in float64 on float32 inputs measures float32 rounding."""

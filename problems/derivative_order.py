@@ -29,7 +29,7 @@ from problems.core import (
     spellings,
     thaw,
 )
-from problems.network import MLPSpec, network_from_options
+from problems.models import ModelSpec, problem_model, settle_model
 from problems.reference import ComplexStepReference, batched, taylor_coefficients
 from problems.stencils import central_stencil, stencil_step
 from problems.tolerances import (
@@ -105,6 +105,11 @@ class DerivativeOrderProblem(ComplexStepReference, Problem):
     depth: int | None = None
     layers: str | None = None
     activation: str = "rbf"
+    model: str = "mlp"
+    features: int | None = None
+    scale: float | None = None
+    n_blocks: int | None = None
+    alpha: float | None = None
     input_precision: str | None = None
     name = "derivative-order"
     kind = "derivative-order"
@@ -119,18 +124,17 @@ class DerivativeOrderProblem(ComplexStepReference, Problem):
             check_int_option("width", self.width, "an integer ≥ 1")
         if self.depth is not None:
             check_int_option("depth", self.depth, "an integer ≥ 2 (Dense layers)", minimum=2)
-        spec = network_from_options(self.layers, self.activation, width=self.width, depth=self.depth,
-                                    shorthand=(2, 5, 4, 2))  # fmt: skip
-        for name, value in (("layers", spec.layers), ("width", spec.hidden_width), ("depth", spec.n_layers)):
+        spec = settle_model(self, width=self.width, depth=self.depth, shorthand=(2, 5, 4, 2))
+        for name, value in (("width", spec.hidden_width), ("depth", spec.n_layers)):
             object.__setattr__(self, name, value)
 
     @cached_property
-    def network(self) -> MLPSpec:
-        return MLPSpec(tuple(int(s) for s in self.layers.split("-")), self.activation)
+    def network(self) -> ModelSpec:
+        return problem_model(self)
 
     def grid(self) -> np.ndarray:
         """Collocation points, shape (points, d_in): rows [x, 1.0, …, 1.0]."""
-        grid = np.ones((self.points, self.network.sizes[0]))
+        grid = np.ones((self.points, self.network.d_in))
         grid[:, 0] = np.linspace(0.0, 10.0, self.points)
         return self.inputs(grid)
 
@@ -141,7 +145,7 @@ class DerivativeOrderProblem(ComplexStepReference, Problem):
         dtype = self.input_precision or dtype
         nodes, weights, _ = central_stencil(self.order)
         h = stencil_step(self.order, dtype)
-        offsets = np.outer(np.array(nodes, dtype=np.float64) * h, np.eye(self.network.sizes[0])[0])
+        offsets = np.outer(np.array(nodes, dtype=np.float64) * h, np.eye(self.network.d_in)[0])
         return offsets, self.inputs(np.array([float(c) for c in weights]) / h**self.order)
 
     def stencil_rows(self, dtype: str, params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

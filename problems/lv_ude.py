@@ -40,8 +40,9 @@ from problems.core import (
     thaw,
 )
 from problems.errors import BenchInputError
-from problems.network import SEED_NETWORK, MLPSpec, flatten, unflatten
-from problems.reference import COMPLEX_STEP, GradientReference
+from problems.models import ModelSpec
+from problems.network import SEED_NETWORK, flatten, unflatten
+from problems.reference import COMPLEX_STEP, GradientReference, lane_values
 
 # -- data -------------------------------------------------------------------------------------
 LV_PARAMETERS = (1.3, 0.9, 0.8, 1.8)
@@ -144,7 +145,7 @@ class LVUDEProblem(GradientReference, Problem):
     sensitivity: str = "discretise"
     tol: int = 6
     points: int = 101
-    network: MLPSpec = field(default=SEED_NETWORK)
+    network: ModelSpec = field(default=SEED_NETWORK)
     input_precision: str | None = None
     name = "lv-ude"
     kind = "lv-ude"
@@ -166,9 +167,7 @@ class LVUDEProblem(GradientReference, Problem):
     @cached_property
     def penalty(self) -> Problem:
         """The foundation's penalty problem, whose strategies every backend reuses."""
-        return get_problem(
-            "penalty", points=self.points, layers=self.network.layers, activation=self.network.activation
-        )
+        return get_problem("penalty", points=self.points, **self.network.options())
 
     def grid(self) -> np.ndarray:
         """The penalty's collocation points: where the UDE's input derivatives are taken."""
@@ -245,30 +244,20 @@ class LVUDEProblem(GradientReference, Problem):
         return self.penalty
 
 
-def _mlp_batched(params: dict[str, np.ndarray], u: np.ndarray, spec: MLPSpec) -> np.ndarray:
-    """U(u) for a batch of parameter sets (B, ...) and states u (B, d_in); complex-safe."""
-    h = u
-    for i in range(1, spec.n_layers + 1):
-        h = np.einsum("bij,bj->bi", params[f"W{i}"], h) + params[f"b{i}"]
-        if i < spec.n_layers:
-            h = np.exp(-(h**2)) if spec.activation == "rbf" else np.tanh(h)
-    return h
-
-
-def ude_rhs(params: dict[str, np.ndarray], spec: MLPSpec):
+def ude_rhs(params: dict[str, np.ndarray], spec: ModelSpec):
     """The UDE right-hand side on a flat state of B stacked 2-vectors (the batch of `params`)."""
     alpha, _, _, delta = LV_PARAMETERS
     batch = next(iter(params.values())).shape[0]
 
     def rhs(t, y):
         u = y.reshape(batch, 2)
-        uhat = _mlp_batched(params, u, spec)
+        uhat = lane_values(params, spec, u)
         return np.stack([alpha * u[:, 0] + uhat[:, 0], -delta * u[:, 1] + uhat[:, 1]], axis=1).ravel()
 
     return rhs
 
 
-def _solve(spec: MLPSpec, batched_params: dict, u0: np.ndarray, rtol: float, method: str = "DOP853"):
+def _solve(spec: ModelSpec, batched_params: dict, u0: np.ndarray, rtol: float, method: str = "DOP853"):
     """A real scipy solve of the UDE at rtol = atol = `rtol`, saved at the data's times."""
     sol = solve_ivp(ude_rhs(batched_params, spec), T_SPAN, u0, method=method, rtol=rtol, atol=rtol,
                     t_eval=save_times())  # fmt: skip
@@ -282,7 +271,7 @@ DENSE_EVERY = 0.05
 
 
 @lru_cache(maxsize=8)
-def _complex_solve(spec: MLPSpec, frozen_params: tuple):
+def _complex_solve(spec: ModelSpec, frozen_params: tuple):
     """One complex DOP853 solve at 1e-12 of 87 + 2 lanes with dense output: lane m < 87 perturbs
     θₘ by i·h, the last two perturb u₀ by i·h·eⱼ. Returns (dense solution of the flat complex
     state (lanes·2,), its right-hand side)."""
@@ -302,14 +291,14 @@ def _complex_solve(spec: MLPSpec, frozen_params: tuple):
     return sol.sol, rhs
 
 
-def _split_lanes(y: np.ndarray, spec: MLPSpec) -> tuple[np.ndarray, np.ndarray]:
+def _split_lanes(y: np.ndarray, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
     """Flat complex states (lanes·2, T) -> (real trajectory (T, 2), Im / h (T, lanes, 2))."""
     Y = y.T.reshape(y.shape[1], spec.n_params + 2, 2)
     return np.real(Y[:, 0, :]), np.imag(Y) / COMPLEX_STEP
 
 
 @lru_cache(maxsize=8)
-def _trajectory(spec: MLPSpec, frozen_params: tuple, every: float = SAVE_EVERY):
+def _trajectory(spec: ModelSpec, frozen_params: tuple, every: float = SAVE_EVERY):
     """(real trajectory (T, 2), sensitivities (T, 87 + 2, 2)) on the grid 0:every:5."""
     dense, _ = _complex_solve(spec, frozen_params)
     t = np.linspace(T_SPAN[0], T_SPAN[1], round((T_SPAN[1] - T_SPAN[0]) / every) + 1)
@@ -324,7 +313,7 @@ def _data_terms(U: np.ndarray, S: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 @lru_cache(maxsize=8)
-def _data_reference(spec: MLPSpec, frozen_params: tuple) -> tuple[float, np.ndarray]:
+def _data_reference(spec: ModelSpec, frozen_params: tuple) -> tuple[float, np.ndarray]:
     """Data misfit and its gradient (flat, `flatten` order) by the complex step."""
     U, dU = _trajectory(spec, frozen_params)
     return _data_terms(U, dU[:, : spec.n_params])
@@ -332,7 +321,7 @@ def _data_reference(spec: MLPSpec, frozen_params: tuple) -> tuple[float, np.ndar
 
 # -- error model (see LVUDEProblem.tolerance) -------------------------------------------------
 @lru_cache(maxsize=32)
-def _step_times(spec: MLPSpec, frozen_params: tuple, order: int, tol: float) -> np.ndarray:
+def _step_times(spec: ModelSpec, frozen_params: tuple, order: int, tol: float) -> np.ndarray:
     """Accepted step times of scipy's solver of this order at rtol = atol = tol on this problem."""
     params = {k: v[None] for k, v in thaw(frozen_params).items()}
     method = "RK45" if order == 5 else "DOP853"
@@ -354,7 +343,7 @@ def quartic_dense_output(y0, y1, y_mid, f0, f1, h, x):
 
 
 @lru_cache(maxsize=32)
-def _interpolation_effect(spec: MLPSpec, frozen_params: tuple, order: int, tol: float):
+def _interpolation_effect(spec: ModelSpec, frozen_params: tuple, order: int, tol: float):
     """(|δL|, |δ∇L|) bounds from dense output: states and sensitivities at the save times replaced
     by the quartic interpolant of the exact solution on the step sequence of `_step_times`
     (interpolating the complex lanes interpolates the sensitivities with their own slopes)."""
@@ -379,7 +368,7 @@ def _interpolation_effect(spec: MLPSpec, frozen_params: tuple, order: int, tol: 
 
 
 @lru_cache(maxsize=8)
-def _propagator_bound(spec: MLPSpec, frozen_params: tuple) -> float:
+def _propagator_bound(spec: ModelSpec, frozen_params: tuple) -> float:
     """M = max over s ≤ t of ‖D(t)⁻¹ Φ(t, s) D(s)‖₂ with D = diag(1 + |u|), on the dense grid.
 
     Φ(t, s) = Φ(t, 0) Φ(s, 0)⁻¹ carries a local error made at s to t; D is the weight of the
@@ -396,7 +385,7 @@ def _propagator_bound(spec: MLPSpec, frozen_params: tuple) -> float:
 
 
 @lru_cache(maxsize=8)
-def _error_terms(spec: MLPSpec, frozen_params: tuple) -> tuple[float, np.ndarray]:
+def _error_terms(spec: ModelSpec, frozen_params: tuple) -> tuple[float, np.ndarray]:
     """Bounds on |δL| and |δ∇L| (flat) per unit relative state error ρ.
 
     With |δX̂ₖ| ≤ ρ(1 + max|u|) and |δ∂X̂ₖ/∂θₘ| ≤ ρ·maxₖ|∂X̂ₖ/∂θₘ|, L = Σ rₖ²/n, ∇L = Σ 2 rₖ ∂X̂ₖ/∂θ / n:

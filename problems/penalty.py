@@ -25,7 +25,8 @@ from problems.core import (
     spellings,
     thaw,
 )
-from problems.network import SEED_NETWORK, MLPSpec, network_from_options
+from problems.models import ModelSpec, problem_model, settle_model
+from problems.network import SEED_NETWORK
 from problems.reference import ComplexStepReference, batched, taylor_coefficients
 from problems.tolerances import exact_rounding, stencil_tolerance, truncation_bound
 
@@ -115,29 +116,34 @@ class PenaltyProblem(ComplexStepReference, Problem):
 
     The grid sweeps the first input over [0, 10] (101 points is 0:0.1:10) with every other input
     at 1.0: rows [x, 1] for the seed's two inputs, [x, 1, …, 1] for more, [x] for one.
-    `layers` ("2-64-64-2", or a list) and `activation` choose the network; the defaults are the
-    seed network (2-5-5-5-2, rbf, 87 parameters).
+    `layers` ("2-64-64-2", or a list) and `activation` choose the network, `model` its kind (with
+    the kind's options `features`, `scale`, `n_blocks`, `alpha`: `problems.models`); the defaults
+    are the seed network (mlp 2-5-5-5-2, rbf, 87 parameters).
     """
 
     points: int = 101
     layers: str = SEED_NETWORK.layers
     activation: str = SEED_NETWORK.activation
+    model: str = "mlp"
+    features: int | None = None
+    scale: float | None = None
+    n_blocks: int | None = None
+    alpha: float | None = None
     input_precision: str | None = None
     name = "penalty"
     kind = "penalty"
 
     def __post_init__(self):
         check_int_option("points", self.points, "an integer ≥ 2", minimum=2)
-        spec = network_from_options(self.layers, self.activation, shorthand=(2, 5, 4, 2))
-        object.__setattr__(self, "layers", spec.layers)
+        settle_model(self, shorthand=(2, 5, 4, 2))
 
     @cached_property
-    def network(self) -> MLPSpec:
-        return MLPSpec(tuple(int(s) for s in self.layers.split("-")), self.activation)
+    def network(self) -> ModelSpec:
+        return problem_model(self)
 
     def grid(self) -> np.ndarray:
         """Collocation points, shape (points, d_in): rows [x, 1.0, …, 1.0], x evenly in [0, 10]."""
-        grid = np.ones((self.points, self.network.sizes[0]))
+        grid = np.ones((self.points, self.network.d_in))
         grid[:, 0] = np.linspace(0.0, 10.0, self.points)
         return self.inputs(grid)
 

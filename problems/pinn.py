@@ -36,7 +36,8 @@ from problems.core import (
     spellings,
     thaw,
 )
-from problems.network import MLPSpec, flatten, network_from_options, unflatten
+from problems.models import ModelSpec, problem_model, settle_model
+from problems.network import flatten, unflatten
 from problems.reference import (
     COMPLEX_STEP,
     ComplexStepReference,
@@ -111,7 +112,7 @@ BIHARMONIC_STRATEGIES = register_catalogue(
 )
 
 
-def directional_derivatives(params, spec: MLPSpec, X: np.ndarray, V: np.ndarray, order: int) -> np.ndarray:
+def directional_derivatives(params, spec: ModelSpec, X: np.ndarray, V: np.ndarray, order: int) -> np.ndarray:
     """Dᵐ_v u(x) = m!·(m-th Taylor coefficient) for each point and direction, shape (B, N, R).
 
     X: (N, d) points, V: (N, R, d) directions (R per point); batched params give a leading B. The
@@ -156,6 +157,11 @@ class _PinnProblem(ComplexStepReference, Problem):
     samples: int = 32
     layers: str | None = None
     activation: str = "tanh"
+    model: str = "mlp"
+    features: int | None = None
+    scale: float | None = None
+    n_blocks: int | None = None
+    alpha: float | None = None
     input_precision: str | None = None
 
     OPERATOR_ORDER = 2  # derivative order of the operator (2: Δ, 4: Δ²)
@@ -173,18 +179,17 @@ class _PinnProblem(ComplexStepReference, Problem):
             check_int_option("depth", self.depth, "an integer ≥ 2 (Dense layers)", minimum=2)
         check_int_option("points", self.points, "an integer ≥ 1")
         check_int_option("samples", self.samples, "an integer ≥ 2 (Hutchinson samples per point)", minimum=2)
-        spec = network_from_options(self.layers, self.activation, width=self.width, depth=self.depth,
-                                    inputs=self.dim, outputs=1, shorthand=(2, 64, 4, 1))  # fmt: skip
-        check_int_option("dim (the input width of layers)", spec.sizes[0], f"an integer in 1 … {dims[-1]}",
+        spec = settle_model(self, width=self.width, depth=self.depth, inputs=self.dim, outputs=1,
+                            shorthand=(2, 64, 4, 1))  # fmt: skip
+        check_int_option("dim (the input width of layers)", spec.d_in, f"an integer in 1 … {dims[-1]}",
                          allowed=dims)  # fmt: skip
-        normalised = {"dim": spec.sizes[0], "layers": spec.layers, "width": spec.hidden_width,
-                      "depth": spec.n_layers}  # fmt: skip
+        normalised = {"dim": spec.d_in, "width": spec.hidden_width, "depth": spec.n_layers}
         for name, value in normalised.items():
             object.__setattr__(self, name, value)
 
     @cached_property
-    def network(self) -> MLPSpec:
-        return MLPSpec(tuple(int(s) for s in self.layers.split("-")), self.activation)
+    def network(self) -> ModelSpec:
+        return problem_model(self)
 
     def _points(self) -> np.ndarray:
         return np.random.default_rng(POINT_SEED).uniform(0.0, 1.0, size=(self.points, self.dim))

@@ -3,7 +3,9 @@
 Nothing here uses an AD framework, so a strategy is never checked against itself:
 
 * Input derivatives come from propagating a truncated Taylor series x(t) = x + t v through the
-  MLP by hand: linear layers act coefficient-wise, and each activation has its coefficient rule
+  network by hand, one rule per model kind (`SERIES_MODELS`): linear layers act coefficient-wise,
+  gates (U⊙H) are Cauchy products, residual adds act coefficient-wise, the Fourier embedding
+  takes the sin/cos series, and each activation has its coefficient rule
   (`SERIES_RULES`), derived from the ODE its derivative satisfies: y = f(z) with y' = f'(z)·z'
   gives k·y_k = Σ_{j=1..k} j·z_j·(f'∘z)_{k−j} (exp, tanh, sin/cos, sigmoid, Φ), products by the
   Cauchy product (rbf = exp(−z²), silu = z·sigmoid z, gelu = z·Φ(z)). Coefficient k equals
@@ -28,7 +30,8 @@ import numpy as np
 import scipy.special
 
 from problems.core import freeze, thaw
-from problems.network import MLPSpec, flatten, unflatten
+from problems.models import ModelSpec
+from problems.network import flatten, unflatten
 
 COMPLEX_STEP = 1e-30
 
@@ -73,13 +76,17 @@ def _series_sigmoid(z: list[np.ndarray]) -> list[np.ndarray]:
     return _chain(sigmoid(z[0]), z, lambda s: [a - b for a, b in zip(s, _series_product(s, s))])
 
 
-def _series_sin(z: list[np.ndarray]) -> list[np.ndarray]:
+def _series_sin_cos(z: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     # (sin z)' = cos z · z', (cos z)' = −sin z · z': both series built together.
     s, c = [np.sin(z[0])], [np.cos(z[0])]
     for k in range(1, len(z)):
         s.append(sum(j * z[j] * c[k - j] for j in range(1, k + 1)) / k)
         c.append(-sum(j * z[j] * s[k - j] for j in range(1, k + 1)) / k)
-    return s
+    return s, c
+
+
+def _series_sin(z: list[np.ndarray]) -> list[np.ndarray]:
+    return _series_sin_cos(z)[0]
 
 
 def _series_softplus(z: list[np.ndarray]) -> list[np.ndarray]:
@@ -159,7 +166,7 @@ array) for any grid and network."""
 
 
 def taylor_coefficients(
-    params: dict[str, np.ndarray], spec: MLPSpec, x: np.ndarray, v: np.ndarray, order: int
+    params: dict[str, np.ndarray], spec: ModelSpec, x: np.ndarray, v: np.ndarray, order: int
 ) -> list[np.ndarray]:
     """Normalised Taylor coefficients [U, U_1, ..., U_order] of t -> U(x + t v).
 
@@ -170,9 +177,10 @@ def taylor_coefficients(
     direction. Points are processed in chunks (TAYLOR_CHUNK_ELEMENTS).
     """
     x, v = np.asarray(x), np.asarray(v)
-    batch = params["W1"].shape[:-2]
+    first, shape = next(iter(spec.param_shapes().items()))
+    batch = np.shape(params[first])[: np.ndim(params[first]) - len(shape)]
     rows = int(np.prod(batch, dtype=int)) * (x.size // x.shape[-1]) * (v.shape[-2] if v.ndim == 3 else 1)
-    chunk = max(1, x.shape[0] * TAYLOR_CHUNK_ELEMENTS // max(1, rows * max(spec.sizes)))
+    chunk = max(1, x.shape[0] * TAYLOR_CHUNK_ELEMENTS // max(1, rows * spec.widest))
     if chunk >= x.shape[0]:
         return _taylor_chunk(params, spec, x, v, order, len(batch))
     parts = []
@@ -227,20 +235,136 @@ def _taylor_chunk(params, spec, x, v, order, batch_ndim):
     lead = (1,) * batch_ndim
     h = [x.reshape(lead + x.shape)] + ([v.reshape(lead + v.shape)] if order > 0 else [])
     h += [np.zeros(lead + v.shape, dtype=v.dtype)] * (order - 1)
+    features, (weight, bias) = series_features(params, spec, h, batch_ndim)
+    return _series_dense(features, params[weight], params[bias], batch_ndim)
+
+
+# -- each model kind's Taylor rule: the series of the features its linear output layer reads ------
+SERIES_MODELS: dict[str, Callable] = {}
+"""kind -> rule(params, spec, h, batch_ndim) -> (series of the output layer's input, (its weight's
+name, its bias's name)); `h` is the input's series [x, v, 0, …], each (*batch or 1s, *points, d)."""
+
+
+def register_series(kind: str):
+    """Decorator: the Taylor rule of model kind `kind` (one per kind)."""
+
+    def register(rule):
+        SERIES_MODELS[kind] = rule
+        return rule
+
+    return register
+
+
+def series_features(params, spec, h, batch_ndim: int):
+    """The rule of `spec.kind` (`SERIES_MODELS`); ValueError for a kind without one."""
+    if spec.kind not in SERIES_MODELS:
+        raise ValueError(f"the reference has no Taylor rule for model kind {spec.kind!r}")
+    return SERIES_MODELS[spec.kind](params, spec, h, batch_ndim)
+
+
+def _series_dense(
+    h: list[np.ndarray], W: np.ndarray, b: np.ndarray | None, batch_ndim: int
+) -> list[np.ndarray]:
+    """h Wᵀ + b coefficient-wise (the bias enters the zeroth coefficient only)."""
+    z = [_affine(c, W, batch_ndim) for c in h]
+    if b is not None:
+        z[0] = z[0] + b.reshape(b.shape[:batch_ndim] + (1,) * (z[0].ndim - batch_ndim - 1) + b.shape[-1:])
+    return z
+
+
+def _series_layer(params, name: str, h, activation: str, batch_ndim: int) -> list[np.ndarray]:
+    """σ(h W{name}ᵀ + b{name})."""
+    return _series_activation(
+        activation, _series_dense(h, params[f"W{name}"], params[f"b{name}"], batch_ndim)
+    )
+
+
+def _series_fourier(B, h, batch_ndim: int) -> list[np.ndarray]:
+    """[cos(h Bᵀ), sin(h Bᵀ)], cos block first."""
+    sin, cos = _series_sin_cos(_series_dense(h, B, None, batch_ndim))
+    return [np.concatenate([c, s], axis=-1) for c, s in zip(cos, sin)]
+
+
+def _series_gate(H, U, V) -> list[np.ndarray]:
+    """H⊙U + (1 − H)⊙V = V + H⊙(U − V), by the Cauchy product."""
+    return [v + p for v, p in zip(V, _series_product(H, [u - v for u, v in zip(U, V)]))]
+
+
+@register_series("mlp")
+def _mlp_series(params, spec, h, batch_ndim):
     n = spec.n_layers
-    for i in range(1, n + 1):
-        W, b = params[f"W{i}"], params[f"b{i}"]
-        z = [_affine(c, W, batch_ndim) for c in h]
-        bias = b.reshape(b.shape[:batch_ndim] + (1,) * (z[0].ndim - batch_ndim - 1) + b.shape[-1:])
-        z[0] = z[0] + bias
-        h = _series_activation(spec.activation, z) if i < n else z
-    return h
+    for i in range(1, n):
+        h = _series_layer(params, str(i), h, spec.activation, batch_ndim)
+    return h, (f"W{n}", f"b{n}")
+
+
+@register_series("fourier")
+def _fourier_series(params, spec, h, batch_ndim):
+    return _mlp_series(params, spec, _series_fourier(params["B"], h, batch_ndim), batch_ndim)
+
+
+@register_series("modified-mlp")
+def _modified_mlp_series(params, spec, h, batch_ndim):
+    U = _series_layer(params, "u", h, spec.activation, batch_ndim)
+    V = _series_layer(params, "v", h, spec.activation, batch_ndim)
+    n = spec.n_layers
+    for i in range(1, n):
+        h = _series_gate(_series_layer(params, str(i), h, spec.activation, batch_ndim), U, V)
+    return h, (f"W{n}", f"b{n}")
+
+
+@register_series("pirate")
+def _pirate_series(params, spec, x, batch_ndim):
+    if spec.features is not None:
+        x = _series_fourier(params["B"], x, batch_ndim)
+    act = spec.activation
+    U, V = _series_layer(params, "u", x, act, batch_ndim), _series_layer(params, "v", x, act, batch_ndim)
+    for k in range(1, spec.n_blocks + 1):
+        f = _series_gate(_series_layer(params, f"{k}a", x, act, batch_ndim), U, V)
+        z = _series_gate(_series_layer(params, f"{k}b", f, act, batch_ndim), U, V)
+        h = _series_layer(params, f"{k}c", z, act, batch_ndim)
+        alpha = params[f"alpha{k}"]  # (*batch, 1)
+        x = [a + _broadcast(alpha, c, batch_ndim) * (c - a) for a, c in zip(x, h)]
+    return x, ("Wout", "bout")
+
+
+@register_series("resnet")
+def _resnet_series(params, spec, x, batch_ndim):
+    act = spec.activation
+    h = _series_layer(params, "in", x, act, batch_ndim)
+    for k in range(1, spec.n_blocks + 1):
+        inner = _series_layer(params, f"{k}a", h, act, batch_ndim)
+        h = [a + c for a, c in zip(h, _series_dense(inner, params[f"W{k}b"], params[f"b{k}b"], batch_ndim))]
+    return h, ("Wout", "bout")
+
+
+def _broadcast(scalar: np.ndarray, like: np.ndarray, batch_ndim: int) -> np.ndarray:
+    """A per-model scalar parameter (*batch, 1) shaped to broadcast against `like` (*batch, …)."""
+    return scalar.reshape(scalar.shape[:batch_ndim] + (1,) * (like.ndim - batch_ndim))
+
+
+def model_values(params: dict[str, np.ndarray], spec, x: np.ndarray) -> np.ndarray:
+    """U(x) of any built-in kind for unbatched float64 (or complex) params and points (N, d_in)."""
+    return _taylor_chunk(params, spec, np.asarray(x), np.zeros_like(np.asarray(x)), 0, 0)[0]
+
+
+def lane_values(params: dict[str, np.ndarray], spec, u: np.ndarray) -> np.ndarray:
+    """U(u_b; θ_b) for B parameter sets (leading batch dimension) and one state each, u (B, d_in):
+    the ODE lanes of the UDE's reference (complex-safe)."""
+    features, (weight, bias) = series_features(params, spec, [u[:, None, :]], 1)
+    return _series_dense(features, params[weight], params[bias], 1)[0][:, 0, :]
+
+
+def output_layer_input(params: dict[str, np.ndarray], spec, x: np.ndarray):
+    """(h, W, b): what the linear output layer reads at points x (N, d_in), and its weights."""
+    features, (weight, bias) = series_features(params, spec, [np.asarray(x)], 0)
+    return features[0], params[weight], params[bias]
 
 
 def complex_step_jacobian(
     objective: Callable[[dict[str, np.ndarray]], np.ndarray],
     params: dict[str, np.ndarray],
-    spec: MLPSpec,
+    spec: ModelSpec,
     chunk: int = 16,
 ) -> np.ndarray:
     """Jacobian (n_params, *out) of a real-analytic `objective(params) -> (B, *out)`.
@@ -263,7 +387,7 @@ def complex_step_jacobian(
 def complex_step_gradient(
     objective: Callable[[dict[str, np.ndarray]], np.ndarray],
     params: dict[str, np.ndarray],
-    spec: MLPSpec,
+    spec: ModelSpec,
 ) -> dict[str, np.ndarray]:
     """Gradient of a scalar objective (one value per batch entry) as a parameter dict."""
     return unflatten(complex_step_jacobian(objective, params, spec), spec)
@@ -293,12 +417,12 @@ def relative_error(
 
 
 # -- comparing a strategy's result with the reference --------------------------------------------
-def check_directions(spec: MLPSpec, count: int = CHECK_DIRECTIONS, seed: int = 1234) -> np.ndarray:
+def check_directions(spec: ModelSpec, count: int = CHECK_DIRECTIONS, seed: int = 1234) -> np.ndarray:
     """Fixed Gaussian directions in parameter space, shape (count, n_params)."""
     return np.random.default_rng(seed).standard_normal((count, spec.n_params))
 
 
-def directional_reference(objective, params, spec: MLPSpec, directions: np.ndarray):
+def directional_reference(objective, params, spec: ModelSpec, directions: np.ndarray):
     """(value, g·v for each direction) of a real-analytic batched `objective` by complex step.
     Remembered per (objective, parameters, directions): the comparison and the truncation bound of
     a large network ask for the same loss along the same directions."""
@@ -344,7 +468,7 @@ class ReferenceCheck:
     directions: np.ndarray | None = None
     along: np.ndarray | None = None
 
-    def compare(self, spec: MLPSpec, value: float, grads: dict) -> tuple[float, float, float]:
+    def compare(self, spec: ModelSpec, value: float, grads: dict) -> tuple[float, float, float]:
         """(value_err, grad_err, ref_value). Full: the norm-wise error of `relative_error`.
         Directional: max_j |g·v_j − r_j| / max_j |r_j| over the directions v_j; a wrong gradient
         passes only if its error is orthogonal to every v_j (probability zero for Gaussian v)."""
@@ -358,7 +482,7 @@ class ReferenceCheck:
         return value_err, float(worst / max(np.max(np.abs(self.along)), 1e-300)), self.value
 
 
-def reference_check(objective, params, spec: MLPSpec, full: bool) -> ReferenceCheck:
+def reference_check(objective, params, spec: ModelSpec, full: bool) -> ReferenceCheck:
     """The reference of a real-analytic batched `objective`: full complex-step gradient, or
     directional derivatives along `check_directions` (one complex evaluation each)."""
     if full:
@@ -389,7 +513,7 @@ def _reference_cached(problem, frozen_params):
     return problem.reference(thaw(frozen_params))
 
 
-def summation_condition(point_losses, params, spec: MLPSpec, full: bool) -> float:
+def summation_condition(point_losses, params, spec: ModelSpec, full: bool) -> float:
     """How much a loss's per-point terms cancel: Σₙ|tₙ| / |Σₙ tₙ| for the value and for each
     gradient component (full: the largest Σₙ|∂tₙ| over the largest |∂L|, matching the max-norm
     comparison; directional: the same along the check directions), the larger of the two.
@@ -410,7 +534,7 @@ def condition_number(terms: np.ndarray, jacobian: np.ndarray) -> float:
     return float(max(value_condition, grad_condition))
 
 
-def terms_along_directions(point_losses, params, spec: MLPSpec) -> tuple[np.ndarray, np.ndarray]:
+def terms_along_directions(point_losses, params, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
     """The per-point terms (N,) and their derivatives along `check_directions` (D, N): one
     complex-step evaluation that serves both the comparison and the summation condition."""
     directions = check_directions(spec)

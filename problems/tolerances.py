@@ -22,25 +22,22 @@ import numpy as np
 
 from problems.core import RoundingMeasurement, Tolerance, machine_epsilon
 from problems.errors import BenchInputError
-from problems.network import MLPSpec, flatten, unflatten
+from problems.models import OPS_PER_LAYER, ModelSpec  # noqa: F401  (OPS_PER_LAYER re-exported)
+from problems.network import flatten, unflatten
 from problems.reference import (
     COMPLEX_STEP,
-    activation_values,
     batched,
     check_directions,
     complex_step_gradient,
     complex_step_jacobian,
     directional_reference,
+    output_layer_input,
     taylor_coefficients,
 )
 
 PROBABILISTIC_LAMBDA = 10.0
 """λ in the probabilistic rounding bound λ·√n·ε (Higham & Mary, SIAM J. Sci. Comput. 2019): it
 holds with probability ≥ 1 − 2n·exp(−λ²/2)·..., i.e. essentially always for λ = 10."""
-
-OPS_PER_LAYER = 4
-"""Rounded operations per layer on a path besides the fan-in's dot-product terms: bias add,
-activation (and its Taylor recurrence), the chain-rule product, the next layer's accumulation."""
 
 EXACT_FLOAT64_TOLERANCE = 1e-9
 """Contract for exact strategies of higher-order losses in float64 (relative 1e-9). A k-th
@@ -84,14 +81,15 @@ def accumulation_bound(terms: int, dtype: str) -> float:
     return terms * u / (1.0 - terms * u)
 
 
-def path_operations(spec: MLPSpec, passes: int) -> int:
+def path_operations(spec: ModelSpec, passes: int) -> int:
     """Rounded operations on one point's path through the network, `passes` times (Taylor
-    coefficients of the input derivative and the reverse pass of the weight gradient): per layer
-    its fan-in's dot-product terms plus OPS_PER_LAYER."""
-    return passes * sum(fan_in + OPS_PER_LAYER for fan_in in spec.sizes[:-1])
+    coefficients of the input derivative and the reverse pass of the weight gradient): the
+    model's own count (`ModelSpec.path_operations`: per dense layer its fan-in's dot-product terms
+    plus OPS_PER_LAYER, plus what its kind adds)."""
+    return passes * spec.path_operations()
 
 
-def exact_rounding(spec: MLPSpec, passes: int, points: int, condition: float, dtype: str,
+def exact_rounding(spec: ModelSpec, passes: int, points: int, condition: float, dtype: str,
                    contract: float | None = None, extra_operations: int = 0) -> float:  # fmt: skip
     """The rounding bound of an exact strategy: C·(λ·√n·ε + γ_N) with n the per-point path's
     roundings (`path_operations` + `extra_operations`, e.g. the terms an operator sums), N the
@@ -113,7 +111,7 @@ def usable_bound(bound: float, strategy: str, problem, dtype: str, remedy: str) 
     return bound
 
 
-def truncation_bound(spec: MLPSpec, params, full: bool, loss, first_order_error) -> float:
+def truncation_bound(spec: ModelSpec, params, full: bool, loss, first_order_error) -> float:
     """Predicted relative error of an approximate loss from its truncation: `loss(p)` is the exact
     loss and `first_order_error(p)` its first-order change from the stencil's truncation (both
     batched and real-analytic). 2·|∇θE| relative to the gradient's scale (max|g| for the full
@@ -133,14 +131,12 @@ def truncation_bound(spec: MLPSpec, params, full: bool, loss, first_order_error)
     return float(2.0 * max(truncation / max(scale, 1e-300), value_error / max(value, 1e-300)))
 
 
-def output_magnitude(params, spec: MLPSpec, x: np.ndarray) -> np.ndarray:
-    """|W_L||h_(L−1)(x)| + |b_L|, shape (N, d_out): the scale of the output layer's rounding error
+def output_magnitude(params, spec: ModelSpec, x: np.ndarray) -> np.ndarray:
+    """|W_out||h(x)| + |b_out| (h: what the linear output layer reads),
+    shape (N, d_out): the scale of the output layer's rounding error
     (the leading factor of the dot-product error bound |fl(wᵀh) − wᵀh| ≤ γₙ|w|ᵀ|h|)."""
-    h = x
-    for i in range(1, spec.n_layers):
-        h = activation_values(spec.activation, h @ params[f"W{i}"].T + params[f"b{i}"])
-    last = spec.n_layers
-    return np.abs(h) @ np.abs(params[f"W{last}"]).T + np.abs(params[f"b{last}"])
+    h, W, b = output_layer_input(params, spec, x)
+    return np.abs(h) @ np.abs(W).T + np.abs(b)
 
 
 def stencil_rounding_model(spec, params, dtype: str, full: bool, loss, nodes, weights, coefficient) -> float:

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from problems.errors import BenchInputError
+from problems.models import ModelSpec, is_user_model, register_model  # noqa: F401  (is_user_model re-exported)
 
 FRAMEWORKS = ("torch", "jax")
 """The prefixes of a user model's `model` option, each the backend that runs it."""
@@ -45,11 +46,6 @@ FORMS = {
 
 PROBE_POINTS = 2
 """Points of the batch the model is called on once when its spec is built (torch: (2, d))."""
-
-
-def is_user_model(model) -> bool:
-    """Whether a `model` option names a user's module (`torch:...` or `jax:...`)."""
-    return isinstance(model, str) and model.partition(":")[0] in FRAMEWORKS and ":" in model
 
 
 def parse_source(model: str) -> tuple[str, str, str]:
@@ -106,7 +102,8 @@ def _factory(model: str):
     if not callable(factory):
         defined = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_"))
         raise BenchInputError(
-            f"model {model!r}: {target} has no factory {name!r}; its callables: {', '.join(defined) or 'none'}"
+            f"model {model!r}: {target} has no factory {name!r}; "
+            f"its callables: {', '.join(defined) or 'none'}"
         )
     return framework, factory
 
@@ -165,6 +162,27 @@ def _load_torch(model: str, factory, d_in: int, seed: int) -> Loaded:
     return Loaded("torch", tuple(named), params, d_out, module=module)
 
 
+def _path_name(path) -> str:
+    """A pytree leaf's readable name: dict keys and attributes joined by dots, sequence indices in
+    brackets ("W1", "layers[0].weight", "params.Dense_0.kernel")."""
+    from jax.tree_util import DictKey, GetAttrKey, SequenceKey
+
+    name = ""
+    for entry in path:
+        if isinstance(entry, SequenceKey):
+            name += f"[{entry.idx}]"
+        else:
+            key = (
+                entry.key
+                if isinstance(entry, DictKey)
+                else entry.name
+                if isinstance(entry, GetAttrKey)
+                else entry
+            )
+            name += f".{key}" if name else str(key)
+    return name or "params"
+
+
 def _load_jax(model: str, factory, d_in: int) -> Loaded:
     import jax
 
@@ -180,7 +198,7 @@ def _load_jax(model: str, factory, d_in: int) -> Loaded:
         raise BenchInputError(f"model {model!r}: params has no array leaves")
     names, params = [], {}
     for path, leaf in leaves:
-        name = jax.tree_util.keystr(path).lstrip(".") or "params"
+        name = _path_name(path)
         array = np.asarray(leaf)
         if not np.issubdtype(array.dtype, np.floating):
             raise BenchInputError(
@@ -225,6 +243,9 @@ class UserModel:
     source: str
     inputs: int
     activation: None = None
+    hidden_width: ClassVar[None] = None
+    """No uniform hidden width or Dense-layer count: a problem's width/depth shorthand is None."""
+    n_layers: ClassVar[None] = None
 
     @property
     def framework(self) -> str:
@@ -274,13 +295,9 @@ class UserModel:
         return None
 
 
-def check_user_model(model: str, layers, inputs: int, outputs: int | None) -> None:
-    """Refuse what a user model cannot take: a `layers` (its widths are its own), and an output
-    width other than `outputs` where the problem needs one (a PINN's scalar u)."""
-    if layers is not None:
-        raise BenchInputError(
-            f"model {model!r} has its own widths: give no layers (the problem's input width is {inputs})"
-        )
+def check_user_model(model: str, inputs: int, outputs: int | None) -> None:
+    """Refuse a user model whose output width is not `outputs` where the problem needs one (a
+    PINN's scalar u); loading it checks it maps `inputs` inputs to outputs at all."""
     d_out = load(model, inputs).d_out
     if outputs is not None and d_out != outputs:
         raise BenchInputError(
@@ -288,16 +305,46 @@ def check_user_model(model: str, layers, inputs: int, outputs: int | None) -> No
         )
 
 
-def user_model_from_options(model: str, layers=None, *, inputs: int | None = None, outputs: int | None = None,
+def user_model_from_options(model: str, *, inputs: int | None = None, outputs: int | None = None,
                             shorthand: tuple[int, int, int, int] = (2, 5, 4, 2), **_layout):  # fmt: skip
     """The spec of a user model for a problem: d = the problem's input width (`inputs`, else its
     default `shorthand[0]`); the model is loaded and called once to check it maps d inputs to
-    outputs (`outputs` of them where the problem needs a number). BenchInputError otherwise."""
+    outputs (`outputs` of them where the problem needs a number). BenchInputError otherwise. The
+    problem's `layers` and `activation` do not apply: the module's widths and functions are its own."""
     framework, _, _ = parse_source(model)
     d_in = inputs if inputs is not None else shorthand[0]
-    check_user_model(model, layers, d_in, outputs)
+    check_user_model(model, d_in, outputs)
     return USER_MODEL_SPECS[framework](model, d_in)
 
 
-USER_MODEL_SPECS: dict[str, type] = {}
-"""framework -> its spec class (`problems.models` registers them as the `torch` and `jax` kinds)."""
+@dataclass(frozen=True)
+class TorchModelSpec(UserModel, ModelSpec):
+    """`model="torch:<module or file.py>:<factory>"`: a torch.nn.Module."""
+
+    source: str
+    inputs: int
+    activation: None = None
+
+    @classmethod
+    def from_options(cls, layers, activation, given, **layout):
+        raise BenchInputError(f"model torch needs your module: {FORMS['torch']}")
+
+
+@dataclass(frozen=True)
+class JaxModelSpec(UserModel, ModelSpec):
+    """`model="jax:<module or file.py>:<factory>"`: (apply, params pytree)."""
+
+    source: str
+    inputs: int
+    activation: None = None
+
+    @classmethod
+    def from_options(cls, layers, activation, given, **layout):
+        raise BenchInputError(f"model jax needs your module: {FORMS['jax']}")
+
+
+USER_MODEL_SPECS: dict[str, type] = {
+    "torch": register_model("torch", TorchModelSpec),
+    "jax": register_model("jax", JaxModelSpec),
+}
+"""framework -> its spec class, registered as the `torch` and `jax` model kinds."""

@@ -390,7 +390,7 @@ def pinn_findings(df: pd.DataFrame) -> list[str]:
                 winners = winners_along(b, "dim")
                 text = describe_winners(winners, "dim") + ties_text(winners, "dim")
                 out.append(f"{name} ({config}), {framework(backend)} {variant}: fastest {text}.")
-                if "collapsed-taylor" in set(b["strategy"]):
+                if winners and "collapsed-taylor" in set(b["strategy"]):
                     out.append(_collapsed_sentence(name, framework(backend), winners))
                 degrees = []
                 for strategy, s in b.groupby("strategy", sort=True):

@@ -22,11 +22,11 @@ def test_jax_penalty_code_is_the_registered_build_and_its_maths():
     assert code.build.source.startswith('@registry.register("penalty", "fwd-over-rev")')
     assert code.build.path == "backends/jax_backend/penalty.py"
     names = _names(code)
-    assert {"forward_over_reverse", "input_grad_reverse", "mlp", "compile_evaluation"} <= set(names)
+    assert {"forward_over_reverse", "input_grad_reverse", "apply_fn", "compile_evaluation"} <= set(names)
     maths = next(s for s in code.snippets if s.name == "forward_over_reverse")
     assert "jax.jvp" in maths.source and maths.role == "strategy"
-    assert next(s for s in code.snippets if s.name == "mlp").role == "helper"
-    assert names.index("forward_over_reverse") < names.index("mlp")  # the strategy's module first
+    assert next(s for s in code.snippets if s.name == "apply_fn").role == "helper"
+    assert names.index("forward_over_reverse") < names.index("apply_fn")  # the strategy's module first
 
 
 def test_a_loop_built_strategy_says_what_its_build_is_bound_to():

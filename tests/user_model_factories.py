@@ -32,13 +32,16 @@ def _tanh_net():
     import jax.numpy as jnp
 
     k1, k2 = jax.random.split(jax.random.PRNGKey(0))
-    params = {"W1": jax.random.normal(k1, (8, 2)) / 2, "b1": jnp.full((8,), 0.1), "W2": jax.random.normal(k2, (1, 8))}
+    params = {
+        "W1": jax.random.normal(k1, (8, 2)) / 2,
+        "b1": jnp.full((8,), 0.1),
+        "W2": jax.random.normal(k2, (1, 8)),
+    }
     return params
 
 
 def jax_wrong_weight_gradient():
-    """Correct input derivatives, but a custom_vjp that doubles W2's cotangent: every strategy
-    reverses through it, so only the central differences can see the gradient is wrong."""
+    """A custom_vjp that doubles W2's cotangent (an identity with a wrong reverse rule)."""
     import jax
     import jax.numpy as jnp
 
@@ -54,22 +57,40 @@ def jax_wrong_weight_gradient():
     return apply, _tanh_net()
 
 
-def jax_wrong_input_derivative():
-    """tanh with a custom_jvp rule off by 10 %: nested reverse uses the rule, Taylor mode (jet)
-    differentiates the primal, so the two exact strategies disagree."""
-    import jax
-    import jax.numpy as jnp
+def torch_inconsistent_function():
+    """A tanh whose autograd.Function backward is off by 10 % while its forward-mode jvp is right
+    (an inconsistent custom op): nested reverse and forward/Taylor mode disagree."""
+    import torch
 
-    @jax.custom_jvp
-    def act(z):
-        return jnp.tanh(z)
+    class Tanh(torch.autograd.Function):
+        @staticmethod
+        def forward(z):
+            return torch.tanh(z)
 
-    act.defjvp(lambda primals, tangents: (jnp.tanh(primals[0]), 1.1 * (1 - jnp.tanh(primals[0]) ** 2) * tangents[0]))
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(output)
+            ctx.save_for_forward(output)
 
-    def apply(params, x):
-        return params["W2"] @ act(params["W1"] @ x + params["b1"])
+        @staticmethod
+        def backward(ctx, g):
+            (y,) = ctx.saved_tensors
+            return 1.1 * (1 - y**2) * g
 
-    return apply, _tanh_net()
+        @staticmethod
+        def jvp(ctx, t):
+            (y,) = ctx.saved_tensors
+            return (1 - y**2) * t
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner, self.outer = torch.nn.Linear(2, 8), torch.nn.Linear(8, 1)
+
+        def forward(self, x):
+            return self.outer(Tanh.apply(self.inner(x)))
+
+    return Net()
 
 
 def jax_two_outputs():

@@ -42,12 +42,12 @@ class JaxBackend(Backend):
         import jax.numpy as jnp
         import numpy as np
 
-        from backends.jax_backend.core import mlp, put_params
+        from backends.jax_backend.core import apply_fn, put_params
 
         jax_device = jax.devices(self.check_device(device))[0]
         native = put_params(params, dtype, jax_device)
         X = jax.device_put(jnp.asarray(points, dtype=dtype), jax_device)
-        values = jax.jit(jax.vmap(lambda p, x: mlp(p, x, spec), in_axes=(None, 0)))(native, X)
+        values = jax.jit(jax.vmap(apply_fn(spec), in_axes=(None, 0)))(native, X)
         return np.asarray(values, dtype=np.float64)
 
     def gpu_name(self) -> str:

@@ -1,4 +1,4 @@
-"""What every JAX strategy module shares: the registry, the MLP as a pure function, and the jit
+"""What every JAX strategy module shares: the registry, each model kind's `apply` (`apply_fn`), and the jit
 compilation that turns a pure `fn(params, X, *data) -> (value, grads)` into a `Compiled`
 (with the loss alone timed as a part, and XLA's memory plan and program size as metrics).
 
@@ -70,20 +70,33 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def mlp(params: dict, x: jnp.ndarray, spec) -> jnp.ndarray:
-    """U(x; params) of `problems.network` for one point x of shape (d_in,); weights (out, in)."""
-    act = ACTIVATIONS[spec.activation]
-    h = x
-    for i in range(1, spec.n_layers + 1):
-        h = params[f"W{i}"] @ h + params[f"b{i}"]
-        if i < spec.n_layers:
-            h = act(h)
-    return h
+APPLY: dict[str, Callable] = {}
+"""kind -> builder `(spec) -> apply(params, x)`; `backends.jax_backend.models` registers the
+built-in kinds."""
+
+
+def register_apply(kind: str):
+    """Decorator: the JAX `apply` builder of model kind `kind` (one per kind)."""
+
+    def register(builder):
+        APPLY[kind] = builder
+        return builder
+
+    return register
+
+
+def apply_fn(spec) -> Callable:
+    """`apply(params, x)` of the model `spec` for one point x of shape (d_in,), returning (d_out,);
+    params is the dict of arrays named by `spec.param_names`. Strategies vmap it."""
+    if spec.kind not in APPLY:
+        raise NotImplementedError(f"the jax backend has no apply for model kind {spec.kind!r}")
+    return APPLY[spec.kind](spec)
 
 
 def scalar_network(problem) -> Callable:
     """(params, x) -> U₁(x): the first output of the problem's network at one point."""
-    return lambda params, x: mlp(params, x, problem.network)[0]
+    apply = apply_fn(problem.network)
+    return lambda params, x: apply(params, x)[0]
 
 
 def stencil(u):
@@ -156,3 +169,7 @@ def compile_evaluation(problem, dtype, device, variant, fn, *data, loss=None, ex
         lambda params: put_params(params, dtype, jax_device), run, grads_to_numpy,
         parts=parts, metrics=metrics, pure=PureFunction(fn, args),
     )  # fmt: skip
+
+
+from backends.jax_backend import models as _models  # noqa: E402, F401  registers the built-in kinds' apply
+from backends.jax_backend import user_model as _user_model  # noqa: E402, F401  registers the jax kind (your module)

@@ -14,9 +14,9 @@ import jax.numpy as jnp
 from jax.experimental.jet import jet
 
 from backends.jax_backend.core import (
+    apply_fn,
     compile_evaluation,
     jet_condition,
-    mlp,
     registry,
     scalar_network,
     stencil,
@@ -28,8 +28,10 @@ KIND = "derivative-order"
 def along_x1(spec):
     """g(params, x, t) = U₁(x + t e₁): the scalar function every strategy differentiates in t."""
 
+    apply = apply_fn(spec)
+
     def g(params, x, t):
-        return mlp(params, x.at[0].add(t), spec)[0]
+        return apply(params, x.at[0].add(t))[0]
 
     return g
 
@@ -90,8 +92,10 @@ def along_x1_batched(spec):
     in t is diagonal (the points are independent), so a JVP with tangent 1 at every point, or the
     gradient of the sum, gives every point's derivative at once."""
 
+    apply = apply_fn(spec)
+
     def g(params, X, t):
-        return jax.vmap(lambda x: mlp(params, x, spec)[0])(X.at[:, 0].add(t))
+        return jax.vmap(lambda x: apply(params, x)[0])(X.at[:, 0].add(t))
 
     return g
 

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from backends.base import Compiled
-from backends.jax_backend.core import compile_mode, compiled_statistics, mlp, registry
+from backends.jax_backend.core import apply_fn, compile_mode, compiled_statistics, registry
 from problems.lv_ude import LV_PARAMETERS, T_SPAN
 
 LIBRARY = "diffrax"
@@ -31,9 +31,10 @@ MAX_STEPS = 100_000
 def vector_field(spec):
     """du₁ = α u₁ + U(u)₁, du₂ = −δ u₂ + U(u)₂ with the network's parameters as `args`."""
     alpha, _, _, delta = LV_PARAMETERS
+    apply = apply_fn(spec)
 
     def f(t, u, params):
-        uhat = mlp(params, u, spec)
+        uhat = apply(params, u)
         return jnp.stack([alpha * u[0] + uhat[0], -delta * u[1] + uhat[1]])
 
     return f

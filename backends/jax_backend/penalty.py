@@ -17,12 +17,13 @@ from jax.experimental.jet import jet
 from jax.flatten_util import ravel_pytree
 
 from backends import floor
-from backends.jax_backend.core import compile_evaluation, jet_condition, mlp, registry
+from backends.jax_backend.core import apply_fn, compile_evaluation, jet_condition, registry
 
 
 # -- the network at one point and on a batch ---------------------------------------------------
 def _u1(spec):
-    return lambda params, x: mlp(params, x, spec)[0]
+    apply = apply_fn(spec)
+    return lambda params, x: apply(params, x)[0]
 
 
 def _u1_batch(spec):
@@ -101,9 +102,11 @@ def input_grad_taylor_per_point(spec):
     """First-order jets of the whole network output along each basis direction, vmapped over the
     directions and the points (jet wants array primals, not pytrees)."""
 
+    apply = apply_fn(spec)
+
     def grad(params, x):
         def along(e):
-            _, series = jet(lambda y: mlp(params, y, spec), (x,), ((e,),))
+            _, series = jet(lambda y: apply(params, y), (x,), ((e,),))
             return series[0][0]
 
         return jax.vmap(along)(_basis(x))
@@ -332,7 +335,7 @@ def _build_fwd_over_fwd_per_point(problem, dtype, device, variant):
     return _build_forward_outer(problem, dtype, device, variant, value_and_grad, input_grad_forward)
 
 
-@registry.register("penalty", "hand-derived")
+@registry.register("penalty", "hand-derived", when=floor.condition)
 def _build_hand_derived(problem, dtype, device, variant):
     spec = problem.network
     return compile_evaluation(problem, dtype, device, variant,

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import jax
 
+from backends.jax_backend.core import register_apply
 
+
+@register_apply("jax")
 def user_apply(spec):
     """apply(params, x) for one point x (d,) -> (outputs,): the named leaves are put back into the
     user's pytree (its structure is fixed when the model is loaded) and the user's apply called."""

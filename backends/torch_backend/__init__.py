@@ -27,12 +27,12 @@ class TorchBackend(Backend):
         return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
 
     def network_values(self, spec, params, points, dtype, device="cpu"):
-        from backends.torch_backend.core import DTYPES, mlp
+        from backends.torch_backend.core import DTYPES, apply_fn
 
         kw = {"dtype": DTYPES[dtype], "device": torch.device(self.check_device(device))}
         with torch.no_grad():
-            values = mlp(
-                {k: torch.as_tensor(v, **kw) for k, v in params.items()}, torch.as_tensor(points, **kw), spec
+            values = apply_fn(spec)(
+                {k: torch.as_tensor(v, **kw) for k, v in params.items()}, torch.as_tensor(points, **kw)
             )
         return values.cpu().double().numpy()
 

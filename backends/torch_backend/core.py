@@ -1,6 +1,6 @@
-"""What every PyTorch strategy module shares: the registry, the MLP, the `Setup` of persistent
-parameter leaves and grid tensors, the reverse-mode outer gradient, the stencil, and the autograd
-graph size.
+"""What every PyTorch strategy module shares: the registry, each model kind's `apply` (`apply_fn`),
+the `Setup` of persistent parameter leaves and grid tensors, the reverse-mode outer gradient, the
+stencil, and the autograd graph size.
 
 Parameters live in persistent leaf tensors (`requires_grad=True`) that `prepare` fills in place,
 so graphs captured once (jet) keep seeing the current weights. Strategy modules (penalty,
@@ -63,15 +63,28 @@ def jet_condition(problem) -> str | None:
     )
 
 
-def mlp(params: dict[str, torch.Tensor], x: torch.Tensor, spec) -> torch.Tensor:
-    """U(x; params) of `problems.network`; x is (d_in,) or (N, d_in). Weights (out, in): y = x Wᵀ + b."""
-    act = ACTIVATIONS[spec.activation]
-    h = x
-    for i in range(1, spec.n_layers + 1):
-        h = h @ params[f"W{i}"].T + params[f"b{i}"]
-        if i < spec.n_layers:
-            h = act(h)
-    return h
+APPLY: dict[str, Callable] = {}
+"""kind -> builder `(spec) -> apply(params, X)`; `backends.torch_backend.models` registers the
+built-in kinds."""
+
+
+def register_apply(kind: str):
+    """Decorator: the PyTorch `apply` builder of model kind `kind` (one per kind)."""
+
+    def register(builder):
+        APPLY[kind] = builder
+        return builder
+
+    return register
+
+
+def apply_fn(spec) -> Callable:
+    """`apply(params, X)` of the model `spec` for a batch X of shape (N, d_in), returning (N, d_out);
+    params is the dict of tensors named by `spec.param_names`. A per-point (torch.func) spelling
+    calls it on x[None]."""
+    if spec.kind not in APPLY:
+        raise NotImplementedError(f"the torch backend has no apply for model kind {spec.kind!r}")
+    return APPLY[spec.kind](spec)
 
 
 def autograd_nodes(output: torch.Tensor) -> int:
@@ -94,6 +107,8 @@ class Setup:
     def __init__(self, problem, dtype: str, device: str, variant: str):
         self.variant = variant
         self.spec = problem.network
+        self.apply = apply_fn(self.spec)
+        """The model's batched `apply(params, X)`: every strategy evaluates the network through it."""
         self.names = list(self.spec.param_names)
         self.dtype = DTYPES[dtype]
         self.device = torch.device(device)
@@ -174,4 +189,15 @@ def stencil(s: Setup, u):
 
 def scalar_network(s: Setup):
     """(params, X) -> U₁(X) for a batch of points, shape (B,)."""
-    return lambda params, X: mlp(params, X, s.spec)[:, 0]
+    apply = apply_fn(s.spec)
+    return lambda params, X: apply(params, X)[:, 0]
+
+
+def point_network(spec):
+    """(params, x) -> U₁(x) at one point x of shape (d_in,) (per-point torch.func spellings)."""
+    apply = apply_fn(spec)
+    return lambda params, x: apply(params, x[None])[0, 0]
+
+
+from backends.torch_backend import models as _models  # noqa: E402, F401  registers the built-in kinds' apply
+from backends.torch_backend import user_model as _user_model  # noqa: E402, F401  registers the torch kind (your module)

@@ -17,7 +17,6 @@ from backends.torch_backend.core import (
     Setup,
     autograd_nodes,
     jet_condition,
-    mlp,
     registry,
     reverse_outer,
     scalar_network,
@@ -38,7 +37,7 @@ def nested_reverse(s: Setup, order: int):
 
     def derivative(params):
         t = torch.zeros(s.X.shape[0], dtype=s.dtype, device=s.device, requires_grad=True)
-        d = mlp(params, s.X + t[:, None] * e1, s.spec)[:, 0]
+        d = s.apply(params, s.X + t[:, None] * e1)[:, 0]
         for _ in range(order):
             (d,) = torch.autograd.grad(d.sum(), t, create_graph=True)
         return d
@@ -48,7 +47,7 @@ def nested_reverse(s: Setup, order: int):
 
 def _along_x1(s: Setup, params):
     e1 = _e1(s)
-    return lambda x, t: mlp(params, x + t * e1, s.spec)[0]
+    return lambda x, t: s.apply(params, (x + t * e1)[None])[0, 0]
 
 
 def _jvp_in_t(f):
@@ -94,7 +93,7 @@ def taylor(s: Setup, order: int):
     E = _e1(s).expand_as(s.X).contiguous()
     Z = torch.zeros_like(s.X)
     args = ((s.X, E) + (Z,) * (order - 1),)
-    jet_net = jet(lambda x: mlp(s.params, x, s.spec), (s.X,))
+    jet_net = jet(lambda x: s.apply(s.params, x), (s.X,))
     graph, in_spec = capture_graph(jet_net, args)
     flat = in_spec.flatten_up_to(args)
 
@@ -119,7 +118,7 @@ def nested_reverse_func(s: Setup, order: int):
 def _along_x1_batched(s: Setup, params):
     """t ↦ [U₁(xᵢ + tᵢe₁)]ᵢ with one shift per point (a diagonal Jacobian in t)."""
     e1 = _e1(s)
-    return lambda t: mlp(params, s.X + t[:, None] * e1, s.spec)[:, 0]
+    return lambda t: s.apply(params, s.X + t[:, None] * e1)[:, 0]
 
 
 def _batched_jvp(f):
@@ -156,7 +155,7 @@ def taylor_interpreted(s: Setup, order: int):
 
     E = _e1(s).expand_as(s.X).contiguous()
     Z = torch.zeros_like(s.X)
-    jet_net = jet(lambda x: mlp(s.params, x, s.spec), (s.X,))
+    jet_net = jet(lambda x: s.apply(s.params, x), (s.X,))
 
     def derivative(params):
         return jet_net((s.X, E) + (Z,) * (order - 1))[order][:, 0]

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from backends.base import Compiled
-from backends.torch_backend.core import DTYPES, mlp, registry
+from backends.torch_backend.core import DTYPES, apply_fn, registry
 from problems.lv_ude import LV_PARAMETERS
 
 LIBRARIES = ("torchdiffeq", "torchode")
@@ -40,6 +40,7 @@ class VectorField(nn.Module):
     def __init__(self, leaves: dict[str, torch.Tensor], spec, counting: bool = True):
         super().__init__()
         self.spec = spec
+        self.apply = apply_fn(spec)
         self.names = list(spec.param_names)
         for k in self.names:
             self.register_parameter(k, nn.Parameter(leaves[k].detach()))
@@ -50,7 +51,8 @@ class VectorField(nn.Module):
         if self.counting:
             self.calls += 1
         alpha, _, _, delta = LV_PARAMETERS
-        uhat = mlp({k: getattr(self, k) for k in self.names}, u, self.spec)
+        params = {k: getattr(self, k) for k in self.names}
+        uhat = self.apply(params, u.reshape(-1, u.shape[-1])).reshape(u.shape)
         return torch.stack([alpha * u[..., 0] + uhat[..., 0], -delta * u[..., 1] + uhat[..., 1]], dim=-1)
 
 

@@ -15,11 +15,11 @@ from torch.func import grad, grad_and_value, jacfwd, jacrev, jvp, vmap
 
 from backends import floor
 from backends.base import Compiled
-from backends.torch_backend.core import Setup, jet_condition, mlp, registry, reverse_outer
+from backends.torch_backend.core import Setup, jet_condition, point_network, registry, reverse_outer
 
 
 def _u1_point(spec):
-    return lambda params, x: mlp(params, x, spec)[0]
+    return point_network(spec)
 
 
 def _basis_tangents(s: Setup) -> list[torch.Tensor]:
@@ -88,7 +88,7 @@ def _build_rev_over_rev(problem, dtype, device, variant):
     X = s.X.clone().requires_grad_(True)
 
     def penalty(params, create_graph=True):
-        u1 = mlp(params, X, s.spec)[:, 0].sum()
+        u1 = s.apply(params, X)[:, 0].sum()
         (G,) = torch.autograd.grad(u1, X, create_graph=create_graph)
         return (G**2).sum()
 
@@ -99,7 +99,7 @@ def _build_rev_over_rev(problem, dtype, device, variant):
 def _build_rev_over_rev_func(problem, dtype, device, variant):
     """torch.func.grad_and_value over torch.func.grad of ΣᵢU₁ on the whole batch (no vmap)."""
     s = Setup(problem, dtype, device, variant)
-    return _func_outer(s, grad(lambda params, X: mlp(params, X, s.spec)[:, 0].sum(), argnums=1))
+    return _func_outer(s, grad(lambda params, X: s.apply(params, X)[:, 0].sum(), argnums=1))
 
 
 @registry.register("penalty", "rev-over-rev-func:vmap")
@@ -122,7 +122,7 @@ def _build_rev_over_fwd(problem, dtype, device, variant):
 
     def input_grad(params):  # rows: the d·N stacked (direction, point) pairs
         with fwAD.dual_level():
-            return fwAD.unpack_dual(mlp(params, fwAD.make_dual(X, E), s.spec)[:, 0]).tangent
+            return fwAD.unpack_dual(s.apply(params, fwAD.make_dual(X, E))[:, 0]).tangent
 
     return _autograd_outer(s, input_grad)
 
@@ -135,7 +135,7 @@ def _build_rev_over_fwd_forward_ad_per_direction(problem, dtype, device, variant
 
     def input_grad(params):
         with fwAD.dual_level():
-            columns = [fwAD.unpack_dual(mlp(params, fwAD.make_dual(s.X, t), s.spec)[:, 0]).tangent
+            columns = [fwAD.unpack_dual(s.apply(params, fwAD.make_dual(s.X, t))[:, 0]).tangent
                        for t in tangents]  # fmt: skip
         return torch.stack(columns, dim=1)
 
@@ -156,7 +156,7 @@ def _build_rev_over_fwd_jvp(problem, dtype, device, variant):
     tangents = _basis_tangents(s)
 
     def batch_grad(params, X):
-        u1 = lambda Y: mlp(params, Y, s.spec)[:, 0]
+        u1 = lambda Y: s.apply(params, Y)[:, 0]
         return torch.stack([jvp(u1, (X,), (t,))[1] for t in tangents], dim=1)
 
     return _func_outer(s, batch_grad)
@@ -181,13 +181,13 @@ def _build_fwd_over_rev(problem, dtype, device, variant):
     X = s.X.clone().requires_grad_(True)
 
     def input_grad(params):
-        (G,) = torch.autograd.grad(mlp(params, X, s.spec)[:, 0].sum(), X)
+        (G,) = torch.autograd.grad(s.apply(params, X)[:, 0].sum(), X)
         return G
 
     def fn(params):
         G = input_grad(params)
         with fwAD.dual_level():
-            U = mlp(params, fwAD.make_dual(s.X, G), s.spec)[:, 0].sum()
+            U = s.apply(params, fwAD.make_dual(s.X, G))[:, 0].sum()
             grads = torch.autograd.grad(U, leaves, allow_unused=True, materialize_grads=True)
             tangents = [fwAD.unpack_dual(g).tangent for g in grads]  # None: independent of X (b4)
         tangents = [torch.zeros_like(g) if t is None else 2 * t for g, t in zip(grads, tangents)]
@@ -205,7 +205,7 @@ def _build_fwd_over_rev_func(problem, dtype, device, variant):
     s = Setup(problem, dtype, device, variant)
 
     def sum_u1(params, X):
-        return mlp(params, X, s.spec)[:, 0].sum()
+        return s.apply(params, X)[:, 0].sum()
 
     def fn(params):
         params = {k: p.detach() for k, p in params.items()}
@@ -250,7 +250,7 @@ def _build_fwd_over_fwd(problem, dtype, device, variant):
     tangents = _basis_tangents(s)
 
     def penalty_of(params):
-        u1 = lambda Y: mlp(params, Y, s.spec)[:, 0]
+        u1 = lambda Y: s.apply(params, Y)[:, 0]
         return sum((jvp(u1, (s.X,), (t,))[1] ** 2).sum() for t in tangents)
 
     return _forward_over_forward(s, penalty_of)
@@ -282,7 +282,7 @@ def _build_taylor(problem, dtype, device, variant):
 
     s = Setup(problem, dtype, device, variant)
     X, E = _stacked_directions(s)
-    jet_net = jet(lambda x: mlp(s.params, x, s.spec), (X,))
+    jet_net = jet(lambda x: s.apply(s.params, x), (X,))
     graph, in_spec = capture_graph(jet_net, ((X, E),))
     leaves = [s.params[k] for k in s.names]
 
@@ -309,7 +309,7 @@ def _build_taylor_interpreted(problem, dtype, device, variant):
 
     s = Setup(problem, dtype, device, variant)
     X, E = _stacked_directions(s)
-    jet_net = jet(lambda x: mlp(s.params, x, s.spec), (X,))
+    jet_net = jet(lambda x: s.apply(s.params, x), (X,))
     return _autograd_outer(s, lambda params: jet_net((X, E))[1][:, 0])
 
 
@@ -321,7 +321,7 @@ def _build_taylor_per_direction(problem, dtype, device, variant):
 
     s = Setup(problem, dtype, device, variant)
     tangents = _basis_tangents(s)
-    jet_net = jet(lambda x: mlp(s.params, x, s.spec), (s.X,))
+    jet_net = jet(lambda x: s.apply(s.params, x), (s.X,))
     graph, in_spec = capture_graph(jet_net, ((s.X, tangents[0]),))
     flat = [in_spec.flatten_up_to(((s.X, t),)) for t in tangents]
     return _autograd_outer(s, lambda params: torch.stack([graph(*args)[1][:, 0] for args in flat], dim=1))
@@ -342,7 +342,7 @@ def _central_differences(s: Setup, problem, dtype: str, point_major: bool) -> Co
         nodes = torch.stack([plus.transpose(0, 1), minus.transpose(0, 1)]).reshape(-1, d)
 
     def input_grad(params):
-        U = mlp(params, nodes, s.spec)[:, 0]
+        U = s.apply(params, nodes)[:, 0]
         U = U.reshape(N, d, 2) if point_major else U.reshape(2, d, N).permute(2, 1, 0)
         return (U[..., 0] - U[..., 1]) / (2 * h)
 
@@ -365,7 +365,7 @@ def _build_fd_central_node_major(problem, dtype, device, variant):
     return _central_differences(s, problem, dtype, point_major=False)
 
 
-@registry.register("penalty", "hand-derived")
+@registry.register("penalty", "hand-derived", when=floor.condition)
 def _build_hand_derived(problem, dtype, device, variant):
     """The floor (backends/floor.py) on detached tensors: no autograd graph at all."""
     s = Setup(problem, dtype, device, variant)

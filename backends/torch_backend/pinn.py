@@ -18,7 +18,6 @@ from backends.torch_backend.core import (
     Setup,
     autograd_nodes,
     jet_condition,
-    mlp,
     registry,
     reverse_outer,
     scalar_network,
@@ -203,7 +202,7 @@ def _build_with(make_operator, data=None, captured: bool = False, statistics: bo
 
     def build(problem, dtype, device, variant):
         s = Setup(problem, dtype, device, variant)
-        f = lambda x: mlp(s.params, x, s.spec)
+        f = lambda x: s.apply(s.params, x)
         op = make_operator(f, s.X[0])
         args = (s.X,) if data is None else (s.X, s.tensor(data(problem)))
         static = {}

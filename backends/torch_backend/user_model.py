@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import torch
 
+from backends.torch_backend.core import register_apply
 
+
+@register_apply("torch")
 def user_apply(spec):
     """apply(params, X) for a batch X (N, d) -> (N, outputs); the module's buffers are constants,
     cast to X's floating dtype and device (a float32 buffer would otherwise break float64 cases)."""

@@ -22,6 +22,7 @@ SECTION_MODULES = (
     "reports.sections.penalty",
     "reports.sections.compile_modes",
     "reports.sections.ranking",
+    "reports.sections.architectures",
     "reports.sections.ude",
     "reports.sections.order_scaling",
     "reports.sections.pinn",

@@ -15,7 +15,8 @@ NOTE = (
     "(hand-written Taylor propagation and the complex step), or, for a user's own module, which has none, "
     "against the float64 consensus of its framework (nested reverse and Taylor or forward mode agreeing "
     "within their rounding bound, and central differences of the loss along three random weight "
-    "directions agreeing with the gradient within their error bound); each strategy's tolerance is derived, not "
+    "directions agreeing with the gradient within their error bound); each strategy's tolerance is "
+    "derived, not "
     "guessed: the dtype's rounding bound for exact strategies, truncation + rounding for finite "
     "differences, a statistical bound for stochastic estimators. A wrong case is reported and never "
     "timed. Every case with its error, tolerance and message: <a href='#data'>Data</a> (tables "
@@ -32,9 +33,14 @@ def reference_findings(df) -> list[str]:
     checked = df[df["status"].isin(["ok", "wrong"])]
     if checked.empty:
         return []
-    used = checked["reference"].fillna(INDEPENDENT) if "reference" in checked else [INDEPENDENT] * len(checked)
+    used = (
+        checked["reference"].fillna(INDEPENDENT) if "reference" in checked else [INDEPENDENT] * len(checked)
+    )
     counts = pd.Series(used).value_counts()
-    return [f"Reference: {reference} for {n} checked case{'s' if n != 1 else ''}." for reference, n in counts.items()]
+    return [
+        f"Reference: {reference} for {n} checked case{'s' if n != 1 else ''}."
+        for reference, n in counts.items()
+    ]
 
 
 def render(ctx) -> str | None:

@@ -60,6 +60,8 @@ def time_table(ok: pd.DataFrame) -> pd.DataFrame:
 
 def render(ctx) -> str | None:
     df_all = ctx.latest[ctx.latest["problem"].isin(list(PROBLEMS))]
+    if "dim" in df_all:  # runs that name the network by `layers` alone record no dim: not a dim sweep
+        df_all = df_all[df_all["dim"].notna()]
     if df_all.empty or "dim" not in df_all:
         return None
     df_all = series_frame(df_all, "dim")
