@@ -12,7 +12,8 @@ ANCHOR, TITLE = "correctness", "Correctness and failures"
 
 NOTE = (
     "<p class='note'>grad_rel_err = max|g − g_ref| / max|g_ref| against an independent float64 reference "
-    "(hand-written Taylor propagation and the complex step), or, for a user's own module, which has none, "
+    "(hand-written Taylor propagation and the complex step), or, for a user's own module (for which no "
+    "independent reference exists), "
     "against the float64 consensus of its framework (nested reverse and Taylor or forward mode agreeing "
     "within their rounding bound, and central differences of the loss along three random weight "
     "directions agreeing with the gradient within their error bound); each strategy's tolerance is "
