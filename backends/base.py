@@ -127,6 +127,9 @@ class StrategyRegistry:
         applicable = problem.strategies[name].reason_not_applicable(problem)
         if applicable:
             return applicable
+        model_reason = getattr(getattr(problem, "network", None), "unsupported_by", None)
+        if model_reason is not None and model_reason(self.backend, problem.strategies[name]):
+            return model_reason(self.backend, problem.strategies[name])  # a user's module: its framework only
         if problem.kind in self._composites:
             inner, _, when = self._composites[problem.kind]
             inner_reason = self.reason(inner(problem), name)

@@ -4,6 +4,7 @@
     make advise MODEL=fourier LAYERS=2-64-64-1 FEATURES=32 SCALE=5 PROBLEM=poisson
     python -m bench.advise --layers 2-64-64-2 --activation tanh --points 1000
     make advise PROBLEM=pde EQUATION=kdv          # or RESIDUAL="u_t + u*u_x - 0.01*u_xx"
+    make advise MODEL=torch:examples/fourier_pinn.py:make POINTS=1000          # your own module
 
 Builds the sweep for that network (a TOML file written into the run directory: every strategy of
 the problem in every spelling, i.e. way of writing it (`fwd-over-rev:func`), both frameworks, JAX
@@ -30,6 +31,7 @@ from bench.run import check_devices
 from problems import DTYPES, MODEL_KINDS, catalogue, get_problem
 from problems.errors import BenchInputError, unknown_name
 from problems.models import MODEL_OPTIONS
+from problems.user_models import is_user_model, parse_source
 from reports.runs import DECISION_FILE
 
 PROBLEMS = ("penalty", "derivative-order", "poisson", "biharmonic", "pde")
@@ -66,7 +68,8 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--problem", default="penalty", help=f"one of {', '.join(PROBLEMS)} (default penalty)")
     p.add_argument("--layers", help='widths from input to output, e.g. "2-64-64-2" (default: the problem\'s)')
     p.add_argument("--activation", help="rbf, tanh, sin, softplus, silu or gelu (default: the problem's)")
-    p.add_argument("--model", help=f"model kind: {', '.join(MODEL_KINDS)} (default mlp)")
+    p.add_argument("--model", help=f"model kind: {', '.join(MODEL_KINDS)} (default mlp), or your own module: "
+                   "torch:<module or file.py>:<factory>, jax:<module or file.py>:<factory>")  # fmt: skip
     p.add_argument("--features", type=_integer, help="Fourier features m (fourier; optional for pirate)")
     p.add_argument("--scale", type=_number, help="Fourier scale s: B ~ N(0, s²) (with --features)")
     p.add_argument("--n-blocks", dest="n_blocks", type=_integer, help="residual blocks (pirate, resnet)")
@@ -124,6 +127,8 @@ def network_options(args) -> dict:
         options["activation"] = args.activation
     if args.points is not None:
         options["points"] = args.points
+    if is_user_model(args.model):  # a file path as bench.run (run from the repository root) finds it
+        args.model = user_model_option(args.model)
     options |= {name: getattr(args, name) for name in MODEL_OPTIONS if getattr(args, name) is not None}
     pde = {k: getattr(args, k) for k in PDE_OPTIONS if getattr(args, k) is not None}
     if pde and args.problem != "pde":
@@ -134,6 +139,20 @@ def network_options(args) -> dict:
     problem = get_problem(args.problem, **options)
     model = {k: v for k, v in problem.network.options().items() if k != "model" or v != "mlp"}
     return model | {k: v for k, v in options.items() if k not in model and k not in MODEL_OPTIONS}
+
+
+def user_model_option(model: str) -> str:
+    """A user model's `model` option as bench.run (run from the repository root) finds it: a
+    relative file path the user gave from elsewhere becomes absolute; one inside the repository
+    stays relative to it, so case ids do not carry this machine's paths."""
+    framework, target, factory = parse_source(model)
+    path = Path(target)
+    if not (target.endswith(".py") or "/" in target) or path.is_absolute():
+        return model
+    resolved = path.resolve()
+    if resolved.is_relative_to(ROOT):
+        return f"{framework}:{resolved.relative_to(ROOT).as_posix()}:{factory}"
+    return f"{framework}:{resolved}:{factory}"
 
 
 def strategies(args, options: dict) -> tuple[list[str] | str, list[str], list[str]]:
@@ -153,12 +172,24 @@ def strategies(args, options: dict) -> tuple[list[str] | str, list[str], list[st
             spelled = catalogue(problem.kind).spellings_of(name)
             also = f" (and its spellings {', '.join(spelled)})" if spelled and not args.no_spellings else ""
             notes.append(f"{name}{also} left out: {reason} (run it with --strategies {name} if you must)")
+    if not getattr(problem.network, "has_reference", True):  # a user's module: exact strategies only
+        approximate = [n for n in catalogue(problem.kind) if ":" not in n and n not in left_out
+                       and problem.error_model(n) != "exact"]  # fmt: skip
+        left_out += approximate
+        if approximate:
+            notes.append(f"{', '.join(approximate)} left out: an approximate strategy's error bound is "
+                         "predicted from the independent reference's higher derivatives, which your module "
+                         "does not have")  # fmt: skip
     return "all", left_out, notes
 
 
 def sweep_entries(args, options: dict, names: list[str] | str, left_out: list[str]) -> list[dict]:
+    """One entry per framework; a user's module runs in its own framework only."""
     entries = []
+    model = options.get("model")
     for backend, variants in VARIANTS.items():
+        if is_user_model(model) and parse_source(model)[0] != backend:
+            continue
         variants = [v for v in variants if not (args.no_compile and v == "compile")]
         entry = {"problem": args.problem, "options": options, "backends": [backend], "strategies": names,
                  "spellings": not args.no_spellings, "variants": variants, "dtypes": [args.dtype],

@@ -32,6 +32,7 @@ import numpy as np
 from backends import get_backend
 from backends.base import Compiled, UnsupportedStrategy
 from bench.cases import Case
+from bench.consensus import reference_for, reference_record
 from bench.groups import baseline_strategy, group_key, may_lead
 from bench.load import assess, pinned_and_total_cpus, read_load
 from bench.memory import peak_memory
@@ -90,22 +91,26 @@ def check(problem, strategy: str, dtype: str, value: float, grads: dict,
           measured_rounding: RoundingMeasurement | None = None) -> dict:  # fmt: skip
     """Errors against the reference and the verdict: status `ok` or `wrong`.
 
-    The problem's `compare` measures the errors (the full reference gradient, or complex-step
-    directional derivatives g·v for networks too large for it) at the parameters as the strategy
-    saw them (rounded to `dtype`); its `tolerance_parts` say how large they may be, and every part
-    is recorded. A finite-difference strategy's tolerance needs its `measured_rounding`
+    The problem's `compare` (or, for a user's model without an independent reference, its float64
+    consensus: `bench.consensus`; the record's `reference` says which) measures the errors (the full
+    reference gradient, or complex-step directional derivatives g·v for networks too large for it)
+    at the parameters as the strategy saw them (rounded to `dtype`); its `tolerance_parts` say how
+    large they may be, and every part is recorded. A finite-difference strategy's tolerance needs
+    its `measured_rounding`
     (`bench.rounding.stencil_rounding`).
     """
     params = params_in_dtype(case_params(problem), dtype)
-    parts = problem.tolerance_parts(strategy, dtype, params, measured_rounding)
+    checker = reference_for(problem)  # the problem, or the float64 consensus of a user's model
+    parts = checker.tolerance_parts(strategy, dtype, params, measured_rounding)
     tolerance = parts.total
-    value_err, grad_err, ref_value = problem.compare(params, value, grads)
+    value_err, grad_err, ref_value = checker.compare(params, value, grads)
     result = {
         "value": value,
         "reference_value": ref_value,
         "value_rel_err": value_err,
         "grad_rel_err": grad_err,
         **parts.record(),
+        **reference_record(problem, checker, params),
     }
     if not np.isfinite(grad_err):
         return {**result, "status": "wrong", "error": "non-finite value or gradient"}

@@ -53,6 +53,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    default=0, help="intra-op threads (0: all available CPUs)")  # fmt: skip
     add_timing_options(p.add_argument, defaults=False)
     p.add_argument("--params", help=".npz parameter file (W1..Wn, b1..bn; its widths set `layers`)")
+    p.add_argument("--model", help="the model of every problem in the sweep: a kind, or your own module "
+                   "torch:<module or file.py>:<factory> / jax:<module or file.py>:<factory> "
+                   "(an option override)")  # fmt: skip
     p.add_argument(
         "--train-iters", type=at_least(0),
         help="UDE training iterations after the cases (default: the sweep's [training] iters; 0: none)",
@@ -140,6 +143,8 @@ def select_cases(args) -> list[Case]:
         "variants": _split(args.variants),
         "options": _parse_options(args.options),
     }
+    if args.model:  # one value, taken whole (a module path may hold characters --options splits on)
+        overrides["options"] = {**(overrides["options"] or {}), "model": [args.model]}
     cases = load_sweep(args.set, overrides, implied=params_options(args.params, overrides["options"]))
     if args.shard:
         try:

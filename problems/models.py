@@ -282,6 +282,10 @@ def model_from_options(options: Mapping, **layout) -> ModelSpec:
     """
     options = dict(options)
     kind = options.pop("model", None) or "mlp"
+    if is_user_model(kind):  # your own module: torch:<module or file.py>:<factory>, jax:...
+        from problems.user_models import user_model_from_options
+
+        return user_model_from_options(kind, **layout)
     if not isinstance(kind, str) or kind not in MODEL_KINDS:
         raise unknown_name("model kind", kind, MODEL_KINDS)
     spec_class = MODEL_KINDS[kind]
@@ -302,7 +306,7 @@ def normalised_model_options(spec: ModelSpec) -> dict:
     """The values a problem stores for `MODEL_OPTIONS` so that its options rebuild `spec`
     (None for the options its kind does not take)."""
     given = spec.options()
-    return {name: given.get(name) for name in MODEL_OPTIONS} | {"model": spec.kind}
+    return {name: given.get(name) for name in MODEL_OPTIONS} | {"model": given.get("model") or spec.kind}
 
 
 def settle_model(problem, **layout) -> ModelSpec:
@@ -313,13 +317,22 @@ def settle_model(problem, **layout) -> ModelSpec:
     spec = model_from_options(options, **layout)
     for name, value in {**normalised_model_options(spec), "layers": spec.options().get("layers")}.items():
         object.__setattr__(problem, name, value)
+    if is_user_model(problem.model):  # its input width comes from the layout; it has no activation
+        object.__setattr__(problem, "activation", None)
+        object.__setattr__(problem, "_model_layout", layout)
     return spec
 
 
 def problem_model(problem) -> ModelSpec:
     """The spec of a problem whose fields `settle_model` normalised."""
+    layout = getattr(problem, "_model_layout", {}) if is_user_model(problem.model) else {}
     return model_from_options({"layers": problem.layers, "activation": problem.activation,
-                               **kind_option_values(problem)})  # fmt: skip
+                               **kind_option_values(problem)}, **layout)  # fmt: skip
+
+
+def is_user_model(model) -> bool:
+    """Whether a `model` option names a user's module (`torch:...`, `jax:...`: problems.user_models)."""
+    return isinstance(model, str) and model.partition(":")[0] in ("torch", "jax") and ":" in model
 
 
 def check_float_option(name: str, value, valid: str, positive: bool = False) -> float:
@@ -337,7 +350,7 @@ def check_count_option(name: str, value, valid: str) -> int:
     return int(value)
 
 
-MODEL_MODULES = ("network", "architectures")
+MODEL_MODULES = ("network", "architectures", "user_models")
 """Modules of `problems` that define model kinds (`mlp` first); each registers its kinds."""
 
 for _module in MODEL_MODULES:

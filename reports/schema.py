@@ -24,6 +24,12 @@ COLUMNS: dict[str, str] = {
     "value_rel_err": "|value − reference| / |reference|",
     "grad_rel_err": "max|grad − reference| / max|reference|",
     "tolerance": "allowed relative error for this strategy and dtype",
+    "reference": "what checked the case: the independent float64 reference (Taylor + complex step), or for "
+    "a user's own module the float64 consensus of its framework",
+    "consensus_agreement": "user model: relative difference of the consensus's two exact float64 strategies",
+    "consensus_agreement_bound": "user model: the rounding bound that difference must stay within",
+    "consensus_directional": "user model: largest |central difference − g·w| / its bound over 3 weight "
+    "directions",
     "loss_median_s": "median seconds of the loss alone (same input-derivative method)",
     "grad_over_loss": "median_s / loss_median_s: the cost of the weight gradient",
     "over_floor": "median_s / the fastest hand-derived (no AD) case of the same instance",

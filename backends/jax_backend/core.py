@@ -172,3 +172,4 @@ def compile_evaluation(problem, dtype, device, variant, fn, *data, loss=None, ex
 
 
 from backends.jax_backend import models as _models  # noqa: E402, F401  registers the built-in kinds' apply
+from backends.jax_backend import user_model as _user_model  # noqa: E402, F401  registers the jax kind (your module)

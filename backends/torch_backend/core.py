@@ -200,3 +200,4 @@ def point_network(spec):
 
 
 from backends.torch_backend import models as _models  # noqa: E402, F401  registers the built-in kinds' apply
+from backends.torch_backend import user_model as _user_model  # noqa: E402, F401  registers the torch kind (your module)
