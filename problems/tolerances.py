@@ -17,10 +17,11 @@ A tolerance is the sum of parts (`Tolerance`), each recorded with the case:
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
-from problems.core import RoundingMeasurement, Tolerance, machine_epsilon
+from problems.core import RoundingMeasurement, Tolerance, freeze, machine_epsilon, thaw
 from problems.errors import BenchInputError
 from problems.models import OPS_PER_LAYER, ModelSpec  # noqa: F401  (OPS_PER_LAYER re-exported)
 from problems.network import flatten, unflatten
@@ -210,9 +211,29 @@ def stencil_tolerance(rounding: float, truncation: float, measurement: RoundingM
             scale = machine_epsilon(dtype) / machine_epsilon("float32")
             scale *= problem.stencil_amplification(dtype) / measurement.amplification
             stencil = EXTRAPOLATION_SAFETY * measurement.relative * scale
-        nodes, weights, coefficient = problem.stencil_rows(dtype, params)
-        model = stencil_rounding_model(problem.network, params, dtype, problem.full_gradient, problem.loss,
-                                       nodes, weights, coefficient)  # fmt: skip
+        model = problem_stencil_rounding(problem, dtype, params)
         stencil = max(stencil, max(measurement.evaluation_ulps or 1.0, 1.0) * model)
     usable_bound(truncation + stencil, strategy, problem, dtype, remedy)
     return Tolerance(rounding, truncation=truncation, stencil_rounding=stencil, measurement=measurement)
+
+
+def problem_stencil_rounding(problem, dtype: str, params) -> float:
+    """`stencil_rounding_model` of `problem`'s stencil rows (`problem.stencil_rows`), computed once
+    per problem, dtype and parameters: it depends on the stencil, not on how a strategy spells it,
+    so every spelling of a finite-difference strategy (and both frameworks) shares one evaluation
+    of its complex-step Jacobian at every node (seconds at 10⁴ points)."""
+    try:
+        return _cached_stencil_rounding(problem, dtype, freeze(params))
+    except TypeError:  # an unhashable problem (e.g. a user's module): computed each time
+        return _stencil_rounding(problem, dtype, params)
+
+
+def _stencil_rounding(problem, dtype: str, params) -> float:
+    nodes, weights, coefficient = problem.stencil_rows(dtype, params)
+    return stencil_rounding_model(problem.network, params, dtype, problem.full_gradient, problem.loss,
+                                  nodes, weights, coefficient)  # fmt: skip
+
+
+@lru_cache(maxsize=32)
+def _cached_stencil_rounding(problem, dtype: str, frozen_params: tuple) -> float:
+    return _stencil_rounding(problem, dtype, thaw(frozen_params))

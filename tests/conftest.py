@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import pytest
 
-from problems import get_problem
+from problems import get_problem  # numpy only: no framework is imported before the settings
+
+# The tests check behaviour and correctness, never speed: their cost is JAX's tracing and XLA's
+# compiling, hundreds of small programs. Set before any framework is imported (here, and inherited
+# by every xdist worker and every `bench.run` child a test starts):
+# - XLA compiles without its expensive LLVM passes, one thread each (a worker per core already);
+# - PyTorch and OpenMP use one intra-op thread (tiny networks: threads only spin);
+# - one JAX compilation cache for the whole session, so a program one test or child compiled is
+#   loaded, not compiled again, by the next (the same strategy on the same instance recurs across
+#   tests and child processes). A user's own settings are kept.
+TEST_XLA_FLAGS = (
+    "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true "
+    "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+)
+os.environ.setdefault("XLA_FLAGS", TEST_XLA_FLAGS)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # the controller makes it; workers inherit it
+    _cache = tempfile.mkdtemp(prefix="nested-ad-bench-jax-cache-")
+    atexit.register(shutil.rmtree, _cache, ignore_errors=True)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _cache
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 
 
 @pytest.fixture(scope="session")
