@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports.decision import dropped_text
 from reports.roles import is_floor
+from reports.verdict import dropped_text
 
 FLOOR_GROUP = ["instance", "device", "dtype", "env_id"]
 

@@ -1,6 +1,6 @@
 """Findings in words, computed from the data: the sentences the report puts next to its figures
 and the README repeats. No number in them is typed by hand; each function takes the labelled tidy
-frame (`reports.labels.add_labels`) or the decisions (`reports.decision.decide`) and returns
+frame (`reports.labels.add_labels`) or the decisions (`reports.verdict.decide`) and returns
 plain-text sentences (empty when its data is absent).
 """
 
@@ -11,11 +11,10 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from reports.decision import AVOID_FACTOR, flag, pairwise_ratio, short_reason
 from reports.growth import growth_summary, polynomial_fit
 from reports.html import format_bytes, format_seconds
 from reports.labels import config_of, family, format_option, format_range, framework, series_label
-from reports.roles import is_floor, spelling_of
+from reports.verdict import AVOID_FACTOR, adoptable_rows, flag, leader_of, pairwise_ratio, short_reason
 
 
 def factor(value: float) -> str:
@@ -47,15 +46,6 @@ def _ok(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["status"] == "ok"] if "status" in df else df
 
 
-def _adoptable(df: pd.DataFrame) -> pd.DataFrame:
-    """The cases a finding may name as a winner: neither the floor nor a named spelling."""
-    if df.empty:
-        return df
-    excluded = [is_floor(p, s) or spelling_of(p, s) is not None
-                for p, s in zip(df["problem"], df["strategy"])]  # fmt: skip
-    return df[~pd.Series(excluded, index=df.index, dtype=bool)]
-
-
 def _where(backend: str, variant: str, dtype: str, device: str, several_devices: bool = False) -> str:
     text = f"{framework(backend)} {variant}, {dtype}"
     return text + (f" on {device}" if several_devices else "")
@@ -67,11 +57,8 @@ def winners_along(rows: pd.DataFrame, x: str) -> list[tuple[float, str, float, s
     of `rows` (ok, adoptable, one comparison context per x)."""
     out = []
     for value, g in rows.groupby(x, sort=True):
-        ranked = g.sort_values(["median_s", "strategy"])
-        best = ranked.iloc[0]
-        tie = None
-        if len(ranked) > 1 and pairwise_ratio(ranked.iloc[1], best).within_noise is True:
-            tie = ranked.iloc[1]["strategy"]
+        best, runner, margin = leader_of(g)
+        tie = runner["strategy"] if runner is not None and margin.within_noise is True else None
         out.append((float(value), best["strategy"], float(best["median_s"]), tie))
     return out
 
@@ -150,9 +137,9 @@ def overview_findings(decisions: pd.DataFrame) -> list[str]:
     if len(noise):
         out.append(
             f"In {len(noise)} of {len(rec)} the runner-up is within noise of the recommended strategy "
-            "(marked ≈ in the table): either will do there."
+            "(marked \"within noise\" in the table): either will do there."
         )
-    floors = pd.to_numeric(rec["over_floor"], errors="coerce").dropna()
+    floors = pd.to_numeric(rec["over_group_floor"], errors="coerce").dropna()
     if len(floors):
         spread = (
             factor(floors.min())
@@ -168,7 +155,7 @@ def overview_findings(decisions: pd.DataFrame) -> list[str]:
 
 # -- seed penalty -------------------------------------------------------------------------------
 def penalty_findings(df: pd.DataFrame) -> list[str]:
-    ok = _adoptable(_ok(df[df["problem"] == "penalty"]))
+    ok = adoptable_rows(_ok(df[df["problem"] == "penalty"]))
     if ok.empty:
         return []
     several = ok["device"].nunique() > 1
@@ -334,7 +321,7 @@ def ude_findings(df: pd.DataFrame) -> list[str]:
 
 # -- growth with the derivative order and the dimension ----------------------------------------------
 def _config_groups(df: pd.DataFrame, problem: str, x: str):
-    rows = _adoptable(_ok(df[df["problem"] == problem]))
+    rows = adoptable_rows(_ok(df[df["problem"] == problem]))
     if rows.empty or x not in rows:
         return
     rows = rows.assign(**{x: pd.to_numeric(rows[x], errors="coerce")})
@@ -479,7 +466,7 @@ pages, so small peaks differ by page rounding rather than by strategy."""
 def memory_findings(df: pd.DataFrame) -> list[str]:
     """Where one strategy needs far more memory than the others of the same instance: the largest
     peak against the median of that instance's peaks."""
-    ok = _adoptable(_ok(df))
+    ok = adoptable_rows(_ok(df))
     if ok.empty or "peak_memory_bytes" not in ok or ok["peak_memory_bytes"].notna().sum() == 0:
         return []
     out = []

@@ -19,10 +19,10 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from backends import DEFAULT_VARIANT
 from problems import PROBLEMS, catalogue
-from reports.decision import GROUP
 from reports.figures import FORMATTERS, power_of_two_ticks
 from reports.labels import framework
 from reports.roles import is_floor
+from reports.verdict import GROUP, adoptable_mask, leader_of
 
 STATUS_WORDS = {
     "wrong": "wrong",
@@ -52,12 +52,14 @@ def strategy_order(problems, present) -> list[str]:
 
 
 def relative_time(rows: pd.DataFrame) -> pd.Series:
-    """median / the fastest correct adoptable (non-floor) median of the same comparison group."""
-    floor = pd.Series([is_floor(p, s) for p, s in zip(rows["problem"], rows["strategy"])], index=rows.index)
-    ok = rows[(rows["status"] == "ok") & ~floor]
-    best = ok.groupby(GROUP, dropna=False)["median_s"].min().rename("_best")
-    joined = rows.join(best, on=GROUP)
-    return joined["median_s"] / joined["_best"]
+    """median / the median of its comparison group's leader (`reports.verdict.leader_of`: the
+    strategy the decision recommends, so the cell at 1 is the verdict's)."""
+    if rows.empty:
+        return pd.Series(dtype=float)
+    group = rows[GROUP].astype(str).agg("\x1f".join, axis=1)
+    ok = rows[(rows["status"] == "ok") & adoptable_mask(rows)]
+    best = {key: float(leader_of(g)[0]["median_s"]) for key, g in ok.groupby(group[ok.index])}
+    return rows["median_s"] / group.map(best).astype(float)
 
 
 def cells(rows: pd.DataFrame, value: pd.Series, text) -> pd.DataFrame:

@@ -134,13 +134,23 @@ def summary(rows: pd.DataFrame) -> list[str]:
     return sentences
 
 
-def render(ctx) -> str | None:
+def _rows(ctx) -> pd.DataFrame:
     df = ctx.latest
     if "model" not in df or not (df["model"].fillna("mlp") != "mlp").any():
-        return None
-    rows = comparisons(df)
+        return pd.DataFrame()
+    return comparisons(df)
+
+
+def sentences(ctx) -> list[str]:
+    """The findings of this section (the README's too, `reports.results`)."""
+    rows = _rows(ctx)
+    return summary(rows) if len(rows) else []
+
+
+def render(ctx) -> str | None:
+    rows = _rows(ctx)
     if rows.empty:
         return None
     cols = [c for c in [*SETTING, "network", "ranking", "mlp", "mlp_ranking", "change"] if c in rows]
-    body = NOTE + findings(summary(rows), "Findings")
+    body = NOTE + findings(sentences(ctx), "Findings")
     return body + table(rows.drop(columns=["changed"]), cols) if cols else body + html.escape("")

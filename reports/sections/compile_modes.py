@@ -83,6 +83,11 @@ def speedup_figure(pairs):
     return fig
 
 
+def sentences(ctx) -> list[str]:
+    """The findings of this section (the README's too, `reports.results`)."""
+    return compile_findings(ctx.latest)
+
+
 def render(ctx) -> str | None:
     pairs = compile_pairs(ctx.latest)
     if pairs.empty:
@@ -90,7 +95,7 @@ def render(ctx) -> str | None:
     body = NOTE
     if "speedup" in pairs:
         body += figure(speedup_figure(pairs), "speed-up of each compile mode")
-    body += findings(compile_findings(ctx.latest), "Findings")
+    body += findings(sentences(ctx), "Findings")
     cols = [
         "problem",
         "label",

@@ -165,6 +165,11 @@ def render_group(df_all: pd.DataFrame, ok: pd.DataFrame, x: str, xlabel: str, lo
     return body + details("Statuses, step ratios and fitted growth", tables)
 
 
+def sentences(ctx) -> list[str]:
+    """The findings of this section (the README's too, `reports.results`)."""
+    return order_findings(ctx.latest)
+
+
 def render(ctx) -> str | None:
     df_all = ctx.latest[ctx.latest["problem"] == PROBLEM]
     if df_all.empty or "order" not in df_all:
@@ -172,7 +177,7 @@ def render(ctx) -> str | None:
     df_all = series_frame(df_all, "order")
     keys = [k for k in ["points", "width", "depth", "layers", "activation"] if k in df_all]
     df_all["config"] = [config_label(r, keys) for _, r in df_all.iterrows()]
-    body = NOTE + findings(order_findings(ctx.latest), "Findings")
+    body = NOTE + findings(sentences(ctx), "Findings")
     for config, group in df_all.groupby("config", sort=True):
         ok = group[group["status"] == "ok"]
         body += f"<h3>{html.escape(config)}</h3>"

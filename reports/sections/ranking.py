@@ -105,6 +105,13 @@ def grid_html(g: pd.DataFrame) -> str:
     return "".join(out)
 
 
+def sentences(ctx) -> list[str]:
+    """The findings of this section (the README's too, `reports.results`): along the parameter
+    count and along the points, for every context with several network sizes (the page shows
+    each context's under its figures)."""
+    return ranking_findings(ctx.latest)
+
+
 def render(ctx) -> str | None:
     latest = ctx.latest
     if not has_size_data(latest):
