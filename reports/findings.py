@@ -11,23 +11,13 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from backends import DEFAULT_VARIANT
+from reports.crossover import crossovers, has_size_data, panels, size_contexts, size_frame, winners
 from reports.growth import growth_summary, polynomial_fit
-from reports.html import format_bytes, format_seconds
 from reports.labels import config_of, family, format_option, format_range, framework, series_label
+from reports.roles import strategy_order
+from reports.text import count_label, factor, format_bytes, format_seconds, percent
 from reports.verdict import AVOID_FACTOR, adoptable_rows, flag, leader_of, pairwise_ratio, short_reason
-
-
-def factor(value: float) -> str:
-    """0.523 -> "0.52×", 1.234 -> "1.2×", 18.3 -> "18×"."""
-    if value is None or not math.isfinite(value):
-        return "—"
-    if value >= 9.95:
-        return f"{value:,.0f}×"
-    return f"{value:.1f}×" if value >= 0.995 else f"{value:.2f}×"
-
-
-def percent(value: float) -> str:
-    return f"{100 * value:.0f} %" if value >= 0.0995 else f"{100 * value:.2g} %"
 
 
 def _join(items: list[str]) -> str:
@@ -99,16 +89,12 @@ def describe_winners(winners: list[tuple], option: str) -> str:
 
 def _option_fmt(option: str) -> Callable[[float], str]:
     """How a size reads: "10,000 points", "k = 3", "2.27k parameters"."""
-    from reports.figures import count_label
-
     if option == "n_params":
         return lambda v: f"{count_label(v)} parameters"
     return lambda v: format_option(option, _int(float(v)))
 
 
 def _size_range(option: str, lo: float, hi: float) -> str:
-    from reports.figures import count_label
-
     if option == "n_params":
         return f"{count_label(lo)}–{count_label(hi)} parameters" if lo != hi else _option_fmt(option)(lo)
     return format_range(option, _int(float(lo)), _int(float(hi)))
@@ -137,7 +123,7 @@ def overview_findings(decisions: pd.DataFrame) -> list[str]:
     if len(noise):
         out.append(
             f"In {len(noise)} of {len(rec)} the runner-up is within noise of the recommended strategy "
-            "(marked \"within noise\" in the table): either will do there."
+            '(marked "within noise" in the table): either will do there.'
         )
     floors = pd.to_numeric(rec["over_group_floor"], errors="coerce").dropna()
     if len(floors):
@@ -200,8 +186,6 @@ MODE_NAMES = {("torch", "compile"): "torch.compile", ("jax", "eager"): "JAX with
 def compile_pairs(df: pd.DataFrame) -> pd.DataFrame:
     """Each case measured in a non-default compile mode next to the same case in the default
     mode: statuses, medians, compile times, speed-up (default / mode) and break-even calls."""
-    from backends import DEFAULT_VARIANT
-
     if df.empty:
         return pd.DataFrame()
     df = df.assign(_default=df["backend"].map(DEFAULT_VARIANT))
@@ -236,8 +220,6 @@ def compile_pairs(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def compile_findings(df: pd.DataFrame) -> list[str]:
-    from reports.heatmap import strategy_order
-
     pairs = compile_pairs(df)
     if pairs.empty:
         return []
@@ -498,8 +480,6 @@ def _size_text(x: str, value: float, approximate: bool = False) -> str:
 
 def size_sentence(rows: pd.DataFrame, x: str, where: str) -> str:
     """The fastest adoptable strategy along `x` (n_params or points) and where the curves cross."""
-    from reports.crossover import crossovers, winners
-
     win = winners(rows, x)
     if not win:
         return ""
@@ -516,8 +496,6 @@ def ranking_findings(df: pd.DataFrame, x: str | None = None) -> list[str]:
     """For every run context with several network sizes: along the parameter count at each number
     of points (`x` = "n_params") and along the points for each network (`x` = "points"); both
     when `x` is None."""
-    from reports.crossover import has_size_data, panels, size_contexts, size_frame
-
     if not has_size_data(df):
         return []
     out = []

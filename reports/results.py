@@ -18,10 +18,9 @@ import pandas as pd
 
 from backends import DEFAULT_VARIANT
 from problems.errors import BenchInputError
-from reports.heatmap import strategy_order
 from reports.labels import framework
 from reports.render import subtitle
-from reports.roles import is_floor
+from reports.roles import is_floor, strategy_order
 from reports.runs import load_runs
 from reports.sections import SECTION_MODULES, Context
 from reports.sections.penalty import main_network

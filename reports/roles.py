@@ -52,3 +52,14 @@ def adoptable(problem: str, strategy: str, spellings_compete: bool = False) -> b
     if is_floor(problem, strategy):
         return False
     return spellings_compete or spelling_of(problem, strategy) is None
+
+
+def strategy_order(problems, present) -> list[str]:
+    """Present strategies in catalogue order (adoptable first, the floor last), then any others."""
+    order = []
+    for problem in problems:
+        if problem in PROBLEMS:
+            order += [s for s in catalogue(PROBLEMS[problem].kind) if s not in order]
+    rows = [s for s in order if s in present] + sorted(s for s in present if s not in order)
+    floors = [s for s in rows if any(is_floor(p, s) for p in problems)]
+    return [s for s in rows if s not in floors] + floors

@@ -11,6 +11,7 @@ import pandas as pd
 
 from problems import PROBLEMS, catalogue
 from reports.html import findings, table
+from reports.roles import adoptable
 
 ANCHOR, TITLE = "architectures", "Does the architecture change the answer?"
 
@@ -41,11 +42,11 @@ def _number(value) -> str:
 
 
 def _is_ad(problem: str, strategy: str) -> bool:
-    """A ranked strategy: in the problem's catalogue, not the floor, not a named spelling."""
-    if problem not in PROBLEMS or ":" in strategy:
+    """A ranked strategy: in the problem's catalogue and adoptable (`reports.roles.adoptable`:
+    not the floor, not a named spelling)."""
+    if problem not in PROBLEMS or strategy not in catalogue(PROBLEMS[problem].kind):
         return False
-    entry = catalogue(PROBLEMS[problem].kind).get(strategy)
-    return entry is not None and not entry.floor
+    return adoptable(problem, strategy)
 
 
 def ranking(rows: pd.DataFrame) -> list[tuple[str, float]]:

@@ -8,10 +8,10 @@ import numpy as np
 
 from reports.figures import log_axis
 from reports.findings import MODE_NAMES, compile_findings, compile_pairs
-from reports.heatmap import strategy_order
 from reports.html import details, figure, findings, table
 from reports.labels import family, framework
 from reports.palette import strategy_colour
+from reports.roles import strategy_order
 
 ANCHOR, TITLE = "compile-modes", "Compile modes: what compiling changes"
 

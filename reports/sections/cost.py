@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 from matplotlib import colors as mcolors
 
-from reports.figures import bytes_label
 from reports.findings import memory_findings
-from reports.heatmap import cells, heatmap_figure, strategy_order
+from reports.heatmap import cells, heatmap_figure
 from reports.html import figure, findings
-from reports.roles import is_floor
+from reports.roles import is_floor, strategy_order
+from reports.text import bytes_label
 
 ANCHOR, TITLE = "cost", "Memory and cost ratios"
 

@@ -114,7 +114,7 @@ def row_html(v: Verdict, label_cell: str, several_devices: bool = False) -> str:
     warn = f" <span class='warn'>{caveats_text(v, HTML)}</span>" if v.caveats else ""
     cells = (
         f"<td class='use'>{use_text(v, HTML)}{warn}{spellings_note(v)}</td><td>{time_text(v)}</td>"
-        f"<td>{speedup_text(v, HTML)}</td><td class='margin'>{margin_text(v, HTML)}</td>"
+        f"<td class='speedup'>{speedup_text(v, HTML)}</td><td class='margin'>{margin_text(v, HTML)}</td>"
         f"<td>{html.escape(verdict_memory(v))}</td><td>{compile_text(v)}</td><td>{floor_text(v)}</td>"
     )
     return f"<tr>{label_cell}{where}{cells}{avoid}</tr>"

@@ -17,10 +17,11 @@ import pandas as pd
 
 from bench.cases import instance_of
 from reports.figures import log_axis
-from reports.findings import _join, factor
+from reports.findings import _join
 from reports.html import details, figure, findings, table
 from reports.labels import family, variant_label
 from reports.palette import strategy_colour
+from reports.text import factor
 from reports.verdict import adoptable_rows
 
 ANCHOR, TITLE = "devices", "CPU versus GPU: where the ranking changes"

@@ -17,10 +17,10 @@ from matplotlib.ticker import MaxNLocator
 from reports.figures import log_axis
 from reports.findings import order_findings
 from reports.growth import growth_table, step_ratios
-from reports.heatmap import strategy_order
 from reports.html import details, figure, findings, table
 from reports.labels import framework, series_label
 from reports.palette import framework_handles, linestyle, marker, strategy_colour, strategy_handles
+from reports.roles import strategy_order
 
 ANCHOR, TITLE = "order-scaling", "Order scaling: k-th input derivatives"
 PROBLEM = "derivative-order"

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports.findings import factor
 from reports.html import findings, table
 from reports.labels import variant_label
+from reports.text import factor
 
 ANCHOR, TITLE = "paper", "Against the collapsed-Taylor paper"
 

@@ -12,11 +12,10 @@ from matplotlib.lines import Line2D
 
 from reports.figures import log_axis
 from reports.findings import penalty_findings
-from reports.heatmap import strategy_order
 from reports.html import figure, findings
 from reports.labels import config_of, framework
 from reports.palette import linestyle, marker, strategy_colour, strategy_handles
-from reports.roles import is_floor
+from reports.roles import is_floor, strategy_order
 
 ANCHOR, TITLE = "penalty", "Seed penalty: time per strategy"
 PROBLEM = "penalty"

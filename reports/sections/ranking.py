@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 
 from reports.crossover import crossovers, has_size_data, panels, size_contexts, size_frame, winner_grid
-from reports.figures import count_label, log_axis
+from reports.figures import log_axis
 from reports.findings import ranking_findings
-from reports.heatmap import strategy_order
 from reports.html import figure, findings
 from reports.labels import format_option, framework
 from reports.palette import marker, strategy_colour, strategy_handles
+from reports.roles import strategy_order
+from reports.text import count_label
 
 ANCHOR, TITLE = "ranking", "Where the ranking changes with size"
 
