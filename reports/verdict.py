@@ -427,7 +427,7 @@ def verdict_of(g: pd.DataFrame) -> Verdict:
     spelling = g["strategy"].map(lambda s: spelling_of(problem, s) is not None).astype(bool)
     floor = g["strategy"].map(lambda s: is_floor(problem, s)).astype(bool)
     considered = g if compete else g[~spelling]  # without competing spellings, they are a spread only
-    candidates = g[adoptable_mask(g)]
+    candidates = g[[adoptable(problem, s, compete) for s in g["strategy"]]]
     ok = candidates[candidates["status"] == "ok"].sort_values(["median_s", "strategy"])
     proper = candidates[~spelling[candidates.index]]  # what `avoid` lists: strategies, not spellings
     baseline = baseline_of(problem)
