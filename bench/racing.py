@@ -8,10 +8,11 @@ candidates evaluated on the same blocks (instances), starts testing after a few 
 `firstTest` default is 5) and stops when one candidate is left or the budget is spent. Here a
 block is one interleaved round of `bench.timing`, the evidence is the per-block time ratio to the
 current leader (drift cancels within a block), and the bounds are those the decision quotes
-(`reports.decision`: the 10th and 90th percentiles of the per-block ratios).
+(`reports.verdict`: the 10th and 90th percentiles of the per-block ratios).
 
-- **Leader and runner-up** as the decision reports them: the two candidates with the lowest median
-  over their rounds, swapped when the median of their per-block ratio says the other is faster.
+- **Leader and runner-up** by the decision's own rule (`reports.leader`): the two candidates with
+  the lowest median over their rounds, swapped when the median of their per-block ratio says the
+  other is faster.
   Only a candidate that may be recommended leads (`may_lead`: not the hand-written floor).
 - **Drop**: from FIRST_TEST blocks on, a candidate whose per-block ratio to the leader has its
   10th percentile ≥ CUT is not timed further (nor its parts). It keeps the ratio and spread it
@@ -29,6 +30,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
+
+from reports.leader import standing, within_noise
 
 CUT = 1.5
 """A candidate is dropped once its per-block ratio to the leader is confidently at least this."""
@@ -61,7 +64,7 @@ class Spread:
 
 
 def spread(values: list[float]) -> Spread:
-    from bench.timing import QUANTILES, median_halfwidth, quantile
+    from bench.timing import QUANTILES, median_halfwidth, quantile  # bench.timing imports this module
 
     return Spread(
         median=quantile(values, 0.5),
@@ -116,12 +119,10 @@ class Race:
         """(leader, runner-up) among the live candidates that may lead, as the decision ranks
         them: lowest median over rounds, the per-block ratio of the two deciding between them."""
         contenders = sorted((c for c in self.live() if self.may_lead(c)), key=lambda c: (medians[c], str(c)))
-        if not contenders:
-            return None, None
-        leader, runner = contenders[0], (contenders[1] if len(contenders) > 1 else None)
-        if runner is not None and block_ratio(blocks[runner], blocks[leader]).median < 1:
-            leader, runner = runner, leader
-        return leader, runner
+        ranked = standing(
+            contenders, lambda slow, fast: block_ratio(blocks[slow], blocks[fast]), lambda r: r.median
+        )
+        return ranked.leader, ranked.runner_up
 
     def after_block(self, n: int, blocks: Mapping[Hashable, list[float]], medians: Mapping[Hashable, float],
                     min_blocks: int) -> str | None:  # fmt: skip
@@ -145,7 +146,7 @@ class Race:
         if self.runner_up is None:
             return "alone"
         r = block_ratio(blocks[self.runner_up], blocks[self.leader])
-        if r.lo > 1:
+        if not within_noise(r.lo):
             return "margin"
         if 1 - self.tie_band <= r.median - r.halfwidth and r.median + r.halfwidth <= 1 + self.tie_band:
             return "tie"

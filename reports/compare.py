@@ -14,7 +14,7 @@ either run is not judged. Correctness: any case whose status got worse (ok → w
 failed / crashed / over budget, or a new case that is not ok/unsupported/skipped) is a regression.
 pytest-benchmark's own `compare` table of the raw session JSONs is printed as well.
 
-Decisions: each comparison group's recommendation (`reports.decision`) in A and in B, matched by
+Decisions: each comparison group's recommendation (`reports.verdict`) in A and in B, matched by
 instance, framework, compile mode, dtype and device (not the environment, so a re-run elsewhere or
 in another timing mode is compared too): "same leader", "tie" (the leaders differ but are the same
 two strategies, within noise of each other in either run), or "differ".
@@ -36,7 +36,10 @@ import pandas as pd
 
 from bench.results import load_records
 from bench.timing import median_halfwidth
-from reports.html import STYLE, format_seconds, section, table
+from reports.html import STYLE, section, table
+from reports.runs import load_runs
+from reports.text import format_seconds
+from reports.verdict import decide, flag
 
 GOOD = {"ok", "unsupported", "skipped"}
 
@@ -143,8 +146,6 @@ DECISION_KEY = ["instance", "backend", "variant", "dtype", "device"]
 
 def _leader(row) -> str:
     """ "rev-over-rev (1.44× over fwd-over-rev)" or "rev-over-rev (≈ taylor)" from a decision row."""
-    from reports.decision import flag
-
     if not isinstance(row.get("recommended"), str):
         return "none"
     if not isinstance(row.get("runner_up"), str):
@@ -155,9 +156,6 @@ def _leader(row) -> str:
 
 def compare_decisions(run_a: Path, run_b: Path) -> pd.DataFrame:
     """One row per decision group in either run: A's and B's leader and the verdict."""
-    from reports.decision import decide, flag
-    from reports.runs import load_runs
-
     a, b = (decide(load_runs([run])[0]).set_index(DECISION_KEY) for run in (run_a, run_b))
     rows = []
     for key in list(a.index) + [k for k in b.index if k not in a.index]:

@@ -2,7 +2,8 @@
 points between consecutive winners.
 
 Along one size axis x (parameters `n_params`, or `points`) with everything else fixed, the winner
-at each measured x is the fastest correct adoptable strategy. Where the winner changes from A (at
+at each measured x is the fastest correct adoptable strategy: the leader a verdict names
+(`reports.verdict.leader_of`, among `reports.roles.adoptable` cases). Where the winner changes from A (at
 x₀) to B (at x₁), the crossover is where the two curves cross, interpolated linearly in log-log:
 log(t_A/t_B) goes from negative at x₀ to positive at x₁; x* is where it is zero.
 """
@@ -14,6 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from reports.labels import family, format_option, parse_instance
+from reports.text import count_label
+from reports.verdict import adoptable_mask, leader_of
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ def winners(rows: pd.DataFrame, x: str) -> list[tuple[float, str, float]]:
     comparison context)."""
     out = []
     for value, g in rows.groupby(x, sort=True):
-        best = g.sort_values(["median_s", "strategy"]).iloc[0]
+        best = leader_of(g)[0]
         out.append((float(value), str(best["strategy"]), float(best["median_s"])))
     return out
 
@@ -74,7 +79,7 @@ def winner_grid(rows: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     """Fastest strategy per (y, x) cell: index y values, columns x values."""
     cells = {}
     for (yv, xv), g in rows.groupby([y, x], sort=True):
-        cells[(yv, xv)] = g.sort_values(["median_s", "strategy"]).iloc[0]["strategy"]
+        cells[(yv, xv)] = leader_of(g)[0]["strategy"]
     if not cells:
         return pd.DataFrame()
     ys = sorted({k[0] for k in cells})
@@ -97,23 +102,18 @@ def numeric(series: pd.Series) -> pd.Series:
 
 def size_frame(df: pd.DataFrame) -> pd.DataFrame:
     """The ok cases that carry a parameter count, with numeric `n_params` and `points`, whether
-    the strategy is adoptable (not the floor), a `network` name (the `layers` option, else the
-    parameter count)."""
-    from reports.roles import is_floor
-
+    the strategy is adoptable (`reports.roles.adoptable`), a `network` name (the `layers` option,
+    else the parameter count)."""
     ok = df[(df["status"] == "ok") & df["n_params"].notna()].copy()
     ok["n_params"] = numeric(ok["n_params"])
     ok["points"] = numeric(ok["points"]) if "points" in ok else np.nan
-    ok["adoptable"] = [not is_floor(p, s) for p, s in zip(ok["problem"], ok["strategy"])]
+    ok["adoptable"] = adoptable_mask(ok)
     ok["network"] = [_network(i, n) for i, n in zip(ok["instance"], ok["n_params"])]
     return ok
 
 
 def _network(instance: str, n_params: float) -> str:
     """The network's name: its layers ("2-64-64-2"), else its width and depth, else its size."""
-    from reports.figures import count_label
-    from reports.labels import format_option, parse_instance
-
     options = parse_instance(instance)
     if "layers" in options:
         return str(options["layers"])
@@ -129,7 +129,6 @@ ranking figures. Every other option (activation, derivative order, dimension …
 def size_contexts(ok: pd.DataFrame):
     """(title, rows) per problem × its other options × dtype × device, where two or more network
     sizes were measured."""
-    from reports.labels import family, format_option, parse_instance
 
     def context(instance: str) -> str:
         options = {k: v for k, v in parse_instance(instance).items() if k not in SIZE_OPTIONS}

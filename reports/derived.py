@@ -5,7 +5,8 @@
 - `over_floor` = time / time(floor): the floor is the fastest case of the strategy the problem's
   catalogue marks as its floor (`hand-derived` for the penalty: fused, hand-written Jacobian
   propagation and adjoint) of the same problem instance, device, dtype and environment, over
-  both frameworks and compile modes.
+  both frameworks and compile modes. (The decision's `over_group_floor`, `reports.verdict`, divides
+  the leader's time by the floor of its own framework and compile mode: another quantity.)
 - `dropped`: for a case the race stopped timing, "≥ 3.1× the fastest, dropped after 5 blocks"
   (its time rests on those blocks; it is read as that bound, not as a precise time).
 """
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports.decision import dropped_text
 from reports.roles import is_floor
+from reports.verdict import dropped_text
 
 FLOOR_GROUP = ["instance", "device", "dtype", "env_id"]
 

@@ -21,6 +21,8 @@ from matplotlib.text import Text  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
+from reports.text import bytes_label, count_label, seconds_label  # noqa: E402
+
 plt.rcParams.update(
     {
         "font.size": 9,
@@ -32,36 +34,6 @@ plt.rcParams.update(
         "figure.dpi": 100,
     }
 )
-
-
-def seconds_label(seconds: float) -> str:
-    """1e-4 -> "100 µs", 0.002 -> "2 ms", 3 -> "3 s" (tick labels: 3 significant digits)."""
-    if seconds <= 0 or not math.isfinite(seconds):
-        return ""
-    for scale, unit in ((1, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns")):
-        if seconds >= scale * 0.9995:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds:.1e} s"
-
-
-def bytes_label(n: float) -> str:
-    if n <= 0 or not math.isfinite(n):
-        return ""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 * 0.9995 or unit == "TiB":
-            return f"{n:.3g} {unit}"
-        n /= 1024
-    return ""
-
-
-def count_label(n: float) -> str:
-    """1200 -> "1.2k", 3e6 -> "3M"."""
-    if n <= 0 or not math.isfinite(n):
-        return ""
-    for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if n >= scale:
-            return f"{n / scale:.3g}{unit}"
-    return f"{n:.3g}"
 
 
 FORMATTERS = {

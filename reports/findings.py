@@ -1,6 +1,6 @@
 """Findings in words, computed from the data: the sentences the report puts next to its figures
 and the README repeats. No number in them is typed by hand; each function takes the labelled tidy
-frame (`reports.labels.add_labels`) or the decisions (`reports.decision.decide`) and returns
+frame (`reports.labels.add_labels`) or the decisions (`reports.verdict.decide`) and returns
 plain-text sentences (empty when its data is absent).
 """
 
@@ -11,24 +11,13 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from reports.decision import AVOID_FACTOR, flag, pairwise_ratio, short_reason
+from backends import DEFAULT_VARIANT
+from reports.crossover import crossovers, has_size_data, panels, size_contexts, size_frame, winners
 from reports.growth import growth_summary, polynomial_fit
-from reports.html import format_bytes, format_seconds
 from reports.labels import config_of, family, format_option, format_range, framework, series_label
-from reports.roles import is_floor, spelling_of
-
-
-def factor(value: float) -> str:
-    """0.523 -> "0.52×", 1.234 -> "1.2×", 18.3 -> "18×"."""
-    if value is None or not math.isfinite(value):
-        return "—"
-    if value >= 9.95:
-        return f"{value:,.0f}×"
-    return f"{value:.1f}×" if value >= 0.995 else f"{value:.2f}×"
-
-
-def percent(value: float) -> str:
-    return f"{100 * value:.0f} %" if value >= 0.0995 else f"{100 * value:.2g} %"
+from reports.roles import strategy_order
+from reports.text import count_label, factor, format_bytes, format_seconds, percent
+from reports.verdict import AVOID_FACTOR, adoptable_rows, flag, leader_of, pairwise_ratio, short_reason
 
 
 def _join(items: list[str]) -> str:
@@ -47,15 +36,6 @@ def _ok(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["status"] == "ok"] if "status" in df else df
 
 
-def _adoptable(df: pd.DataFrame) -> pd.DataFrame:
-    """The cases a finding may name as a winner: neither the floor nor a named spelling."""
-    if df.empty:
-        return df
-    excluded = [is_floor(p, s) or spelling_of(p, s) is not None
-                for p, s in zip(df["problem"], df["strategy"])]  # fmt: skip
-    return df[~pd.Series(excluded, index=df.index, dtype=bool)]
-
-
 def _where(backend: str, variant: str, dtype: str, device: str, several_devices: bool = False) -> str:
     text = f"{framework(backend)} {variant}, {dtype}"
     return text + (f" on {device}" if several_devices else "")
@@ -67,11 +47,8 @@ def winners_along(rows: pd.DataFrame, x: str) -> list[tuple[float, str, float, s
     of `rows` (ok, adoptable, one comparison context per x)."""
     out = []
     for value, g in rows.groupby(x, sort=True):
-        ranked = g.sort_values(["median_s", "strategy"])
-        best = ranked.iloc[0]
-        tie = None
-        if len(ranked) > 1 and pairwise_ratio(ranked.iloc[1], best).within_noise is True:
-            tie = ranked.iloc[1]["strategy"]
+        best, runner, margin = leader_of(g)
+        tie = runner["strategy"] if runner is not None and margin.within_noise is True else None
         out.append((float(value), best["strategy"], float(best["median_s"]), tie))
     return out
 
@@ -112,16 +89,12 @@ def describe_winners(winners: list[tuple], option: str) -> str:
 
 def _option_fmt(option: str) -> Callable[[float], str]:
     """How a size reads: "10,000 points", "k = 3", "2.27k parameters"."""
-    from reports.figures import count_label
-
     if option == "n_params":
         return lambda v: f"{count_label(v)} parameters"
     return lambda v: format_option(option, _int(float(v)))
 
 
 def _size_range(option: str, lo: float, hi: float) -> str:
-    from reports.figures import count_label
-
     if option == "n_params":
         return f"{count_label(lo)}–{count_label(hi)} parameters" if lo != hi else _option_fmt(option)(lo)
     return format_range(option, _int(float(lo)), _int(float(hi)))
@@ -150,9 +123,9 @@ def overview_findings(decisions: pd.DataFrame) -> list[str]:
     if len(noise):
         out.append(
             f"In {len(noise)} of {len(rec)} the runner-up is within noise of the recommended strategy "
-            "(marked ≈ in the table): either will do there."
+            '(marked "within noise" in the table): either will do there.'
         )
-    floors = pd.to_numeric(rec["over_floor"], errors="coerce").dropna()
+    floors = pd.to_numeric(rec["over_group_floor"], errors="coerce").dropna()
     if len(floors):
         spread = (
             factor(floors.min())
@@ -168,7 +141,7 @@ def overview_findings(decisions: pd.DataFrame) -> list[str]:
 
 # -- seed penalty -------------------------------------------------------------------------------
 def penalty_findings(df: pd.DataFrame) -> list[str]:
-    ok = _adoptable(_ok(df[df["problem"] == "penalty"]))
+    ok = adoptable_rows(_ok(df[df["problem"] == "penalty"]))
     if ok.empty:
         return []
     several = ok["device"].nunique() > 1
@@ -213,8 +186,6 @@ MODE_NAMES = {("torch", "compile"): "torch.compile", ("jax", "eager"): "JAX with
 def compile_pairs(df: pd.DataFrame) -> pd.DataFrame:
     """Each case measured in a non-default compile mode next to the same case in the default
     mode: statuses, medians, compile times, speed-up (default / mode) and break-even calls."""
-    from backends import DEFAULT_VARIANT
-
     if df.empty:
         return pd.DataFrame()
     df = df.assign(_default=df["backend"].map(DEFAULT_VARIANT))
@@ -249,8 +220,6 @@ def compile_pairs(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def compile_findings(df: pd.DataFrame) -> list[str]:
-    from reports.heatmap import strategy_order
-
     pairs = compile_pairs(df)
     if pairs.empty:
         return []
@@ -334,7 +303,7 @@ def ude_findings(df: pd.DataFrame) -> list[str]:
 
 # -- growth with the derivative order and the dimension ----------------------------------------------
 def _config_groups(df: pd.DataFrame, problem: str, x: str):
-    rows = _adoptable(_ok(df[df["problem"] == problem]))
+    rows = adoptable_rows(_ok(df[df["problem"] == problem]))
     if rows.empty or x not in rows:
         return
     rows = rows.assign(**{x: pd.to_numeric(rows[x], errors="coerce")})
@@ -479,7 +448,7 @@ pages, so small peaks differ by page rounding rather than by strategy."""
 def memory_findings(df: pd.DataFrame) -> list[str]:
     """Where one strategy needs far more memory than the others of the same instance: the largest
     peak against the median of that instance's peaks."""
-    ok = _adoptable(_ok(df))
+    ok = adoptable_rows(_ok(df))
     if ok.empty or "peak_memory_bytes" not in ok or ok["peak_memory_bytes"].notna().sum() == 0:
         return []
     out = []
@@ -511,8 +480,6 @@ def _size_text(x: str, value: float, approximate: bool = False) -> str:
 
 def size_sentence(rows: pd.DataFrame, x: str, where: str) -> str:
     """The fastest adoptable strategy along `x` (n_params or points) and where the curves cross."""
-    from reports.crossover import crossovers, winners
-
     win = winners(rows, x)
     if not win:
         return ""
@@ -529,8 +496,6 @@ def ranking_findings(df: pd.DataFrame, x: str | None = None) -> list[str]:
     """For every run context with several network sizes: along the parameter count at each number
     of points (`x` = "n_params") and along the points for each network (`x` = "points"); both
     when `x` is None."""
-    from reports.crossover import has_size_data, panels, size_contexts, size_frame
-
     if not has_size_data(df):
         return []
     out = []

@@ -10,11 +10,15 @@ a spread below FLAT_SPREAD is "flat".
 
 from __future__ import annotations
 
+import argparse
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from reports.runs import load_runs
 
 MIN_POINTS_FOR_VERDICT = 3
 FLAT_SPREAD = 1.1
@@ -105,11 +109,6 @@ def _range(values) -> str:
 def main(argv=None) -> int:
     """`python -m reports.growth RUN_DIR [...]`: print the fitted growth of every ok case's time
     against the derivative order (derivative-order) and the dimension (poisson, biharmonic)."""
-    import argparse
-    from pathlib import Path
-
-    from reports.runs import load_runs
-
     p = argparse.ArgumentParser(prog="python -m reports.growth", description=main.__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", help="run directories (each with results.jsonl)")
     args = p.parse_args(argv)

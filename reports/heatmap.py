@@ -18,11 +18,9 @@ from matplotlib import colors as mcolors
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from backends import DEFAULT_VARIANT
-from problems import PROBLEMS, catalogue
-from reports.decision import GROUP
 from reports.figures import FORMATTERS, power_of_two_ticks
 from reports.labels import framework
-from reports.roles import is_floor
+from reports.verdict import GROUP, Verdict
 
 STATUS_WORDS = {
     "wrong": "wrong",
@@ -40,24 +38,14 @@ CELL_H = 0.3
 """Inches per strategy row."""
 
 
-def strategy_order(problems, present) -> list[str]:
-    """Present strategies in catalogue order (adoptable first, the floor last), then any others."""
-    order = []
-    for problem in problems:
-        if problem in PROBLEMS:
-            order += [s for s in catalogue(PROBLEMS[problem].kind) if s not in order]
-    rows = [s for s in order if s in present] + sorted(s for s in present if s not in order)
-    floors = [s for s in rows if any(is_floor(p, s) for p in problems)]
-    return [s for s in rows if s not in floors] + floors
-
-
-def relative_time(rows: pd.DataFrame) -> pd.Series:
-    """median / the fastest correct adoptable (non-floor) median of the same comparison group."""
-    floor = pd.Series([is_floor(p, s) for p, s in zip(rows["problem"], rows["strategy"])], index=rows.index)
-    ok = rows[(rows["status"] == "ok") & ~floor]
-    best = ok.groupby(GROUP, dropna=False)["median_s"].min().rename("_best")
-    joined = rows.join(best, on=GROUP)
-    return joined["median_s"] / joined["_best"]
+def relative_time(rows: pd.DataFrame, items: list[Verdict]) -> pd.Series:
+    """median / the median of the leader of its comparison group's verdict (`items`), so the
+    cell at 1 is the strategy the decision recommends (NaN where the group has no leader)."""
+    if rows.empty:
+        return pd.Series(dtype=float)
+    best = {"\x1f".join(map(str, v.key)): v.median_s for v in items if v.leader is not None}
+    group = rows[GROUP].astype(str).agg("\x1f".join, axis=1)
+    return rows["median_s"] / group.map(best).astype(float)
 
 
 def cells(rows: pd.DataFrame, value: pd.Series, text) -> pd.DataFrame:

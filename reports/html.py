@@ -14,6 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from reports.text import format_bytes, format_seconds  # noqa: E402
+
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1360px;
   padding:0 16px 2em;color:#222}
@@ -44,9 +46,10 @@ table.decision{width:100%;font-size:13px;margin-top:.3em}
 table.decision td,table.decision th{padding:2px 6px}
 table.decision tr.family th{text-align:left;background:#e8eef6;font-size:14px}
 table.decision td.label{text-align:left;white-space:nowrap}
-table.decision .runner{color:#444}
 table.decision td.fw{text-align:left}
-table.decision td.use{text-align:left;font-weight:600}
+table.decision td.use{text-align:left;font-weight:600;white-space:normal;min-width:10em}
+table.decision td.use .warn{font-weight:normal;font-size:12px}
+table.decision td.margin,table.decision td.speedup{white-space:normal;min-width:8em}
 table.decision td.avoid{text-align:left;white-space:normal;font-size:12px;color:#733;min-width:12em}
 table.decision td.norec{text-align:left;white-space:normal;color:#a33}
 table.decision .spread{color:#666;font-size:12px}
@@ -162,22 +165,6 @@ def fmt(value, col: str = "") -> str:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else f"{value:.4g}"
     return str(value)
-
-
-def format_seconds(seconds: float) -> str:
-    if seconds >= 1:
-        return f"{seconds:.3g} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds * 1e6:.3g} µs"
-
-
-def format_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    return f"{n:.3g} GiB"
 
 
 def table(

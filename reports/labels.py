@@ -15,6 +15,7 @@ import re
 
 import pandas as pd
 
+from backends import DEFAULT_VARIANT
 from problems import PROBLEMS, BenchInputError, get_problem, problem_options
 
 FAMILIES: dict[str, str] = {
@@ -203,8 +204,6 @@ def variant_label(backend: str, variant: str) -> str:
 def series_label(backend: str, strategy: str, variant: str | None = None) -> str:
     """A series of a figure or finding, e.g. "PyTorch rev-over-rev-func [compile]" (the compile
     mode only where it is not the framework's default)."""
-    from backends import DEFAULT_VARIANT
-
     suffix = f" [{variant}]" if variant and DEFAULT_VARIANT.get(backend, variant) != variant else ""
     return f"{framework(backend)} {strategy}{suffix}"
 

@@ -41,3 +41,25 @@ def error_model(problem: str, strategy: str) -> str:
 def baseline_of(problem: str) -> str | None:
     strategies = _catalogue_of(problem)
     return strategies.baseline if strategies is not None else None
+
+
+def adoptable(problem: str, strategy: str, spellings_compete: bool = False) -> bool:
+    """Whether a verdict may name `strategy` as its leader or runner-up, the one definition every
+    report uses (the decision, the findings, the heatmap, the ranking figures): not the hand-written
+    floor (a reference, no AD), and not a named spelling, except where spellings compete (a run
+    about one user configuration, `reports.runs.spellings_compete`): in the named sets a strategy's
+    name stands for its kept spelling, so a spelling is the spread of its strategy, not a rival."""
+    if is_floor(problem, strategy):
+        return False
+    return spellings_compete or spelling_of(problem, strategy) is None
+
+
+def strategy_order(problems, present) -> list[str]:
+    """Present strategies in catalogue order (adoptable first, the floor last), then any others."""
+    order = []
+    for problem in problems:
+        if problem in PROBLEMS:
+            order += [s for s in catalogue(PROBLEMS[problem].kind) if s not in order]
+    rows = [s for s in order if s in present] + sorted(s for s in present if s not in order)
+    floors = [s for s in rows if any(is_floor(p, s) for p in problems)]
+    return [s for s in rows if s not in floors] + floors

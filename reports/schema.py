@@ -32,7 +32,8 @@ COLUMNS: dict[str, str] = {
     "directions",
     "loss_median_s": "median seconds of the loss alone (same input-derivative method)",
     "grad_over_loss": "median_s / loss_median_s: the cost of the weight gradient",
-    "over_floor": "median_s / the fastest hand-derived (no AD) case of the same instance",
+    "over_floor": "median_s / the fastest hand-derived (no AD) case of the same instance, device and dtype, "
+    "over both frameworks and compile modes (the decision's over_group_floor: within one of each)",
     "peak_memory_bytes": "extra memory at the peak of one evaluation (see memory_method)",
     "memory_method": "how peak memory was measured (resident high-water mark / allocator peak)",
     "xla_temp_bytes": "JAX jit: XLA's planned scratch memory (cross-check for peak_memory_bytes)",

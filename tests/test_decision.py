@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.decision import decide, flag, main, pairwise_ratio, speedup_over, terminal_table
+from reports.decision import main, terminal_table
 from reports.runs import load_runs
+from reports.verdict import decide, flag, pairwise_ratio, speedup_over, verdicts
+from reports.wording import memory_text
 from tests.synthetic import blocks, full_records, record, write_run
 
 EXAMPLE = Path(__file__).parents[1] / "reports" / "example" / "cpu-2026-11-25"
@@ -36,7 +38,7 @@ def test_the_floor_never_wins_and_is_quoted_as_a_reference(tmp_path):
     assert "hand-derived" not in set(rec["recommended"])
     r = _row(d, instance="penalty[points=101]", backend="jax", dtype="float32")
     assert r["recommended"] == "fwd-over-rev" and r["runner_up"] == "rev-over-rev"
-    assert r["floor"] == "hand-derived" and r["over_floor"] == pytest.approx(0.8 / 0.5)
+    assert r["floor"] == "hand-derived" and r["over_group_floor"] == pytest.approx(0.8 / 0.5)
     assert r["speedup"] == pytest.approx(1.0 / 0.8) and r["speedup_method"] == "notches"
 
 
@@ -234,7 +236,7 @@ def test_terminal_table_and_cli(tmp_path, capsys):
     assert "avoid: fd-central (wrong" in out and "hand-derived" not in out.split("avoid")[0].split("use ")[1]
     assert main([str(tmp_path / "missing")]) == 2
     assert "no results.jsonl" in capsys.readouterr().err
-    assert terminal_table(decide(pd.DataFrame())) == ""
+    assert terminal_table(verdicts(pd.DataFrame())) == ""
 
 
 def test_a_named_spelling_is_never_recommended_but_shown_as_its_strategys_spread(tmp_path, capsys):
@@ -295,9 +297,8 @@ def test_memory_under_one_resident_page_is_not_printed_as_zero():
     """A resident reading of 0 means the heap already held the pages, not that the evaluation
     needs none: it is printed as under a page, with XLA's plan where known; an allocator's peak
     is printed as it is."""
-    from reports.decision import memory_text
-
-    resident = {"peak_memory_bytes": 0, "memory_method": "resident high-water mark", "xla_temp_bytes": 12288}
-    assert memory_text(resident) == "< 4 KiB of new resident pages, XLA plans 12 KiB of scratch"
-    assert memory_text({**resident, "peak_memory_bytes": 3 * 2**20}) == "3 MiB"
-    assert memory_text({"peak_memory_bytes": 31360, "memory_method": "torch allocator peak"}) == "30.6 KiB"
+    resident = "resident high-water mark"
+    assert memory_text(0, resident, 12288) == "< 4 KiB of new resident pages, XLA plans 12 KiB of scratch"
+    assert memory_text(0, resident) == "< 4 KiB of new resident pages"
+    assert memory_text(3 * 2**20, resident, 12288) == "3 MiB"
+    assert memory_text(31360, "torch allocator peak") == "30.6 KiB"

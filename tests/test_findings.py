@@ -10,9 +10,9 @@ import pytest
 
 from reports import findings as f
 from reports.crossover import crossovers, winner_grid
-from reports.decision import decide
 from reports.labels import add_labels, label_parts, parse_instance
 from reports.runs import load_runs
+from reports.verdict import decide
 from tests.synthetic import SIZE_MODEL, full_records, n_params, record, size_records, write_run
 
 

@@ -15,8 +15,9 @@ from bench.cases import Case
 from bench.measure import Prepared, base_record, time_group
 from bench.racing import CUT, FIRST_TEST, Race, hopeless, progress_line
 from bench.timing import TimingPolicy, measure_interleaved
-from reports.decision import dropped_text, terminal_table
+from reports.decision import terminal_table
 from reports.runs import load_runs
+from reports.verdict import decide, dropped_text, verdicts
 from tests.synthetic import record, write_run
 
 
@@ -202,9 +203,7 @@ def test_the_report_reads_a_dropped_case_as_its_bound_never_as_a_precise_time(ra
         for s, r in records.items()
     ]
     df, _ = load_runs([write_run(tmp_path / "run", full)])
-    from reports.decision import decide
-
-    text = terminal_table(decide(df))
+    text = terminal_table(verdicts(df))
     assert "use rev-over-rev" in text and "avoid: fwd-over-fwd (" in text and "timed once" in text
     assert "⚠" not in text or "competing load" in text  # settled ("alone"): only load can be a caveat
 
@@ -221,8 +220,6 @@ def test_only_what_is_unsettled_carries_a_warning(tmp_path):
             record("penalty", {"points": 101}, "jax", "taylor", 1.02e-4, block_medians_s=blocks_b,
                    stable=False, race_verdict=verdict),
         ])  # fmt: skip
-        from reports.decision import decide
-
         rows[verdict] = decide(load_runs([run])[0]).iloc[0]["caveats"]
     assert rows["tie"] == []
     assert (

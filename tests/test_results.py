@@ -26,7 +26,9 @@ def test_readme_section_is_generated_between_the_markers(tmp_path, capsys):
     assert f"make results RUN={run}" in section
     assert "| Seed penalty | 101 points | JAX jit | float32 · cpu | **fwd-over-rev** |" in section
     assert "#### Seed penalty, float32: median time per loss + weight gradient" in section
-    assert "hand-derived (floor)" in section and "**Compile modes**" in section
+    assert "hand-derived (floor)" in section and "**Compile modes: what compiling changes**" in section
+    # the same topics as the page, from the same inputs: the correctness section's references too
+    assert "Reference: independent float64" in section
     assert "collapsed Taylor mode wins from d = 8 on" in section
     assert main([str(run), "--readme", str(readme)]) == 0
     assert readme.read_text() == text  # idempotent

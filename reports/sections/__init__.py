@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from reports.labels import add_labels
+from reports.verdict import Verdict, verdict_frame, verdicts
+
 SECTION_MODULES = (
     "reports.sections.decision",
     "reports.sections.overview",
@@ -51,8 +54,6 @@ class Context:
     def latest(self) -> pd.DataFrame:
         """One row per case and environment (a case re-run on the same machine: the last run),
         with readable labels (`reports.labels.add_labels`)."""
-        from reports.labels import add_labels
-
         return add_labels(self.df.drop_duplicates(["case_id", "env_id"], keep="last"))
 
     @property
@@ -61,10 +62,14 @@ class Context:
         return latest[latest["status"] == "ok"]
 
     @cached_property
-    def decisions(self) -> pd.DataFrame:
-        from reports.decision import decide
+    def verdicts(self) -> list[Verdict]:
+        """One verdict per comparison group (`reports.verdict`), computed once for every section."""
+        return verdicts(self.latest)
 
-        return decide(self.latest)
+    @cached_property
+    def decisions(self) -> pd.DataFrame:
+        """The verdicts as a frame (`reports.verdict.verdict_frame`), for the findings."""
+        return verdict_frame(self.verdicts)
 
 
 def render_sections(ctx: Context) -> list[tuple[str, str, str]]:

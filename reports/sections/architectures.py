@@ -11,6 +11,7 @@ import pandas as pd
 
 from problems import PROBLEMS, catalogue
 from reports.html import findings, table
+from reports.roles import adoptable
 
 ANCHOR, TITLE = "architectures", "Does the architecture change the answer?"
 
@@ -41,11 +42,11 @@ def _number(value) -> str:
 
 
 def _is_ad(problem: str, strategy: str) -> bool:
-    """A ranked strategy: in the problem's catalogue, not the floor, not a named spelling."""
-    if problem not in PROBLEMS or ":" in strategy:
+    """A ranked strategy: in the problem's catalogue and adoptable (`reports.roles.adoptable`:
+    not the floor, not a named spelling)."""
+    if problem not in PROBLEMS or strategy not in catalogue(PROBLEMS[problem].kind):
         return False
-    entry = catalogue(PROBLEMS[problem].kind).get(strategy)
-    return entry is not None and not entry.floor
+    return adoptable(problem, strategy)
 
 
 def ranking(rows: pd.DataFrame) -> list[tuple[str, float]]:
@@ -134,13 +135,23 @@ def summary(rows: pd.DataFrame) -> list[str]:
     return sentences
 
 
-def render(ctx) -> str | None:
+def _rows(ctx) -> pd.DataFrame:
     df = ctx.latest
     if "model" not in df or not (df["model"].fillna("mlp") != "mlp").any():
-        return None
-    rows = comparisons(df)
+        return pd.DataFrame()
+    return comparisons(df)
+
+
+def sentences(ctx) -> list[str]:
+    """The findings of this section (the README's too, `reports.results`)."""
+    rows = _rows(ctx)
+    return summary(rows) if len(rows) else []
+
+
+def render(ctx) -> str | None:
+    rows = _rows(ctx)
     if rows.empty:
         return None
     cols = [c for c in [*SETTING, "network", "ranking", "mlp", "mlp_ranking", "change"] if c in rows]
-    body = NOTE + findings(summary(rows), "Findings")
+    body = NOTE + findings(sentences(ctx), "Findings")
     return body + table(rows.drop(columns=["changed"]), cols) if cols else body + html.escape("")

@@ -8,10 +8,10 @@ import numpy as np
 
 from reports.figures import log_axis
 from reports.findings import MODE_NAMES, compile_findings, compile_pairs
-from reports.heatmap import strategy_order
 from reports.html import details, figure, findings, table
 from reports.labels import family, framework
 from reports.palette import strategy_colour
+from reports.roles import strategy_order
 
 ANCHOR, TITLE = "compile-modes", "Compile modes: what compiling changes"
 
@@ -83,6 +83,11 @@ def speedup_figure(pairs):
     return fig
 
 
+def sentences(ctx) -> list[str]:
+    """The findings of this section (the README's too, `reports.results`)."""
+    return compile_findings(ctx.latest)
+
+
 def render(ctx) -> str | None:
     pairs = compile_pairs(ctx.latest)
     if pairs.empty:
@@ -90,7 +95,7 @@ def render(ctx) -> str | None:
     body = NOTE
     if "speedup" in pairs:
         body += figure(speedup_figure(pairs), "speed-up of each compile mode")
-    body += findings(compile_findings(ctx.latest), "Findings")
+    body += findings(sentences(ctx), "Findings")
     cols = [
         "problem",
         "label",

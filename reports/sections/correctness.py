@@ -44,9 +44,14 @@ def reference_findings(df) -> list[str]:
     ]
 
 
-def render(ctx) -> str | None:
+def sentences(ctx) -> list[str]:
+    """The findings of this section (the README's too, `reports.results`)."""
     latest = ctx.latest
     if latest.empty:
-        return None
-    sentences = reference_findings(latest) + correctness_findings(latest) + failure_findings(latest)
-    return NOTE + findings(sentences) if sentences else None
+        return []
+    return reference_findings(latest) + correctness_findings(latest) + failure_findings(latest)
+
+
+def render(ctx) -> str | None:
+    found = sentences(ctx)
+    return NOTE + findings(found) if found else None

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 from matplotlib import colors as mcolors
 
-from reports.figures import bytes_label
 from reports.findings import memory_findings
-from reports.heatmap import cells, heatmap_figure, strategy_order
+from reports.heatmap import cells, heatmap_figure
 from reports.html import figure, findings
-from reports.roles import is_floor
+from reports.roles import is_floor, strategy_order
+from reports.text import bytes_label
 
 ANCHOR, TITLE = "cost", "Memory and cost ratios"
 
@@ -59,12 +59,16 @@ def grad_over_loss_findings(ok: pd.DataFrame) -> list[str]:
     return out
 
 
+def sentences(ctx) -> list[str]:
+    """The findings of this section (the README's too, `reports.results`)."""
+    return memory_findings(ctx.latest) + grad_over_loss_findings(ctx.ok) if len(ctx.ok) else []
+
+
 def render(ctx) -> str | None:
     latest = ctx.latest
-    ok = ctx.ok
-    if ok.empty:
+    if ctx.ok.empty:
         return None
-    body = NOTE + findings(memory_findings(latest) + grad_over_loss_findings(ok), "Findings")
+    body = NOTE + findings(sentences(ctx), "Findings")
     for fam, rows in latest.sort_values("order_key", kind="stable").groupby("family", sort=False):
         fig = memory_figure(rows)
         if fig is not None:

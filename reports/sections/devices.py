@@ -17,10 +17,12 @@ import pandas as pd
 
 from bench.cases import instance_of
 from reports.figures import log_axis
-from reports.findings import _adoptable, _join, factor
+from reports.findings import _join
 from reports.html import details, figure, findings, table
 from reports.labels import family, variant_label
 from reports.palette import strategy_colour
+from reports.text import factor
+from reports.verdict import adoptable_rows
 
 ANCHOR, TITLE = "devices", "CPU versus GPU: where the ranking changes"
 
@@ -39,7 +41,7 @@ def device_pairs(ok: pd.DataFrame) -> pd.DataFrame:
     """One row per comparison × strategy × device, for the comparisons that ran on ≥ 2 devices,
     with `rank` (1: fastest on that device, hand-derived floor and spellings excluded from the
     ranking) and `speedup` (the median on the first device, in sorted order (cpu), over this one)."""
-    ok = _adoptable(ok)
+    ok = adoptable_rows(ok)
     if ok.empty or ok["device"].nunique() < 2:
         return pd.DataFrame()
     ok = ok.assign(instance=ok["case_id"].map(instance_of))
@@ -120,12 +122,18 @@ def device_figure(pairs: pd.DataFrame):
     return fig
 
 
+def sentences(ctx) -> list[str]:
+    """The findings of this section (the README's too, `reports.results`)."""
+    pairs = device_pairs(ctx.ok)
+    return device_findings(pairs) if len(pairs) else []
+
+
 def render(ctx) -> str | None:
     pairs = device_pairs(ctx.ok)
     if pairs.empty:
         return None
     body = NOTE + figure(device_figure(pairs), "median time per device, one line per strategy")
-    body += findings(device_findings(pairs), "Findings")
+    body += findings(sentences(ctx), "Findings")
     cols = ["problem", "label", "backend", "variant", "dtype", "strategy", "device", "rank", "median_s",
             "speedup"]  # fmt: skip
     body += details("Every strategy on every device", table(pairs, cols, "devices"))

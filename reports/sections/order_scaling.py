@@ -17,10 +17,10 @@ from matplotlib.ticker import MaxNLocator
 from reports.figures import log_axis
 from reports.findings import order_findings
 from reports.growth import growth_table, step_ratios
-from reports.heatmap import strategy_order
 from reports.html import details, figure, findings, table
 from reports.labels import framework, series_label
 from reports.palette import framework_handles, linestyle, marker, strategy_colour, strategy_handles
+from reports.roles import strategy_order
 
 ANCHOR, TITLE = "order-scaling", "Order scaling: k-th input derivatives"
 PROBLEM = "derivative-order"
@@ -165,6 +165,11 @@ def render_group(df_all: pd.DataFrame, ok: pd.DataFrame, x: str, xlabel: str, lo
     return body + details("Statuses, step ratios and fitted growth", tables)
 
 
+def sentences(ctx) -> list[str]:
+    """The findings of this section (the README's too, `reports.results`)."""
+    return order_findings(ctx.latest)
+
+
 def render(ctx) -> str | None:
     df_all = ctx.latest[ctx.latest["problem"] == PROBLEM]
     if df_all.empty or "order" not in df_all:
@@ -172,7 +177,7 @@ def render(ctx) -> str | None:
     df_all = series_frame(df_all, "order")
     keys = [k for k in ["points", "width", "depth", "layers", "activation"] if k in df_all]
     df_all["config"] = [config_label(r, keys) for _, r in df_all.iterrows()]
-    body = NOTE + findings(order_findings(ctx.latest), "Findings")
+    body = NOTE + findings(sentences(ctx), "Findings")
     for config, group in df_all.groupby("config", sort=True):
         ok = group[group["status"] == "ok"]
         body += f"<h3>{html.escape(config)}</h3>"

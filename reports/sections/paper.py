@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports.findings import factor
 from reports.html import findings, table
 from reports.labels import variant_label
+from reports.text import factor
 
 ANCHOR, TITLE = "paper", "Against the collapsed-Taylor paper"
 
@@ -65,16 +65,25 @@ def paper_findings(rows: pd.DataFrame, device_names: dict[str, str]) -> list[str
     return out
 
 
-def render(ctx) -> str | None:
-    rows = paper_rows(ctx.ok)
-    if rows.empty:
-        return None
-    latest = ctx.latest
+def _device_names(latest: pd.DataFrame) -> dict[str, str]:
     names = {}
     if "device_name" in latest:
         for device, name in zip(latest["device"], latest["device_name"]):
             if isinstance(name, str) and name:
                 names.setdefault(device, f"{device} ({name})")
+    return names
+
+
+def sentences(ctx) -> list[str]:
+    """The findings of this section (the README's too, `reports.results`)."""
+    rows = paper_rows(ctx.ok)
+    return paper_findings(rows, _device_names(ctx.latest)) if len(rows) else []
+
+
+def render(ctx) -> str | None:
+    rows = paper_rows(ctx.ok)
+    if rows.empty:
+        return None
     cols = ["strategy", "backend", "variant", "dtype", "device", "points", "nested_s", "strategy_s",
             "speedup", "paper_speedup"]  # fmt: skip
-    return NOTE + findings(paper_findings(rows, names), "Measured here") + table(rows, cols, "paper")
+    return NOTE + findings(sentences(ctx), "Measured here") + table(rows, cols, "paper")

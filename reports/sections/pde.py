@@ -95,17 +95,31 @@ def crossover(ok: pd.DataFrame) -> list[str]:
     return lines
 
 
-def render(ctx) -> str | None:
+def _ok(ctx) -> pd.DataFrame:
     df = ctx.latest[ctx.latest["problem"] == "pde"]
     ok = df[df["status"] == "ok"].copy()
     if ok.empty:
-        return None
+        return ok
     ok["pde_instance"] = [_instance(r) for _, r in ok.iterrows()]
     if "dim" not in ok:
         ok["dim"] = float("nan")
+    return ok
+
+
+def sentences(ctx) -> list[str]:
+    """The findings of this section (the README's too, `reports.results`): where the stochastic
+    estimators take over."""
+    ok = _ok(ctx)
+    return crossover(ok) if len(ok) else []
+
+
+def render(ctx) -> str | None:
+    ok = _ok(ctx)
+    if ok.empty:
+        return None
     choices = choice_table(ok)
     body = NOTE + table(choices, list(choices.columns))
-    lines = crossover(ok)
+    lines = sentences(ctx)
     if lines:
         body += "<h4>Where the stochastic estimators take over</h4><ul>"
         body += "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"

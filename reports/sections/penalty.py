@@ -12,11 +12,10 @@ from matplotlib.lines import Line2D
 
 from reports.figures import log_axis
 from reports.findings import penalty_findings
-from reports.heatmap import strategy_order
 from reports.html import figure, findings
 from reports.labels import config_of, framework
 from reports.palette import linestyle, marker, strategy_colour, strategy_handles
-from reports.roles import is_floor
+from reports.roles import is_floor, strategy_order
 
 ANCHOR, TITLE = "penalty", "Seed penalty: time per strategy"
 PROBLEM = "penalty"
@@ -158,6 +157,13 @@ def main_network(ok: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return ok[configs == order[0]], len(order) - 1
 
 
+def sentences(ctx) -> list[str]:
+    """The findings of this section (the README's too, `reports.results`): the main network's;
+    the other networks' rankings are the ranking section's."""
+    ok = ctx.ok[ctx.ok["problem"] == PROBLEM]
+    return penalty_findings(main_network(ok)[0]) if len(ok) else []
+
+
 def render(ctx) -> str | None:
     ok = ctx.ok[ctx.ok["problem"] == PROBLEM]
     if ok.empty:
@@ -171,7 +177,7 @@ def render(ctx) -> str | None:
             "network(s): see <a href='#ranking'>Where the ranking changes with size</a>.</p>"
         )
     body += figure(time_figure(ok), "time per strategy")
-    body += findings(penalty_findings(ok), "Findings")
+    body += findings(sentences(ctx), "Findings")
     scaling = scaling_figure(ok)
     if scaling is not None:
         body += "<h3>Time against the number of points</h3>" + figure(scaling, "time against points")

@@ -58,6 +58,11 @@ def time_table(ok: pd.DataFrame) -> pd.DataFrame:
     return t.reset_index()
 
 
+def sentences(ctx) -> list[str]:
+    """The findings of this section (the README's too, `reports.results`)."""
+    return pinn_findings(ctx.latest)
+
+
 def render(ctx) -> str | None:
     df_all = ctx.latest[ctx.latest["problem"].isin(list(PROBLEMS))]
     if "dim" in df_all:  # runs that name the network by `layers` alone record no dim: not a dim sweep
@@ -67,7 +72,7 @@ def render(ctx) -> str | None:
     df_all = series_frame(df_all, "dim")
     keys = [k for k in ["width", "depth", "points", "samples", "layers", "activation"] if k in df_all]
     df_all["config"] = [PROBLEMS[r["problem"]] + " — " + config_label(r, keys) for _, r in df_all.iterrows()]
-    body = NOTE + findings(pinn_findings(ctx.latest), "Findings")
+    body = NOTE + findings(sentences(ctx), "Findings")
     for config, group in df_all.groupby("config", sort=True):
         ok = group[group["status"] == "ok"]
         body += f"<h3>{html.escape(config)}</h3>"

@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 
 from reports.crossover import crossovers, has_size_data, panels, size_contexts, size_frame, winner_grid
-from reports.figures import count_label, log_axis
+from reports.figures import log_axis
 from reports.findings import ranking_findings
-from reports.heatmap import strategy_order
 from reports.html import figure, findings
 from reports.labels import format_option, framework
 from reports.palette import marker, strategy_colour, strategy_handles
+from reports.roles import strategy_order
+from reports.text import count_label
 
 ANCHOR, TITLE = "ranking", "Where the ranking changes with size"
 
@@ -103,6 +104,13 @@ def grid_html(g: pd.DataFrame) -> str:
             f"<tbody>{''.join(rows)}</tbody></table>"
         )
     return "".join(out)
+
+
+def sentences(ctx) -> list[str]:
+    """The findings of this section (the README's too, `reports.results`): along the parameter
+    count and along the points, for every context with several network sizes (the page shows
+    each context's under its figures)."""
+    return ranking_findings(ctx.latest)
 
 
 def render(ctx) -> str | None:

@@ -195,6 +195,11 @@ def render_training(curves: pd.DataFrame, summary: pd.DataFrame) -> str:
     return body
 
 
+def sentences(ctx) -> list[str]:
+    """The findings of this section (the README's too, `reports.results`)."""
+    return ude_findings(ctx.latest)
+
+
 def render(ctx) -> str | None:
     ok = ctx.ok[ctx.ok["problem"] == PROBLEM] if "problem" in ctx.ok else pd.DataFrame()
     curves, summary = load_training(ctx.run_dirs)
@@ -202,7 +207,7 @@ def render(ctx) -> str | None:
         return None
     body = NOTE
     if not ok.empty:
-        body += findings(ude_findings(ctx.latest), "Findings") + render_step(ok)
+        body += findings(sentences(ctx), "Findings") + render_step(ok)
     if not (curves.empty and summary.empty):
         body += render_training(curves, summary)
     return body
