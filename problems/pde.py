@@ -274,15 +274,26 @@ class PDEProblem(ComplexStepReference, Problem):
         """`samples` directions per point, (points, samples, d_in), fixed by DIRECTION_SEED, with
         E[D²_v u] = Δu: Rademacher on the Laplacian's coordinates S (hutchinson), or √|S|·eⱼ with j
         uniform in S (stde: D² along it is |S|·∂ⱼ²u, a sparse jet)."""
-        coordinates = np.array(self.residual_spec.plan.laplacian)
-        rng = np.random.default_rng(DIRECTION_SEED)
         V = np.zeros((self.points, self.samples, len(self.residual_spec.inputs)))
         if strategy == "hutchinson":
+            coordinates = np.array(self.residual_spec.plan.laplacian)
+            rng = np.random.default_rng(DIRECTION_SEED)
             V[..., coordinates] = rng.choice([-1.0, 1.0], size=(self.points, self.samples, len(coordinates)))
         else:
-            j = rng.integers(len(coordinates), size=(self.points, self.samples))
-            np.put_along_axis(V, coordinates[j][..., None], math.sqrt(len(coordinates)), axis=-1)
+            np.put_along_axis(V, self.estimator_coordinates()[..., None], self.stde_scale(), axis=-1)
         return V
+
+    def estimator_coordinates(self) -> np.ndarray:
+        """stde's sparse directions: the input index j of each sampled √|S|·eⱼ, (points, samples),
+        j uniform in the Laplacian's coordinates S, fixed by DIRECTION_SEED. A backend builds the
+        one-hot jets from these indices, never from a dense (points, samples, d_in) array."""
+        coordinates = np.array(self.residual_spec.plan.laplacian)
+        rng = np.random.default_rng(DIRECTION_SEED)
+        return coordinates[rng.integers(len(coordinates), size=(self.points, self.samples))]
+
+    def stde_scale(self) -> float:
+        """√|S|: stde's directions are √|S|·eⱼ, so D² along one is |S|·∂ⱼ²u (unbiased for Δu)."""
+        return math.sqrt(len(self.residual_spec.plan.laplacian))
 
     def laplacian_samples(self, params, V: np.ndarray) -> np.ndarray:
         """D²_v u along each point's directions, (B, N, S, d_out): the per-sample estimates of Δu."""

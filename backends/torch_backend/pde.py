@@ -164,6 +164,25 @@ def laplacian_estimator(f, plan, mock_x):
     return values
 
 
+def sparse_laplacian_estimator(scale):
+    """stde (STDE's sparse random jets): the point's directions √|S|·eⱼ come as their input indices
+    J (S,) (`estimator_coordinates`), so no (points, samples, d) direction array exists; the
+    one-hot rows are built from J inside the program and jetted as `laplacian_estimator` does
+    (jet-for-pytorch has no rule for indexing, so the coordinate cannot be jetted alone)."""
+
+    def make(f, plan, mock_x):
+        estimate = laplacian_estimator(f, plan, mock_x)
+        coordinates = torch.arange(plan.n_inputs, device=mock_x.device)
+
+        def values(x, J):
+            V = (J.long()[:, None] == coordinates).to(x.dtype) * scale
+            return estimate(x, V)
+
+        return values
+
+    return make
+
+
 STRATEGIES = {
     "nested-rev": nested(lambda k: _reverse_level),
     "nested-fwd": nested(lambda k: _forward_level),
@@ -185,8 +204,16 @@ def _build(make, estimator: str | None = None, captured: bool = False):
         apply = apply_fn(problem.network)
         f = lambda x: apply(s.params, x.unsqueeze(0)).squeeze(0)
         residual = problem.residual_spec
-        values = make(f, residual.plan, s.X[0])
-        data = (s.tensor(problem.estimator_directions(estimator)),) if estimator else ()
+        if estimator == "stde":
+            make_values, data = (
+                sparse_laplacian_estimator(problem.stde_scale()),
+                problem.estimator_coordinates(),
+            )
+        else:
+            make_values = make
+            data = problem.estimator_directions(estimator) if estimator else None
+        values = make_values(f, residual.plan, s.X[0])
+        data = (s.tensor(data),) if data is not None else ()
         keys = [(0,) * residual.plan.n_inputs, *residual.plan.multi_indices]
         keys += ["lap"] if residual.plan.laplacian else []
         batched = vmap(lambda x, *point_data: tuple(values(x, *point_data)[k] for k in keys))
