@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental.jet import jet
 
-from backends.jax_backend.core import apply_fn, compile_evaluation, jet_condition, registry
+from backends.jax_backend.core import apply_fn, compile_evaluation, jet_condition, registry, stencil
 from problems.partials import DerivativePlan, unit
 from problems.pde import ESTIMATORS
 
@@ -224,6 +224,33 @@ for _name in ESTIMATORS:
                                   loss=value, extra_metrics=statistics)  # fmt: skip
 
     registry.register("pde", _name, when=jet_condition)(_build_estimator)
+
+
+def fd_stencil(problem):
+    """mean_n Σ_c r_c² with every value the residual reads from the problem's stencils
+    (`PDEProblem.stencil`: one column per key, every distinct node once): the network at each
+    point's nodes by the shared `stencil` helper, its columns vmapped (the node values do not
+    depend on the column, so vmap evaluates them once), the points vmapped; then the residual on
+    the whole batch."""
+    keys, residual = problem.stencil_keys, problem.residual_spec
+    columns = jax.vmap(stencil(apply_fn(problem.network)), in_axes=(None, None, None, 1))  # (T, d_out)
+    at_points = jax.vmap(columns, in_axes=(None, 0, None, None))  # (N, T, d_out)
+
+    def value(params, X, offsets, weights):
+        D = at_points(params, X, offsets, weights)
+        values = {key: D[:, t] for t, key in enumerate(keys)}
+        return jnp.mean(sum(r**2 for r in residual.evaluate(values, X, jnp)))
+
+    return value
+
+
+@registry.register("pde", "fd-stencil")
+def _build_fd_stencil(problem, dtype, device, variant):
+    value = fd_stencil(problem)
+    offsets, weights = problem.stencil(dtype)
+    return compile_evaluation(problem, dtype, device, variant, jax.value_and_grad(value), offsets, weights,
+                              loss=value)  # fmt: skip
+
 
 registry.unsupported(
     "pde",

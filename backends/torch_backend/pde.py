@@ -26,6 +26,7 @@ from backends.torch_backend.core import (
     jet_condition,
     registry,
     reverse_outer,
+    stencil,
 )
 from problems.partials import DerivativePlan, unit
 from problems.pde import ESTIMATORS
@@ -262,6 +263,29 @@ for _name in ESTIMATORS:
     registry.register("pde", _name, when=jet_condition)(
         _build(laplacian_estimator, estimator=_name, captured=True)
     )
+
+
+@registry.register("pde", "fd-stencil")
+def _build_fd_stencil(problem, dtype, device, variant):
+    """mean_n Σ_c r_c² with every value the residual reads from the problem's stencils
+    (`PDEProblem.stencil`: one column per key, every distinct node once): the network at every
+    point × node in one batch by the shared `stencil` helper, (N, T, d_out); then the residual."""
+    s = Setup(problem, dtype, device, variant)
+    columns = stencil(s, s.apply)
+    keys, residual = problem.stencil_keys, problem.residual_spec
+
+    def value(params):
+        D = columns(params)
+        values = {key: D[:, t] for t, key in enumerate(keys)}
+        return sum(r**2 for r in residual.evaluate(values, s.X, torch)).mean()
+
+    def loss(params):
+        with torch.no_grad():
+            return value(params)
+
+    return s.compiled(reverse_outer(s, value), loss=loss,
+                      metrics=lambda params: {"autograd_nodes": autograd_nodes(value(params))})  # fmt: skip
+
 
 registry.unsupported(
     "pde",
