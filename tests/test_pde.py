@@ -233,3 +233,17 @@ def test_estimator_stays_within_its_derived_statistical_tolerance():
     assert 0 < error <= problem.tolerance("hutchinson", "float64", params)
     with pytest.raises(BenchInputError, match="raise samples or points"):
         problem.tolerance("stde", "float64", params)  # a bound above 0.5 is refused, not used
+
+
+def test_report_keeps_fd_stencil_out_of_the_exact_ranking():
+    """The report's choice table ranks exact strategies only; fd-stencil gets its own ratio."""
+    import pandas as pd
+
+    from reports.sections.pde import choice_table
+
+    rows = [("fd-stencil", 1.0), ("taylor", 2.0), ("nested-rev", 3.0), ("stde", 1.5)]
+    ok = pd.DataFrame([{"pde_instance": "burgers", "backend": "jax", "variant": "jit", "dtype": "float64",
+                        "strategy": s, "median_s": t, "grad_rel_err": 0.01} for s, t in rows])  # fmt: skip
+    row = choice_table(ok).iloc[0]
+    assert (row["fastest exact"], row["runner-up"], row["stochastic"]) == ("taylor", "nested-rev", "stde")
+    assert row["fd-stencil ×"] == pytest.approx(0.5) and row["runner-up ×"] == pytest.approx(1.5)
