@@ -372,6 +372,10 @@ class PDEProblem(ComplexStepReference, Problem):
         `stencil_keys` (u exactly: weight 1 at the centre). ∂^α is the product of the 1-D central
         stencils of order αᵢ along each coordinate of its support (`central_stencil`, one step
         h for the order |α|), Δ the sum of the ∂ᵢ² stencils; every distinct node appears once."""
+        offsets, weights = _stencil(self, dtype)
+        return offsets.copy(), weights.copy()
+
+    def _stencil(self, dtype: str) -> tuple[np.ndarray, np.ndarray]:
         columns = [self._stencil_column(key, dtype) for key in self.stencil_keys]
         offsets = sorted(set().union(*columns))
         row = {o: r for r, o in enumerate(offsets)}
@@ -460,6 +464,12 @@ class PDEProblem(ComplexStepReference, Problem):
             return Tolerance(rounding, statistical=usable_bound(bound, strategy, self, dtype,
                                                                 "raise samples or points"))  # fmt: skip
         return Tolerance(rounding)
+
+
+@lru_cache(maxsize=32)
+def _stencil(problem: PDEProblem, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """`PDEProblem.stencil`, built once per problem and dtype (its callers get copies)."""
+    return problem._stencil(dtype)
 
 
 def _sample_variance(a: np.ndarray, axis: int) -> np.ndarray:
