@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -46,6 +47,7 @@ from problems.core import (
 from problems.errors import BenchInputError
 from problems.models import ModelSpec, problem_model, settle_model
 from problems.network import flatten, unflatten
+from problems.partials import DerivativePlan, unit
 from problems.reference import (
     COMPLEX_STEP,
     ComplexStepReference,
@@ -55,7 +57,14 @@ from problems.reference import (
     taylor_coefficients,
 )
 from problems.residual import TIME, Residual, parse_residual
-from problems.tolerances import EXACT_FLOAT64_TOLERANCE, exact_rounding, usable_bound
+from problems.stencils import central_stencil, stencil_step
+from problems.tolerances import (
+    EXACT_FLOAT64_TOLERANCE,
+    exact_rounding,
+    stencil_tolerance,
+    truncation_bound,
+    usable_bound,
+)
 
 POINT_SEED = 11
 MAX_DIM = 1000
@@ -132,6 +141,22 @@ def _has_laplacian(problem) -> str | None:
     return "the residual has no Laplacian term lap(·): collapsed Taylor mode would be standard taylor"
 
 
+FD_MAX_NODE_EVALUATIONS = 200_000
+"""fd-stencil's tolerance evaluates the float64 reference (complex, 16 probes) at every point ×
+stencil node × output (`stencil_rounding_model`); above this count it takes minutes, so the case
+is declared, not run (heat and allen-cahn at d = 100 have 2d + 3 nodes per point)."""
+
+
+def _stencil_fits(problem) -> str | None:
+    nodes = len(problem.stencil("float64")[0])
+    evaluations = problem.points * nodes * len(problem.residual_spec.outputs)
+    if evaluations <= FD_MAX_NODE_EVALUATIONS:
+        return None
+    return (f"its derived tolerance evaluates the float64 reference at every point × node × output "
+            f"({evaluations:,} > {FD_MAX_NODE_EVALUATIONS:,}: {nodes} nodes per point); "
+            "use fewer points")  # fmt: skip
+
+
 _STRATEGIES = [
     Strategy("nested-rev", "reverse over reverse, one coordinate per nesting level: each level's jacrev "
              "gives every child of every needed multi-index at once"),
@@ -151,6 +176,10 @@ _STRATEGIES = [
     Strategy("stde", "stochastic Taylor derivative estimator (Shi et al. 2024): Δ as |S|·mean of ∂ⱼ²u over "
              "`samples` coordinates j drawn uniformly per point, one sparse jet each; the other terms exact",
              error="stochastic", applies=_estimable),
+    Strategy("fd-stencil", "central finite differences: each distinct multi-index by the product of 1-D "
+             "central stencils along its coordinates (Δ: the discrete Laplacian), every point × node in "
+             "one batch, then reverse mode; error predicted", error="finite-difference",
+             applies=_stencil_fits),
 ]  # fmt: skip
 _INTERPRETED = "PyTorch: jet-for-pytorch's interpreter at every call (graph not captured)"
 STRATEGIES = register_catalogue(Catalogue("pde", _STRATEGIES + [
@@ -250,10 +279,11 @@ class PDEProblem(ComplexStepReference, Problem):
         return self.inputs(bounds[:, 0] + unit_points * (bounds[:, 1] - bounds[:, 0]))
 
     # -- the reference ------------------------------------------------------------------------
-    def derivative_values(self, params) -> dict:
-        """Every value the residual reads, float64 (or complex), by Taylor propagation: zeros -> u,
-        each multi-index α -> ∂^α u, "lap" -> Δu; arrays (B, N, d_out) for batched params."""
-        plan, spec, X = self.residual_spec.plan, self.network, self.grid()
+    def derivative_values(self, params, plan: DerivativePlan | None = None) -> dict:
+        """Every value the residual reads (or `plan` names), float64 (or complex), by Taylor
+        propagation: zeros -> u, each multi-index α -> ∂^α u, "lap" -> Δu; arrays (B, N, d_out)
+        for batched params."""
+        plan, spec, X = plan or self.residual_spec.plan, self.network, self.grid()
         values = {(0,) * X.shape[1]: taylor_coefficients(params, spec, X, np.zeros_like(X), 0)[0]}
         directional = {}  # position in plan.directions -> [D¹, …, D^K], each (B, N, d_out)
         for K in sorted({k for _, k in plan.directions}):
@@ -274,15 +304,26 @@ class PDEProblem(ComplexStepReference, Problem):
         """`samples` directions per point, (points, samples, d_in), fixed by DIRECTION_SEED, with
         E[D²_v u] = Δu: Rademacher on the Laplacian's coordinates S (hutchinson), or √|S|·eⱼ with j
         uniform in S (stde: D² along it is |S|·∂ⱼ²u, a sparse jet)."""
-        coordinates = np.array(self.residual_spec.plan.laplacian)
-        rng = np.random.default_rng(DIRECTION_SEED)
         V = np.zeros((self.points, self.samples, len(self.residual_spec.inputs)))
         if strategy == "hutchinson":
+            coordinates = np.array(self.residual_spec.plan.laplacian)
+            rng = np.random.default_rng(DIRECTION_SEED)
             V[..., coordinates] = rng.choice([-1.0, 1.0], size=(self.points, self.samples, len(coordinates)))
         else:
-            j = rng.integers(len(coordinates), size=(self.points, self.samples))
-            np.put_along_axis(V, coordinates[j][..., None], math.sqrt(len(coordinates)), axis=-1)
+            np.put_along_axis(V, self.estimator_coordinates()[..., None], self.stde_scale(), axis=-1)
         return V
+
+    def estimator_coordinates(self) -> np.ndarray:
+        """stde's sparse directions: the input index j of each sampled √|S|·eⱼ, (points, samples),
+        j uniform in the Laplacian's coordinates S, fixed by DIRECTION_SEED. A backend builds the
+        one-hot jets from these indices, never from a dense (points, samples, d_in) array."""
+        coordinates = np.array(self.residual_spec.plan.laplacian)
+        rng = np.random.default_rng(DIRECTION_SEED)
+        return coordinates[rng.integers(len(coordinates), size=(self.points, self.samples))]
+
+    def stde_scale(self) -> float:
+        """√|S|: stde's directions are √|S|·eⱼ, so D² along one is |S|·∂ⱼ²u (unbiased for Δu)."""
+        return math.sqrt(len(self.residual_spec.plan.laplacian))
 
     def laplacian_samples(self, params, V: np.ndarray) -> np.ndarray:
         """D²_v u along each point's directions, (B, N, S, d_out): the per-sample estimates of Δu."""
@@ -312,6 +353,88 @@ class PDEProblem(ComplexStepReference, Problem):
             "estimator_loss_rel_err": abs(estimate - loss) / abs(loss),
         }  # fmt: skip
 
+    # -- finite differences -------------------------------------------------------------------
+    @cached_property
+    def stencil_keys(self) -> tuple:
+        """What the stencil's columns give, in order: zeros (u, the centre node), each needed
+        multi-index, and "lap" if the residual has a Laplacian."""
+        plan = self.residual_spec.plan
+        return ((0,) * plan.n_inputs, *plan.multi_indices, *(("lap",) if plan.laplacian else ()))
+
+    def stencil_step(self, order: int, dtype: str) -> float:
+        """h of the stencils of order `order`: derivative-order's `stencil_step` (ε^(1/(k+2)), a power
+        of two). For Δ, truncation Σᵢ h²∂ᵢ⁴u/12 and rounding ε·4|S|/h² both grow with |S|, so
+        the balance is that of one ∂ᵢ²."""
+        return stencil_step(order, self.input_precision or dtype)
+
+    def stencil(self, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+        """(offsets (M, d_in), weights (M, T)): Σ_m weights[m, t]·U(x + offsets[m]) is the t-th of
+        `stencil_keys` (u exactly: weight 1 at the centre). ∂^α is the product of the 1-D central
+        stencils of order αᵢ along each coordinate of its support (`central_stencil`, one step
+        h for the order |α|), Δ the sum of the ∂ᵢ² stencils; every distinct node appears once."""
+        offsets, weights = _stencil(self, dtype)
+        return offsets.copy(), weights.copy()
+
+    def _stencil(self, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+        columns = [self._stencil_column(key, dtype) for key in self.stencil_keys]
+        offsets = sorted(set().union(*columns))
+        row = {o: r for r, o in enumerate(offsets)}
+        weights = np.zeros((len(offsets), len(columns)))
+        for t, column in enumerate(columns):
+            for o, w in column.items():
+                weights[row[o], t] += w
+        return self.inputs(np.array(offsets, dtype=np.float64)), self.inputs(weights)
+
+    def _stencil_column(self, key, dtype: str) -> dict[tuple[float, ...], float]:
+        plan = self.residual_spec.plan
+        if key == "lap":
+            column: dict[tuple[float, ...], float] = {}
+            for i in plan.laplacian:
+                for o, w in self._stencil_column(unit(plan.n_inputs, i, 2), dtype).items():
+                    column[o] = column.get(o, 0.0) + w
+            return column
+        k = sum(key)
+        h = self.stencil_step(max(k, 1), dtype)
+        column = {(0.0,) * plan.n_inputs: Fraction(1)}
+        for i, a in enumerate(key):
+            if a:
+                nodes, coefficients, _ = central_stencil(a)
+                column = {o[:i] + (o[i] + j * h,) + o[i + 1 :]: w * c for o, w in column.items()
+                          for j, c in zip(nodes, coefficients) if c}  # fmt: skip
+        return {o: float(w) / h**k for o, w in column.items()}
+
+    def stencil_rows(self, dtype: str, params) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The stencils as rows of `stencil_rounding_model`, one per point and output: nodes
+        (N·d_out, M, d_in), weights Σ_t |∂L/∂D_t|·|w_t| (N·d_out, M) (the model takes every term
+        in absolute value, so one row sums the columns), coefficients 1, and each row's output."""
+        offsets, weights = self.stencil(dtype)
+        X = self.grid()
+        sensitivity = np.abs(self._value_sensitivity(params))  # (T, N, d_out)
+        n_out = sensitivity.shape[-1]
+        rows = np.einsum("tno,mt->nom", sensitivity, np.abs(weights)).reshape(-1, len(offsets))
+        nodes = np.repeat(X[:, None, :] + offsets[None], n_out, axis=0)
+        outputs = np.tile(np.arange(n_out), len(X))
+        return nodes, rows, np.ones(len(rows)), outputs
+
+    def _value_sensitivity(self, params) -> np.ndarray:
+        """∂L/∂(each stencil key's value at each point and output), (T, N, d_out), by the complex
+        step in the values (the residual is complex-analytic)."""
+        values = {k: np.real(v[0]) for k, v in self.derivative_values(batched(params)).items()}
+        X, residual, step = self.grid(), self.residual_spec, 1e-20
+        out = np.zeros((len(self.stencil_keys), *values[self.stencil_keys[0]].shape))
+        for t, key in enumerate(self.stencil_keys):
+            for o in range(out.shape[-1]):
+                shifted = dict(values)
+                shifted[key] = values[key].astype(complex)
+                shifted[key][:, o] += 1j * step
+                point = sum(r**2 for r in residual.evaluate(shifted, X, np))
+                out[t, :, o] = np.imag(point) / step / len(X)
+        return out
+
+    def stencil_amplification(self, dtype: str) -> float:
+        """max|w|: how much the stencil amplifies the rounding of a network evaluation."""
+        return float(np.max(np.abs(self.stencil(dtype)[1])))
+
     def point_losses(self, params) -> np.ndarray:
         """Σ_c r_c² at each point, shape (B, N) (complex-safe)."""
         components = self.residual_spec.evaluate(self.derivative_values(params), self.grid(), np)
@@ -331,11 +454,22 @@ class PDEProblem(ComplexStepReference, Problem):
         terms = len(plan.directions) + (self.samples if stochastic else 0)
         rounding = exact_rounding(self.network, plan.max_order + 2, self.points, condition, dtype,
                                   EXACT_FLOAT64_TOLERANCE, extra_operations=terms)  # fmt: skip
+        if self.error_model(strategy) == "finite-difference":
+            truncation = fd_truncation(self, dtype, freeze(params))
+            return stencil_tolerance(rounding, truncation, measured_rounding, strategy, self, dtype, params,
+                                     "use float64 or an exact strategy" if dtype == "float32"
+                                     else "use an exact strategy")  # fmt: skip
         if stochastic:
             bound = estimator_error_bound(self, strategy, freeze(params))
             return Tolerance(rounding, statistical=usable_bound(bound, strategy, self, dtype,
                                                                 "raise samples or points"))  # fmt: skip
         return Tolerance(rounding)
+
+
+@lru_cache(maxsize=32)
+def _stencil(problem: PDEProblem, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """`PDEProblem.stencil`, built once per problem and dtype (its callers get copies)."""
+    return problem._stencil(dtype)
 
 
 def _sample_variance(a: np.ndarray, axis: int) -> np.ndarray:
@@ -379,3 +513,38 @@ def estimator_error_bound(problem: PDEProblem, strategy: str, frozen_params: tup
     d_loss = np.imag(sum(x**2 for x in r).mean(axis=-1)) / COMPLEX_STEP
     grad_rel = np.max(np.abs(d_bias) + STATISTICAL_Z * grad_sd) / max(np.max(np.abs(d_loss)), 1e-300)
     return float(max(value_rel, grad_rel))
+
+
+@lru_cache(maxsize=16)
+def fd_truncation(problem: PDEProblem, dtype: str, frozen_params: tuple) -> float:
+    """Predicted relative error of the stencil loss from its truncation (`truncation_bound`). The
+    product stencil of ∂^α is ∂^α u + h² Σ_{i ∈ supp α} μ(αᵢ)·∂^{α+2eᵢ}u + O(h⁴) (μ the 1-D stencil's
+    error constant, h its step), the discrete Laplacian Δu + h² Σᵢ μ(2)·∂ᵢ⁴u + O(h⁴); the loss's
+    first-order error E is its change when every value moves by its leading term, from the
+    reference's higher derivatives (the O(h⁴) and squared remainders are covered by the factor 2)."""
+    plan = problem.residual_spec.plan
+    leading: dict = {}
+    for key in problem.stencil_keys[1:]:
+        alphas = [unit(plan.n_inputs, i, 2) for i in plan.laplacian] if key == "lap" else [key]
+        h = problem.stencil_step(2 if key == "lap" else sum(key), dtype)
+        leading[key] = [
+            (tuple(a + 2 * (j == i) for j, a in enumerate(alpha)), float(central_stencil(alpha[i])[2]) * h**2)
+            for alpha in alphas
+            for i in range(plan.n_inputs)
+            if alpha[i]
+        ]
+    higher = DerivativePlan(plan.n_inputs, tuple(sorted({b for terms in leading.values() for b, _ in terms})))
+    X, residual = problem.grid(), problem.residual_spec
+
+    def first_order_error(p):
+        values = problem.derivative_values(p)
+        extra = problem.derivative_values(p, higher)
+        shifted = {
+            **values,
+            **{k: values[k] + sum(c * extra[b] for b, c in terms) for k, terms in leading.items()},
+        }
+        point = lambda v: sum(r**2 for r in residual.evaluate(v, X, np))
+        return (point(shifted) - point(values)).mean(axis=-1)
+
+    params = thaw(frozen_params)
+    return truncation_bound(problem.network, params, problem.full_gradient, problem.loss, first_order_error)

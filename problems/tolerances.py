@@ -140,13 +140,15 @@ def output_magnitude(params, spec: ModelSpec, x: np.ndarray) -> np.ndarray:
     return np.abs(h) @ np.abs(W).T + np.abs(b)
 
 
-def stencil_rounding_model(spec, params, dtype: str, full: bool, loss, nodes, weights, coefficient) -> float:
+def stencil_rounding_model(spec, params, dtype: str, full: bool, loss, nodes, weights, coefficient,
+                           outputs=None) -> float:  # fmt: skip
     """The rounding of a loss built from stencils Dᵣ = Σ_m w_rm U(x_rm), relative to the gradient's
     scale, per ulp of a network evaluation (multiply by the measured evaluation ulps).
 
     `nodes` (R, M, d) are each stencil row's evaluation points, `weights` (R, M) its weights (h⁻ᵏ
     included), `coefficient` (R,) = |∂L/∂Dᵣ|. Two terms (Higham, Accuracy and Stability of Numerical
-    Algorithms, §3.1 and §4.2), every term taken in absolute value:
+    Algorithms, §3.1 and §4.2), every term taken in absolute value (`outputs` (R,): the network
+    output each row differentiates; default the first):
     - rounding of Dᵣ: each evaluation off by ε·M (`output_magnitude`), so Dᵣ by ρᵣ = ε Σ_m |w_rm| M(x_rm),
       and the loss (hence the gradient's factor ∂L/∂D) by Σ cᵣρᵣ / L;
     - rounding of the gradient's accumulation Σᵣ cᵣ Σ_m w_rm ∇θU(x_rm), usually the larger: the
@@ -157,9 +159,13 @@ def stencil_rounding_model(spec, params, dtype: str, full: bool, loss, nodes, we
     eps = machine_epsilon(dtype)
     R, M, d = nodes.shape
     flat_nodes = nodes.reshape(R * M, d)
+    node_outputs = np.zeros(R * M, dtype=int) if outputs is None else np.repeat(outputs, M)
+    every_node = np.arange(R * M)
 
     def u_at_nodes(p):
-        return taylor_coefficients(p, spec, flat_nodes, np.zeros_like(flat_nodes), 0)[0][..., 0]
+        return taylor_coefficients(p, spec, flat_nodes, np.zeros_like(flat_nodes), 0)[0][
+            ..., every_node, node_outputs
+        ]
 
     weight_matrix = coefficient[:, None] * np.abs(weights)  # (R, M)
     if full:
@@ -173,7 +179,8 @@ def stencil_rounding_model(spec, params, dtype: str, full: bool, loss, nodes, we
         theta = flatten(params, spec)
         projected = np.imag(u_at_nodes(unflatten(theta + 1j * COMPLEX_STEP * probes, spec))) / COMPLEX_STEP
         gradient_rounding = np.sum(weight_matrix * np.sqrt(np.mean(projected**2, axis=0)).reshape(R, M))
-    rho = (np.abs(weights) * output_magnitude(params, spec, flat_nodes)[:, 0].reshape(R, M)).sum(-1)
+    magnitude = output_magnitude(params, spec, flat_nodes)[every_node, node_outputs]
+    rho = (np.abs(weights) * magnitude.reshape(R, M)).sum(-1)
     value = abs(float(np.real(loss(batched(params))[0])))
     value_rounding = np.sum(coefficient * rho) / max(value, 1e-300)
     gradient_rounding *= max(1, math.ceil(math.log2(R * M)))
@@ -229,9 +236,9 @@ def problem_stencil_rounding(problem, dtype: str, params) -> float:
 
 
 def _stencil_rounding(problem, dtype: str, params) -> float:
-    nodes, weights, coefficient = problem.stencil_rows(dtype, params)
+    rows = problem.stencil_rows(dtype, params)  # nodes, weights, coefficient[, outputs]
     return stencil_rounding_model(problem.network, params, dtype, problem.full_gradient, problem.loss,
-                                  nodes, weights, coefficient)  # fmt: skip
+                                  *rows)  # fmt: skip
 
 
 @lru_cache(maxsize=32)

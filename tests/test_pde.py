@@ -120,6 +120,39 @@ def test_every_exact_jax_strategy_matches_the_reference_on_every_equation(cases)
     _check_loss_and_gradient(b, *next(c for c in cases if c[0].equation == "navier-stokes"))
 
 
+@pytest.mark.parametrize(
+    "backend, equations",
+    [("torch", ("burgers", "kdv", "navier-stokes", "custom")), ("jax", ("navier-stokes",))],
+)
+def test_fd_stencil_is_approximate_and_within_its_derived_tolerance(backend, equations, cases):
+    """fd-stencil (first to third order, mixed partials, Δ, three outputs): its error is not zero
+    (an approximation) and stays within its tolerance, the truncation predicted from the
+    reference plus the rounding measured and modelled by the harness (`tolerance_for`)."""
+    from bench.rounding import tolerance_for
+
+    b = get_backend(backend)
+    for problem, params in (c for c in cases if c[0].equation in equations):
+        value, grads = b.value_and_grad(problem, "fd-stencil")(params)
+        error = max(problem.compare(params, value, grads)[:2])
+        tolerance = tolerance_for(b, problem, "fd-stencil", "float64", params)
+        assert tolerance.truncation > 0 and tolerance.stencil_rounding > 0
+        assert 0 < error <= tolerance.total, (problem.options, error, tolerance)
+
+
+def test_fd_stencil_columns_are_exact_on_polynomials():
+    """Each column of the product stencil reproduces ∂^α of a polynomial of degree αᵢ + 1 in each
+    coordinate exactly (symmetric central stencils), so only rounding remains."""
+    problem = get_problem("pde", residual="u_t + u_x + u_tx + u_xxt + lap(u)", input_names="t,x", **TINY)
+    offsets, weights = problem.stencil("float64")
+    t, x = 0.3, -0.7
+    f = lambda o: (t + o[:, 0]) ** 3 * (x + o[:, 1]) ** 4
+    exact = {(0, 0): t**3 * x**4, (0, 1): 4 * t**3 * x**3, (1, 0): 3 * t**2 * x**4,
+             (1, 1): 12 * t**2 * x**3, (1, 2): 36 * t**2 * x**2, "lap": 12 * t**3 * x**2}  # fmt: skip
+    columns = f(offsets) @ weights
+    assert list(problem.stencil_keys) == list(exact)
+    np.testing.assert_allclose(columns, list(exact.values()), rtol=1e-4)
+
+
 def test_strategies_declare_why_they_do_not_apply(cases):
     jax_backend = get_backend("jax")
     kdv = next(p for p, _ in cases if p.equation == "kdv")
@@ -200,3 +233,17 @@ def test_estimator_stays_within_its_derived_statistical_tolerance():
     assert 0 < error <= problem.tolerance("hutchinson", "float64", params)
     with pytest.raises(BenchInputError, match="raise samples or points"):
         problem.tolerance("stde", "float64", params)  # a bound above 0.5 is refused, not used
+
+
+def test_report_keeps_fd_stencil_out_of_the_exact_ranking():
+    """The report's choice table ranks exact strategies only; fd-stencil gets its own ratio."""
+    import pandas as pd
+
+    from reports.sections.pde import choice_table
+
+    rows = [("fd-stencil", 1.0), ("taylor", 2.0), ("nested-rev", 3.0), ("stde", 1.5)]
+    ok = pd.DataFrame([{"pde_instance": "burgers", "backend": "jax", "variant": "jit", "dtype": "float64",
+                        "strategy": s, "median_s": t, "grad_rel_err": 0.01} for s, t in rows])  # fmt: skip
+    row = choice_table(ok).iloc[0]
+    assert (row["fastest exact"], row["runner-up"], row["stochastic"]) == ("taylor", "nested-rev", "stde")
+    assert row["fd-stencil ×"] == pytest.approx(0.5) and row["runner-up ×"] == pytest.approx(1.5)

@@ -100,10 +100,11 @@ def scalar_network(problem) -> Callable:
 
 
 def stencil(u):
-    """Σ_m w_m u(x + o_m) for a problem's stencil (offsets o, weights w): nodes vmapped."""
+    """Σ_m w_m u(x + o_m) for a problem's stencil (offsets o, weights w): nodes vmapped; u scalar
+    or (d_out,) per point."""
 
     def derivative(params, x, offsets, weights):
-        return jnp.dot(jax.vmap(u, in_axes=(None, 0))(params, x[None, :] + offsets), weights)
+        return jnp.dot(jax.vmap(u, in_axes=(None, 0))(params, x[None, :] + offsets).T, weights)
 
     return derivative
 

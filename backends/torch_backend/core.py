@@ -176,13 +176,17 @@ def reverse_outer(setup: Setup, penalty):
 
 def stencil(s: Setup, u):
     """Σ_m w_m u(x + o_m) for the problem's stencil, all points × nodes in one batch;
-    `u(params, X) -> (B,)`."""
+    `u(params, X) -> (B,)` gives (N,) for weights (M,); `u -> (B, d_out)` and weights (M, T) (one
+    column per derivative) give (N, T, d_out)."""
     offsets, weights = s.problem.stencil(DTYPE_NAMES[s.dtype])
     o, w = s.tensor(offsets), s.tensor(weights)
     nodes = (s.X[:, None, :] + o[None, :, :]).reshape(-1, s.X.shape[1])
 
     def derivative(params):
-        return u(params, nodes).reshape(s.X.shape[0], len(w)) @ w
+        values = u(params, nodes)
+        if values.dim() == 1:
+            return values.reshape(s.X.shape[0], len(w)) @ w
+        return torch.einsum("nmo,mt->nto", values.reshape(s.X.shape[0], len(w), -1), w)
 
     return derivative
 

@@ -26,6 +26,7 @@ from backends.torch_backend.core import (
     jet_condition,
     registry,
     reverse_outer,
+    stencil,
 )
 from problems.partials import DerivativePlan, unit
 from problems.pde import ESTIMATORS
@@ -164,6 +165,25 @@ def laplacian_estimator(f, plan, mock_x):
     return values
 
 
+def sparse_laplacian_estimator(scale):
+    """stde (STDE's sparse random jets): the point's directions √|S|·eⱼ come as their input indices
+    J (S,) (`estimator_coordinates`), so no (points, samples, d) direction array exists; the
+    one-hot rows are built from J inside the program and jetted as `laplacian_estimator` does
+    (jet-for-pytorch has no rule for indexing, so the coordinate cannot be jetted alone)."""
+
+    def make(f, plan, mock_x):
+        estimate = laplacian_estimator(f, plan, mock_x)
+        coordinates = torch.arange(plan.n_inputs, device=mock_x.device)
+
+        def values(x, J):
+            V = (J.long()[:, None] == coordinates).to(x.dtype) * scale
+            return estimate(x, V)
+
+        return values
+
+    return make
+
+
 STRATEGIES = {
     "nested-rev": nested(lambda k: _reverse_level),
     "nested-fwd": nested(lambda k: _forward_level),
@@ -185,8 +205,16 @@ def _build(make, estimator: str | None = None, captured: bool = False):
         apply = apply_fn(problem.network)
         f = lambda x: apply(s.params, x.unsqueeze(0)).squeeze(0)
         residual = problem.residual_spec
-        values = make(f, residual.plan, s.X[0])
-        data = (s.tensor(problem.estimator_directions(estimator)),) if estimator else ()
+        if estimator == "stde":
+            make_values, data = (
+                sparse_laplacian_estimator(problem.stde_scale()),
+                problem.estimator_coordinates(),
+            )
+        else:
+            make_values = make
+            data = problem.estimator_directions(estimator) if estimator else None
+        values = make_values(f, residual.plan, s.X[0])
+        data = (s.tensor(data),) if data is not None else ()
         keys = [(0,) * residual.plan.n_inputs, *residual.plan.multi_indices]
         keys += ["lap"] if residual.plan.laplacian else []
         batched = vmap(lambda x, *point_data: tuple(values(x, *point_data)[k] for k in keys))
@@ -235,6 +263,29 @@ for _name in ESTIMATORS:
     registry.register("pde", _name, when=jet_condition)(
         _build(laplacian_estimator, estimator=_name, captured=True)
     )
+
+
+@registry.register("pde", "fd-stencil")
+def _build_fd_stencil(problem, dtype, device, variant):
+    """mean_n Σ_c r_c² with every value the residual reads from the problem's stencils
+    (`PDEProblem.stencil`: one column per key, every distinct node once): the network at every
+    point × node in one batch by the shared `stencil` helper, (N, T, d_out); then the residual."""
+    s = Setup(problem, dtype, device, variant)
+    columns = stencil(s, s.apply)
+    keys, residual = problem.stencil_keys, problem.residual_spec
+
+    def value(params):
+        D = columns(params)
+        values = {key: D[:, t] for t, key in enumerate(keys)}
+        return sum(r**2 for r in residual.evaluate(values, s.X, torch)).mean()
+
+    def loss(params):
+        with torch.no_grad():
+            return value(params)
+
+    return s.compiled(reverse_outer(s, value), loss=loss,
+                      metrics=lambda params: {"autograd_nodes": autograd_nodes(value(params))})  # fmt: skip
+
 
 registry.unsupported(
     "pde",
