@@ -15,11 +15,23 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from backends import DEFAULT_VARIANT, DEVICES, VARIANTS
+from bench.results import upgrade_fields
 from problems import DTYPES, PROBLEMS, get_problem, problem_options
 from problems.errors import BenchInputError, unknown_name
 from problems.network import layers_id, layers_of_file, parse_layers
 
 SETS_DIR = Path(__file__).parent / "sets"
+
+RENAMED_KEYS = {
+    "variants": "compile_modes",  # old spelling
+}
+"""A sweep entry's (or the command line's override's) old key -> the key now: old sweep files
+still read the same."""
+
+RENAMED_SETS = {
+    "variants": "compile-modes",  # old spelling
+}
+"""A built-in set's old name -> its name now."""
 
 Options = tuple[tuple[str, int | str], ...]
 """A problem's options as sorted (name, value) pairs: hashable, and the order of the case id."""
@@ -78,7 +90,7 @@ class Case:
 
     @classmethod
     def from_dict(cls, d: dict) -> Case:
-        d = dict(d)
+        d = upgrade_fields(d)
         options = d.pop("options", None)
         if options is None:  # files written before `sizes` was renamed `options`
             options = d.pop("sizes")
@@ -122,6 +134,7 @@ def expand(spec: dict) -> list[Case]:
     """Cases of one sweep entry: {problem, options: {name: [values]}, backends, strategies,
     spellings, leave_out, ...}. A spelling is expanded only for the backends that have it (another
     framework's spelling is not a strategy there, not even an unsupported one)."""
+    spec = renamed_keys(spec)
     problem = spec.get("problem")
     if problem not in PROBLEMS:
         raise unknown_name("problem", problem, PROBLEMS)
@@ -134,7 +147,7 @@ def expand(spec: dict) -> list[Case]:
         chosen = tuple((n, getattr(instance, n)) for n in names)  # normalised: layers "2-64-64-2"
         strategies = _strategies(spec, instance.strategies)
         for backend in _as_list(spec.get("backends"), VARIANTS, "backend"):
-            variants = spec.get("variants", "default")
+            variants = spec.get("compile_modes", "default")
             variants = (
                 [DEFAULT_VARIANT[backend]]
                 if variants == "default"
@@ -148,6 +161,15 @@ def expand(spec: dict) -> list[Case]:
             ):
                 cases.append(Case(problem, chosen, backend, strategy, variant, dtype, device))
     return cases
+
+
+def renamed_keys(entry: dict) -> dict:
+    """A sweep entry in today's keys (RENAMED_KEYS); a key given under both names is an error."""
+    both = [old for old, new in RENAMED_KEYS.items() if old in entry and new in entry]
+    if both:
+        raise BenchInputError(f"sweep entry gives both {both[0]!r} and {RENAMED_KEYS[both[0]]!r} "
+                              f"(the same key; {both[0]!r} is its older name)")  # fmt: skip
+    return {RENAMED_KEYS.get(k, k): v for k, v in entry.items()}
 
 
 def _option_values(name: str, value) -> list:
@@ -168,7 +190,7 @@ def sweep_path(path_or_name: str) -> Path:
     """A sweep file: a path, or the name of a built-in set in bench/sets/."""
     path = Path(path_or_name)
     if not path.exists():
-        path = SETS_DIR / f"{path_or_name}.toml"
+        path = SETS_DIR / f"{RENAMED_SETS.get(path_or_name, path_or_name)}.toml"
     if not path.exists():
         names = sorted(p.stem for p in SETS_DIR.glob("*.toml"))
         raise BenchInputError(f"no sweep file {path_or_name!r}; built-in sets: {', '.join(names)}")
@@ -198,7 +220,7 @@ def load_sweep(path_or_name: str, overrides: dict | None = None, implied: dict |
     used = set()
     cases = []
     for entry in entries:
-        entry = {**entry, **overrides}
+        entry = {**renamed_keys(entry), **renamed_keys(overrides)}
         if entry.get("problem") not in PROBLEMS:
             raise unknown_name("problem", entry.get("problem"), PROBLEMS)
         accepted = set(problem_options(entry["problem"]))

@@ -8,9 +8,13 @@ from pathlib import Path
 import pytest
 
 from bench.cases import read_cases
+from bench.config import HarnessConfig, harness_config
 from bench.groups import order_by_group
 from bench.threads import set_threads
-from bench.timing import add_timing_options, policy_from
+from bench.timing import add_timing_options
+
+HARNESS = pytest.StashKey[HarnessConfig]()
+"""Where the child's configuration is kept, built once from its options (`pytest_configure`)."""
 
 
 def pytest_addoption(parser):
@@ -32,11 +36,7 @@ def pytest_configure(config):
     from bench.plugins import load_plugins
 
     load_plugins(config.getoption("--plugin"))
-    import bench.measure
-
-    bench.measure.PARAMS_FILE = config.getoption("--params")
-    bench.measure.PROGRESS_FILE = config.getoption("--progress")
-    bench.measure.POLICY = policy_from(lambda name: config.getoption("--" + name.replace("_", "-")))
+    config.stash[HARNESS] = harness_config(lambda name: config.getoption("--" + name.replace("_", "-")))
     set_threads(config.getoption("--threads"))
 
 
@@ -67,24 +67,28 @@ def mark_current(current: str | None, case_id: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def groups(request):
+def harness(request) -> HarnessConfig:
+    """The child's configuration, built once from its options."""
+    return request.config.stash[HARNESS]
+
+
+@pytest.fixture(scope="session")
+def groups(request, harness):
     """Measures the child's cases group by group (bench.measure.GroupRunner), naming the case in
     progress at each build and each burst of the interleaved timing."""
     from bench.measure import GroupRunner
 
-    current = request.config.getoption("--current")
+    current = harness.current_file
     cases = order_by_group(read_cases(Path(request.config.getoption("--cases"))))
-    return GroupRunner(cases, mark=lambda case_id: mark_current(current, case_id))
+    return GroupRunner(cases, mark=lambda case_id: mark_current(current, case_id), config=harness)
 
 
 @pytest.fixture
-def recorder(request):
+def recorder(harness):
     """Marks the case as in progress, then appends its finished record."""
     from bench.results import append_record
 
-    current = request.config.getoption("--current")
-    results = request.config.getoption("--results")
-    raw = request.config.getoption("--raw")
+    current, results, raw = harness.current_file, harness.results_file, harness.raw_file
 
     class Recorder:
         def start(self, case):

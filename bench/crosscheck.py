@@ -37,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.cases import Case, read_cases
+from bench.results import upgrade_fields
 from bench.threads import set_threads
 
 Span = tuple[int, int]
@@ -196,7 +197,7 @@ def load_records(run_dir: Path) -> list[dict]:
     cases = {c.id for c in read_cases(run_dir / "cases.json")}
     records = {}
     for line in (run_dir / "results.jsonl").read_text().splitlines():
-        if line.strip() and (r := json.loads(line)).get("case_id") in cases:
+        if line.strip() and (r := upgrade_fields(json.loads(line))).get("case_id") in cases:
             records[r["case_id"]] = r
     return list(records.values())
 

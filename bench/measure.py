@@ -32,36 +32,33 @@ import numpy as np
 from backends import get_backend
 from backends.base import Compiled, UnsupportedStrategy
 from bench.cases import Case
+from bench.config import HarnessConfig
 from bench.consensus import reference_for, reference_record
 from bench.groups import baseline_strategy, group_key, may_lead
 from bench.load import assess, pinned_and_total_cpus, read_load
 from bench.memory import peak_memory
 from bench.racing import Race, hopeless
 from bench.rounding import stencil_rounding
-from bench.timing import MemberFailed, Timing, TimingPolicy, measure_interleaved, ratio
+from bench.timing import MemberFailed, Timing, measure_interleaved, ratio
 from problems import get_problem, load_params
 from problems.core import RoundingMeasurement
 from problems.errors import BenchInputError
 
 PARAM_SEED = 0
 WARMUP_CALLS = 2
-POLICY = TimingPolicy()
-"""Timing limits; `bench.run` sets them from --min-rounds, --max-time, --precision, ..."""
-
-PROGRESS_FILE: str | None = None
-"""Where the group being timed is described for the driver's progress line (`--progress`)."""
-
-PARAMS_FILE: str | None = None
-"""An `.npz` parameter file (`bench.run --params`) used instead of the seeded initialisation."""
+DEFAULT = HarnessConfig()
+"""A case measured alone with the default timing (tests, `measure(case)`); the pytest children
+build theirs from the options (`bench/conftest.py`) and pass it down."""
 
 MAIN = ""
 """The member name of a case's evaluation itself (its parts are named by the backend)."""
 
 
-def case_params(problem) -> dict[str, np.ndarray]:
-    """The parameters every case of the run is evaluated at."""
-    if PARAMS_FILE:
-        return load_params(PARAMS_FILE, problem.network)
+def case_params(problem, params_file: str | None = None) -> dict[str, np.ndarray]:
+    """The parameters every case of the run is evaluated at: those in `params_file` (`--params`),
+    else the seeded initialisation."""
+    if params_file:
+        return load_params(params_file, problem.network)
     return problem.init_params(PARAM_SEED)
 
 
@@ -88,7 +85,8 @@ def params_in_dtype(params: dict[str, np.ndarray], dtype: str) -> dict[str, np.n
 
 
 def check(problem, strategy: str, dtype: str, value: float, grads: dict,
-          measured_rounding: RoundingMeasurement | None = None) -> dict:  # fmt: skip
+          measured_rounding: RoundingMeasurement | None = None,
+          params_file: str | None = None) -> dict:  # fmt: skip
     """Errors against the reference and the verdict: status `ok` or `wrong`.
 
     The problem's `compare` (or, for a user's model without an independent reference, its float64
@@ -96,10 +94,9 @@ def check(problem, strategy: str, dtype: str, value: float, grads: dict,
     reference gradient, or complex-step directional derivatives g·v for networks too large for it)
     at the parameters as the strategy saw them (rounded to `dtype`); its `tolerance_parts` say how
     large they may be, and every part is recorded. A finite-difference strategy's tolerance needs
-    its `measured_rounding`
-    (`bench.rounding.stencil_rounding`).
+    its `measured_rounding` (`bench.rounding.stencil_rounding`). `params_file`: as `case_params`.
     """
-    params = params_in_dtype(case_params(problem), dtype)
+    params = params_in_dtype(case_params(problem, params_file), dtype)
     checker = reference_for(problem)  # the problem, or the float64 consensus of a user's model
     parts = checker.tolerance_parts(strategy, dtype, params, measured_rounding)
     tolerance = parts.total
@@ -141,19 +138,24 @@ class Prepared:
     def ok(self) -> bool:
         return self.record["status"] == "ok"
 
-    def members(self) -> dict[str, Callable[[], object]]:
-        """The synchronised calls to time: the evaluation, then each part."""
-        calls = {MAIN: lambda: self.compiled.run(self.native)}
-        for name, part in self.compiled.parts.items() if POLICY.parts else ():
+    def members(self, parts: bool) -> dict[str, Callable[[], object]]:
+        """The synchronised calls to time: the evaluation, then each part if `parts`
+        (`TimingPolicy.parts`)."""
+        calls = {MAIN: self.main}
+        for name, part in self.compiled.parts.items() if parts else ():
             calls[name] = lambda part=part: part(self.native)
         return calls
+
+    def main(self) -> object:
+        """One synchronised call of the evaluation itself."""
+        return self.compiled.run(self.native)
 
     def fail(self, error: str, status: str = "failed") -> None:
         self.record.update(status=status, error=error)
         self.compiled = self.native = None
 
 
-def build(case: Case) -> Prepared:
+def build(case: Case, config: HarnessConfig = DEFAULT) -> Prepared:
     """Build and check one case; never raises for a failing strategy."""
     record = base_record(case)
     prepared = Prepared(case, record)
@@ -171,7 +173,8 @@ def build(case: Case) -> Prepared:
         start = time.perf_counter()
         compiled = backend.value_and_grad(problem, case.strategy, case.dtype, case.device, case.variant)
         built = time.perf_counter()
-        native = compiled.prepare(case_params(problem))
+        params = case_params(problem, config.params_file)
+        native = compiled.prepare(params)
         first = time.perf_counter()
         out = compiled.run(native)
         done = time.perf_counter()
@@ -180,8 +183,8 @@ def build(case: Case) -> Prepared:
         rounding = None
         if problem.error_model(case.strategy) == "finite-difference":
             rounding = stencil_rounding(backend, problem, case.strategy, case.dtype, case.device,
-                                        case.variant, case_params(problem), result)  # fmt: skip
-        record.update(check(problem, case.strategy, case.dtype, *result, rounding))
+                                        case.variant, params, result)  # fmt: skip
+        record.update(check(problem, case.strategy, case.dtype, *result, rounding, config.params_file))
     except UnsupportedStrategy as exc:
         record.update(status="unsupported", error=str(exc))
         return prepared
@@ -196,11 +199,11 @@ def build(case: Case) -> Prepared:
     return prepared
 
 
-def warm_up(p: Prepared, skip_first: bool = False) -> None:
-    """WARMUP_CALLS of the evaluation and of each part (a part's first call compiles it);
-    `skip_first`: the evaluation's first warm-up call was made already (`first_call`)."""
+def warm_up(p: Prepared, parts: bool, skip_first: bool = False) -> None:
+    """WARMUP_CALLS of the evaluation and of each part if `parts` (a part's first call compiles
+    it); `skip_first`: the evaluation's first warm-up call was made already (`first_call`)."""
     try:
-        for name, call in p.members().items():
+        for name, call in p.members(parts).items():
             for _ in range(WARMUP_CALLS - (skip_first and name == MAIN)):
                 call()
     except Exception as exc:  # noqa: BLE001
@@ -212,7 +215,7 @@ def first_call(p: Prepared) -> float | None:
     if it raised (then the case is failed)."""
     try:
         start = time.perf_counter()
-        p.members()[MAIN]()
+        p.main()
         return time.perf_counter() - start
     except Exception as exc:  # noqa: BLE001
         p.fail(f"during warm-up: {describe_error(exc)}", failure_status(exc))
@@ -224,17 +227,17 @@ def group_label(case: Case) -> str:
     return f"{case.instance} {case.backend} {case.variant} {case.dtype} {case.device}"
 
 
-def write_progress(state: dict | None) -> None:
-    """The group being timed, for the driver's progress line (PROGRESS_FILE; None: no group).
-    Atomic: written, then renamed."""
-    if not PROGRESS_FILE:
+def write_progress(progress_file: str | None, state: dict | None) -> None:
+    """The group being timed, for the driver's progress line (`progress_file`, none: not
+    written; `state` None: no group). Atomic: written, then renamed."""
+    if not progress_file:
         return
     if state is None:
-        Path(PROGRESS_FILE).unlink(missing_ok=True)
+        Path(progress_file).unlink(missing_ok=True)
         return
-    tmp = f"{PROGRESS_FILE}.tmp"
+    tmp = f"{progress_file}.tmp"
     Path(tmp).write_text(json.dumps(state))
-    os.replace(tmp, PROGRESS_FILE)
+    os.replace(tmp, progress_file)
 
 
 def end_hopeless(group: list[Prepared], first: dict[str, float]) -> None:
@@ -256,10 +259,11 @@ def end_hopeless(group: list[Prepared], first: dict[str, float]) -> None:
         p.compiled = p.native = None
 
 
-def time_group(group: list[Prepared], mark: Callable[[str], None] | None = None) -> None:
+def time_group(group: list[Prepared], mark: Callable[[str], None] | None = None,
+               config: HarnessConfig = DEFAULT) -> None:  # fmt: skip
     """Time the group's ok cases side by side and add the timing fields to their records.
 
-    In race mode (POLICY.mode, `bench/racing.py`) a case whose first warm call is hopeless is
+    In race mode (`config.policy.mode`, `bench/racing.py`) a case whose first warm call is hopeless is
     recorded with it and not timed, and the rest race. A case that raises while timed is
     recorded `failed` and the rest are timed again without it.
     """
@@ -271,31 +275,33 @@ def time_group(group: list[Prepared], mark: Callable[[str], None] | None = None)
             t = first_call(p)
             if t is not None:
                 first[p.case.id] = t
-    if POLICY.mode == "race":
+    if config.policy.mode == "race":
         end_hopeless(group, first)
     for p in group:
         if p.ok and not p.hopeless:
             if mark:
                 mark(p.case.id)
-            warm_up(p, skip_first=True)
+            warm_up(p, config.policy.parts, skip_first=True)
     while timed := [p for p in group if p.ok and not p.hopeless]:
-        if time_interleaved(timed, mark):
+        if time_interleaved(timed, mark, config):
             return
 
 
-def time_interleaved(timed: list[Prepared], mark: Callable[[str], None] | None) -> bool:
+def time_interleaved(timed: list[Prepared], mark: Callable[[str], None] | None,
+                     config: HarnessConfig = DEFAULT) -> bool:  # fmt: skip
     """One interleaved measurement of `timed` (their evaluations and parts), racing in race mode;
     False when a case raised (it is failed; the rest are to be timed again without it)."""
     baseline = baseline_strategy(timed[0].case)
     reference = next((p for p in timed if p.case.strategy == baseline), timed[0])
     by_id = {p.case.id: p for p in timed}
+    policy, parts = config.policy, config.policy.parts
 
     def strategy(case_id: str) -> str:
         return by_id[case_id].case.strategy
 
     members, judged = {}, {}
     for p in timed:
-        for name, call in p.members().items():
+        for name, call in p.members(parts).items():
             members[(p.case.id, name)] = call
             if name != MAIN:
                 judged[(p.case.id, name)] = (p.case.id, MAIN)  # its ratio to its own case
@@ -305,20 +311,20 @@ def time_interleaved(timed: list[Prepared], mark: Callable[[str], None] | None) 
                 judged[(p.case.id, MAIN)] = (reference.case.id, MAIN)
     race = Race(
         candidates={p.case.id: (p.case.id, MAIN) for p in timed},
-        members={p.case.id: [(p.case.id, name) for name in p.members()] for p in timed},
+        members={p.case.id: [(p.case.id, name) for name in p.members(parts)] for p in timed},
         may_lead=lambda case_id: may_lead(by_id[case_id].case),
     )
-    progress = {"group": group_label(timed[0].case), "started": time.time(), "mode": POLICY.mode}
+    progress = {"group": group_label(timed[0].case), "started": time.time(), "mode": policy.mode}
 
     def after_block(n: int) -> None:
-        write_progress({**progress, "block": n, **race.progress(strategy)})
+        write_progress(config.progress_file, {**progress, "block": n, **race.progress(strategy)})
 
     after_block(0)
     pinned, cpus = pinned_and_total_cpus()
     before = read_load()
     try:
         timings = measure_interleaved(
-            members, POLICY, judged, before_burst=(lambda key: mark(key[0])) if mark else None,
+            members, policy, judged, before_burst=(lambda key: mark(key[0])) if mark else None,
             race=race, after_block=after_block,
         )  # fmt: skip
     except MemberFailed as exc:
@@ -326,12 +332,12 @@ def time_interleaved(timed: list[Prepared], mark: Callable[[str], None] | None) 
         failed.fail(f"during timing: {describe_error(exc.cause)}", failure_status(exc.cause))
         return False
     finally:
-        write_progress(None)
+        write_progress(config.progress_file, None)
     contended, note = assess(before, read_load(), pinned, cpus)
     for p in timed:
-        p.timings = {name: timings[(p.case.id, name)] for name in p.members()}
+        p.timings = {name: timings[(p.case.id, name)] for name in p.members(parts)}
         p.record.update(timing_record(p, timings, reference, baseline, contended, note))
-        p.record.update(race_record(p, race, timings, strategy))
+        p.record.update(race_record(p, race, timings, strategy, policy.mode))
     return True
 
 
@@ -364,11 +370,12 @@ def timing_record(p: Prepared, timings: dict, reference: Prepared, baseline: str
     return record
 
 
-def race_record(p: Prepared, race: Race, timings: dict, strategy_of: Callable[[str], str]) -> dict:
-    """A case's racing fields: the group's verdict, its ratio to the fastest (the race's leader)
-    with its spread over the blocks it was timed in, and, if dropped, after how many blocks and
-    why (its times rest on those blocks only)."""
-    if POLICY.mode != "race":
+def race_record(p: Prepared, race: Race, timings: dict, strategy_of: Callable[[str], str],
+                mode: str) -> dict:  # fmt: skip
+    """A case's racing fields (timing `mode` "race"): the group's verdict, its ratio to the
+    fastest (the race's leader) with its spread over the blocks it was timed in, and, if dropped,
+    after how many blocks and why (its times rest on those blocks only)."""
+    if mode != "race":
         return {"timing_mode": "precision"}
     record = {"timing_mode": "race", "race_verdict": race.verdict}
     if race.leader is not None:
@@ -388,7 +395,7 @@ def finish(p: Prepared, benchmark=None) -> dict:
         return p.record
     record = p.record
     try:
-        run = p.members()[MAIN]
+        run = p.main
         time_into_benchmark(p.timings[MAIN], benchmark, run)
         record.update(peak_memory(run, p.case.backend, p.case.device))
         if p.compiled.metrics is not None:
@@ -399,22 +406,23 @@ def finish(p: Prepared, benchmark=None) -> dict:
     return record
 
 
-def measure_group(cases: list[Case], mark: Callable[[str], None] | None = None) -> list[Prepared]:
+def measure_group(cases: list[Case], mark: Callable[[str], None] | None = None,
+                  config: HarnessConfig = DEFAULT) -> list[Prepared]:  # fmt: skip
     """Build and check every case (in order), then time the ok ones side by side."""
     prepared = []
     for case in cases:
         if mark:
             mark(case.id)
-        prepared.append(build(case))
-    time_group(prepared, mark)
+        prepared.append(build(case, config))
+    time_group(prepared, mark, config)
     return prepared
 
 
-def measure(case: Case, benchmark=None) -> dict:
+def measure(case: Case, benchmark=None, config: HarnessConfig = DEFAULT) -> dict:
     """The full record of one case measured alone; without `benchmark`, built and checked only."""
     if benchmark is None:
-        return build(case).record
-    (prepared,) = measure_group([case])
+        return build(case, config).record
+    (prepared,) = measure_group([case], config=config)
     return finish(prepared, benchmark)
 
 
@@ -423,9 +431,11 @@ class GroupRunner:
     whole group (its cases among `cases` not yet handed out); each case is then handed out once,
     by its own test, which finishes and records it."""
 
-    def __init__(self, cases: list[Case], mark: Callable[[str], None] | None = None):
+    def __init__(self, cases: list[Case], mark: Callable[[str], None] | None = None,
+                 config: HarnessConfig = DEFAULT):  # fmt: skip
         self.cases = cases
         self.mark = mark
+        self.config = config
         self.ready: dict[str, Prepared] = {}
         self.handed_out: set[str] = set()
 
@@ -434,7 +444,7 @@ class GroupRunner:
             key = group_key(case)
             group = [c for c in self.cases if group_key(c) == key and c.id not in self.handed_out]
             group = group if case in group else [case]
-            for p in measure_group(group, self.mark):
+            for p in measure_group(group, self.mark, self.config):
                 self.ready[p.case.id] = p
         if self.mark:
             self.mark(case.id)  # back to this case: its memory and metrics come next

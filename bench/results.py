@@ -17,6 +17,24 @@ inferred); crashed: the interpreter died otherwise (segfault, a SIGKILL from els
 skipped: device not available."""
 
 
+RENAMED_FIELDS = {
+    "variant":  # old spelling
+    "variant",
+}
+"""A record field's old name (above its marker) -> its name now (below it): records and cases
+files written before a rename, such as committed runs, are read in today's names
+(`upgrade_fields`)."""
+
+
+def upgrade_fields(record: dict) -> dict:
+    """`record` with its fields in today's names (RENAMED_FIELDS), in the same order; a field
+    present under both names keeps the one under its name now."""
+    return {
+        RENAMED_FIELDS[k] if k in RENAMED_FIELDS and RENAMED_FIELDS[k] not in record else k: v
+        for k, v in record.items()
+    }
+
+
 def _clean(value):
     """JSON has no NaN/Inf: write them as null."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -43,14 +61,15 @@ def append_record(path: str | os.PathLike, record: dict) -> None:
 
 
 def load_records(path: str | os.PathLike) -> list[dict]:
-    """All complete records; a truncated last line (killed mid-write) is ignored."""
+    """All complete records, in today's field names; a truncated last line (killed mid-write) is
+    ignored."""
     path = Path(path)
     if not path.exists():
         return []
     records = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            records.append(json.loads(line))
+            records.append(upgrade_fields(json.loads(line)))
         except json.JSONDecodeError:
             continue
     return records

@@ -39,7 +39,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--strategies", help="comma-separated subset of strategy names")
     p.add_argument("--dtypes", help="comma-separated: float32,float64")
     p.add_argument("--device", dest="devices", help="cpu or cuda (comma-separated for both)")
-    p.add_argument("--variants", help="compile modes: jit,eager (JAX), eager,compile (PyTorch)")
+    p.add_argument(
+        "--compile-modes",
+        "--variants",  # old spelling
+        dest="variants",
+        help="compile modes: jit,eager (JAX), eager,compile (PyTorch); old name: --variants",  # old spelling
+    )
     p.add_argument(
         "--options", "--sizes", dest="options",
         help="problem option overrides, e.g. points=101,10000;order=1,2 (--sizes is the older name)",
@@ -140,7 +145,7 @@ def select_cases(args) -> list[Case]:
         "strategies": _split(args.strategies),
         "dtypes": _split(args.dtypes),
         "devices": _split(args.devices),
-        "variants": _split(args.variants),
+        "compile_modes": _split(args.variants),
         "options": _parse_options(args.options),
     }
     if args.model:  # one value, taken whole (a module path may hold characters --options splits on)

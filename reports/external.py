@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.cases import Case
-from bench.results import STATUSES
+from bench.results import RENAMED_FIELDS, STATUSES
 from problems import PROBLEMS, problem_options
 from problems.errors import BenchInputError, unknown_name
 
@@ -43,6 +43,7 @@ def load_external(path: str | Path) -> pd.DataFrame:
         df = pd.read_csv(path)
     except (OSError, ValueError) as exc:
         raise BenchInputError(f"cannot read external results {path}: {exc}") from exc
+    df = df.rename(columns={old: new for old, new in RENAMED_FIELDS.items() if old in df and new not in df})
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
         raise BenchInputError(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import bench.measure
 from bench.cases import Case, load_sweep, shard, write_cases
+from bench.config import HarnessConfig
 from bench.groups import group_key, order_by_group
 from bench.measure import GroupRunner, finish
 from bench.results import load_records
@@ -67,9 +67,8 @@ def test_the_benchmark_collects_cases_group_by_group(tmp_path):
 
 
 @pytest.fixture
-def _faults(monkeypatch):
+def _faults():
     faulty.register()
-    monkeypatch.setattr(bench.measure, "POLICY", TimingPolicy(min_rounds=2, max_time=0.05))
     yield
     faulty.unregister()
 
@@ -79,7 +78,9 @@ def test_a_group_is_built_and_checked_first_then_timed_interleaved(_faults):
     f64 = [_case("rev-over-rev"), _case("test-wrong"), _case("fwd-over-rev")]
     ordered = order_by_group([*f64, _case("rev-over-rev", "float32")])
     assert ordered[1:] == f64  # float32's group of one first, then float64's, baseline first
-    runner = GroupRunner(ordered, mark=marks.append)
+    runner = GroupRunner(
+        ordered, mark=marks.append, config=HarnessConfig(TimingPolicy(min_rounds=2, max_time=0.05))
+    )
     records = {}
     for case in ordered:
         del marks[:]

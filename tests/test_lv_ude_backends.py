@@ -148,17 +148,17 @@ def test_rhs_evaluation_counts(params):
     assert m["rhs_evals_grad"] > 2 * m["rhs_evals"]  # the adjoint's backward solve
 
 
-def test_measure_records_the_time_split_and_counts(monkeypatch):
-    import bench.measure
+def test_measure_records_the_time_split_and_counts():
+    from bench.config import HarnessConfig
 
-    monkeypatch.setattr(bench.measure, "POLICY", TimingPolicy(min_rounds=2, max_time=0.05))
+    fast = HarnessConfig(policy=TimingPolicy(min_rounds=2, max_time=0.05))
 
     class Benchmark:
         def pedantic(self, fn, rounds, iterations):
             pass
 
     sizes = (("ode", "diffrax"), ("sensitivity", "discretise"), ("solver", "tsit5"), ("tol", 6))
-    record = measure(Case("lv-ude", sizes, "jax", "fwd-over-rev", "jit", "float64", "cpu"), Benchmark())
+    record = measure(Case("lv-ude", sizes, "jax", "fwd-over-rev", "jit", "float64", "cpu"), Benchmark(), fast)
     assert record["status"] == "ok", record["error"]
     for part in ("ode", "penalty", "solve", "loss"):
         assert 0 < record[f"{part}_median_s"] < 10 * record["median_s"], part

@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-import bench.measure
 from backends import Compiled
 from bench.cases import Case
+from bench.config import HarnessConfig
 from bench.measure import Prepared, base_record, finish, measure, time_group
 from bench.timing import TimingPolicy
 from tests import faulty
@@ -86,10 +86,13 @@ def _fake(strategy, seconds, fail_at=None):
     return Prepared(case, record, Compiled(lambda p: p, run, lambda out: (0.0, {})), native=None)
 
 
-def test_a_case_failing_while_timed_is_failed_and_the_rest_timed_again(monkeypatch):
-    monkeypatch.setattr(bench.measure, "POLICY", TimingPolicy(min_rounds=2, max_time=0.05))
+FAST = HarnessConfig(policy=TimingPolicy(min_rounds=2, max_time=0.05))
+"""Short timing for tests."""
+
+
+def test_a_case_failing_while_timed_is_failed_and_the_rest_timed_again():
     group = [_fake("rev-over-rev", 0.001), _fake("fd-central", 0.001, fail_at=12), _fake("taylor", 0.002)]
-    time_group(group)
+    time_group(group, config=FAST)
     base, failed, other = (p.record for p in group)
     assert (
         failed["status"] == "failed" and "during timing: RuntimeError: deliberate failure" in failed["error"]
@@ -101,8 +104,7 @@ def test_a_case_failing_while_timed_is_failed_and_the_rest_timed_again(monkeypat
     assert {"contended", "load_note", "stable", "block_medians_s", "ratio_to_baseline_lo"} <= set(other)
 
 
-def test_the_rounds_go_into_pytest_benchmarks_stats(monkeypatch):
-    monkeypatch.setattr(bench.measure, "POLICY", TimingPolicy(min_rounds=2, max_time=0.05))
+def test_the_rounds_go_into_pytest_benchmarks_stats():
 
     class Stats:
         def __init__(self):
@@ -117,7 +119,7 @@ def test_the_rounds_go_into_pytest_benchmarks_stats(monkeypatch):
             return self.stats
 
     (prepared,) = [_fake("rev-over-rev", 0.001)]
-    time_group([prepared])
+    time_group([prepared], config=FAST)
     benchmark = Benchmark()
     record = finish(prepared, benchmark)
     assert len(benchmark.stats.durations) == record["rounds"] and benchmark.iterations == record["iterations"]

@@ -12,6 +12,7 @@ import bench.measure
 import bench.racing
 from backends.base import Compiled
 from bench.cases import Case
+from bench.config import HarnessConfig
 from bench.measure import Prepared, base_record, time_group
 from bench.racing import CUT, FIRST_TEST, Race, hopeless, progress_line
 from bench.timing import TimingPolicy, measure_interleaved
@@ -152,12 +153,11 @@ def raced(tmp_path_factory):
     written = []
     real_write = bench.measure.write_progress
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(bench.measure, "POLICY", TimingPolicy(min_rounds=2, max_time=0.05))
         mp.setattr(bench.racing, "HOPELESS_S", 0.2)
-        mp.setattr(bench.measure, "PROGRESS_FILE", str(progress))
-        mp.setattr(bench.measure, "write_progress", lambda s: (written.append(s), real_write(s)))
+        mp.setattr(bench.measure, "write_progress", lambda f, s: (written.append(s), real_write(f, s)))
         group = [_prepared("rev-over-rev", 0.001), _prepared("taylor", 0.012), _prepared("fwd-over-fwd", 0.5)]
-        time_group(group)
+        config = HarnessConfig(policy=TimingPolicy(min_rounds=2, max_time=0.05), progress_file=str(progress))
+        time_group(group, config=config)
     return {p.case.strategy: p.record for p in group}, written, progress
 
 
