@@ -24,7 +24,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental.jet import jet
 
-from backends.jax_backend.core import apply_fn, compile_evaluation, jet_condition, registry
+from backends.jax_backend.core import (
+    apply_fn,
+    compile_evaluation,
+    jet_condition,
+    params_to_numpy,
+    registry,
+    reverse_outer,
+)
 from problems.partials import DerivativePlan, unit
 from problems.pde import ESTIMATORS
 
@@ -178,31 +185,32 @@ def residual_loss(problem, values_fn):
     return value
 
 
-for _name, _make in STRATEGIES.items():
+def _build(problem, dtype, device, variant, *, operator):
+    """The residual loss with the derivative values of `operator(f, plan)`."""
+    value = residual_loss(problem, operator(apply_fn(problem.network), problem.residual_spec.plan))
+    return compile_evaluation(problem, dtype, device, variant, reverse_outer(value), loss=value)
 
-    def _build(problem, dtype, device, variant, _make=_make):
-        value = residual_loss(problem, _make(apply_fn(problem.network), problem.residual_spec.plan))
-        return compile_evaluation(problem, dtype, device, variant, jax.value_and_grad(value), loss=value)
 
-    registry.register("pde", _name, when=jet_condition if _name == "taylor" else None)(_build)
+def _estimator_build(estimator: str):
+    """The build of stochastic estimator `estimator` (its directions and statistics are the problem's)."""
 
-for _name in ESTIMATORS:
-
-    def _build_estimator(problem, dtype, device, variant, _name=_name):
+    def build(problem, dtype, device, variant):
         value = residual_loss(
             problem, laplacian_estimator(apply_fn(problem.network), problem.residual_spec.plan)
         )
-
-        def statistics(native):
-            return problem.estimator_statistics(
-                _name, {k: np.asarray(v, np.float64) for k, v in native.items()}
-            )
-
-        return compile_evaluation(problem, dtype, device, variant, jax.value_and_grad(value),
-                                  problem.estimator_directions(_name), loss=value,
+        statistics = lambda native: problem.estimator_statistics(estimator, params_to_numpy(native))
+        return compile_evaluation(problem, dtype, device, variant, reverse_outer(value),
+                                  problem.estimator_directions(estimator), loss=value,
                                   extra_metrics=statistics)  # fmt: skip
 
-    registry.register("pde", _name, when=jet_condition)(_build_estimator)
+    return build
+
+
+for _name, _make in STRATEGIES.items():
+    registry.register("pde", _name, when=jet_condition if _name == "taylor" else None, operator=_make)(_build)
+
+for _name in ESTIMATORS:
+    registry.register("pde", _name, when=jet_condition)(_estimator_build(_name))
 
 registry.unsupported(
     "pde",
