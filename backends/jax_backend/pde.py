@@ -32,7 +32,7 @@ from backends.jax_backend.core import (
     registry,
     reverse_outer,
 )
-from problems.partials import DerivativePlan, unit
+from problems.partials import DerivativePlan
 from problems.pde import ESTIMATORS
 
 
@@ -42,7 +42,7 @@ def _gather(level):
     return parents, coordinates
 
 
-def _reverse_level(F, level, d):
+def _reverse_level(F, level):
     """Level k from level k − 1 by one jacrev: J[p, :, i] is ∂ᵢ of parent p."""
     parents, coordinates = _gather(level)
 
@@ -54,14 +54,14 @@ def _reverse_level(F, level, d):
     return Fk
 
 
-def _forward_level(F, level, d):
+def _forward_level(F, level):
     """Level k from level k − 1 by one jvp per distinct coordinate, vmapped, shared by all parents."""
     parents, coordinates = _gather(level)
     distinct = sorted(set(coordinates.tolist()))
     along = np.array([distinct.index(i) for i in coordinates])
 
     def Fk(y):
-        E = jnp.eye(d, dtype=y.dtype)[np.array(distinct)]
+        E = jnp.eye(y.shape[0], dtype=y.dtype)[np.array(distinct)]
         tangents, lower = jax.vmap(lambda e: jax.jvp(F, (y,), (e,), has_aux=True)[1:], out_axes=(0, None))(E)
         v = tangents[along, parents]  # tangents (D, P, m)
         return v, (*lower, v)
@@ -70,25 +70,13 @@ def _forward_level(F, level, d):
 
 
 def nested(step_for_level):
-    """A nested strategy: `step_for_level(k)` builds level k (`_reverse_level`, `_forward_level`)."""
+    """A nested strategy: `step_for_level(k)` builds level k (`_reverse_level`, `_forward_level`)
+    of the plan's walk (`DerivativePlan.walk`)."""
 
     def make(f, plan):
         def values(params, x):
-            def F(y):
-                v = f(params, y)[None]
-                return v, (v,)
-
-            for k, level in enumerate(plan.levels[1:], start=1):
-                F = step_for_level(k)(F, level, x.shape[0])
-            _, outs = F(x)
-            out = {
-                alpha: v[pos] for level, v in zip(plan.levels, outs) for pos, (alpha, *_) in enumerate(level)
-            }
-            if plan.laplacian:
-                second = [alpha for alpha, *_ in plan.levels[2]]
-                rows = np.array([second.index(unit(plan.n_inputs, i, 2)) for i in plan.laplacian])
-                out["lap"] = jnp.sum(outs[2][rows], axis=0)
-            return out
+            outs = plan.walk(lambda y: f(params, y), step_for_level)(x)
+            return plan.from_levels(outs, lambda v, rows: jnp.sum(v[np.array(rows)], axis=0))
 
         return values
 
@@ -109,10 +97,10 @@ def taylor(f, plan):
             V = jnp.asarray(np.array([plan.directions[r][0] for r in rs], dtype=float), dtype=x.dtype)
             jets = lambda v, K=K: jet(g, (x,), ([v] + [jnp.zeros_like(v)] * (K - 1),))[1]
             series[K] = jax.vmap(jets)(V)  # K arrays (R_K, m): D¹ … D^K along each direction
-        out = {(0,) * plan.n_inputs: g(x)}
-        for alpha, combination in plan.combinations.items():
-            k = sum(alpha)
-            out[alpha] = sum(c * series[where[r][0]][k - 1][where[r][1]] for r, c in combination)
+        out = {
+            (0,) * plan.n_inputs: g(x),
+            **plan.combined(lambda r, k: series[where[r][0]][k - 1][where[r][1]]),
+        }
         if plan.laplacian:
             parts = {}
             for r in plan.laplacian_directions:

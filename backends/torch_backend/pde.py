@@ -24,10 +24,11 @@ from backends.torch_backend.core import (
     apply_fn,
     autograd_nodes,
     jet_condition,
+    params_to_numpy,
     registry,
     reverse_outer,
 )
-from problems.partials import DerivativePlan, unit
+from problems.partials import DerivativePlan
 from problems.pde import ESTIMATORS
 
 
@@ -65,22 +66,12 @@ def _forward_level(F, level):
 
 
 def nested(step_for_level):
+    """A nested strategy: `step_for_level(k)` builds level k of the plan's walk (`DerivativePlan.walk`)."""
+
     def make(f, plan, mock_x):
         def values(x):
-            def F(y):
-                v = f(y)[None]
-                return v, (v,)
-
-            for k, level in enumerate(plan.levels[1:], start=1):
-                F = step_for_level(k)(F, level)
-            _, outs = F(x)
-            out = {alpha: v[pos] for level, v in zip(plan.levels, outs)
-                   for pos, (alpha, *_) in enumerate(level)}  # fmt: skip
-            if plan.laplacian:
-                second = [alpha for alpha, *_ in plan.levels[2]]
-                rows = [second.index(unit(plan.n_inputs, i, 2)) for i in plan.laplacian]
-                out["lap"] = outs[2][rows].sum(dim=0)
-            return out
+            outs = plan.walk(f, step_for_level)(x)
+            return plan.from_levels(outs, lambda v, rows: v[list(rows)].sum(dim=0))
 
         return values
 
@@ -108,19 +99,12 @@ def _jets(f, plan, mock_x, positions):
     return along
 
 
-def _combine(plan, series, out):
-    for alpha, combination in plan.combinations.items():
-        k = sum(alpha)
-        out[alpha] = sum(c * series[r][k - 1] for r, c in combination)
-    return out
-
-
 def taylor(f, plan, mock_x):
     along = _jets(f, plan, mock_x, range(len(plan.directions)))
 
     def values(x):
         series = along(x)
-        out = _combine(plan, series, {(0,) * plan.n_inputs: f(x)})
+        out = {(0,) * plan.n_inputs: f(x), **plan.combined(lambda r, k: series[r][k - 1])}
         if plan.laplacian:
             out["lap"] = torch.stack([series[r][1] for r in plan.laplacian_directions]).sum(dim=0)
         return out
@@ -142,7 +126,8 @@ def collapsed_taylor(f, plan, mock_x):
     along = _jets(f, plan, mock_x, sorted(needed))
 
     def values(x):
-        out = _combine(plan, along(x), {(0,) * plan.n_inputs: f(x)})
+        series = along(x)
+        out = {(0,) * plan.n_inputs: f(x), **plan.combined(lambda r, k: series[r][k - 1])}
         out["lap"] = lap(x)
         return out
 
@@ -174,18 +159,19 @@ STRATEGIES = {
 """name -> ((f, plan, mock_x) -> values(x)): the derivative values the residual reads at one point."""
 
 
-def _build(make, estimator: str | None = None, captured: bool = False):
-    """value and ∇θ of mean_n Σ_c r_c² by reverse mode; the loss alone on no-grad; an estimator
+def _build(estimator: str | None = None, captured: bool = False):
+    """The build of value and ∇θ of mean_n Σ_c r_c² by reverse mode, the derivative values from the
+    declared `operator` ((f, plan, mock_x) -> values(x)); the loss alone on no-grad; an estimator
     gets its per-point directions and records its statistics. The derivative values of all
     points come from one vmapped call; a jet-based one is captured once as an FX graph
     (`jet.capture_graph`, as the PINN's jet operators), its parameters read by reference."""
 
-    def build(problem, dtype, device, variant):
+    def build(problem, dtype, device, variant, *, operator):
         s = Setup(problem, dtype, device, variant)
         apply = apply_fn(problem.network)
         f = lambda x: apply(s.params, x.unsqueeze(0)).squeeze(0)
         residual = problem.residual_spec
-        values = make(f, residual.plan, s.X[0])
+        values = operator(f, residual.plan, s.X[0])
         data = (s.tensor(problem.estimator_directions(estimator)),) if estimator else ()
         keys = [(0,) * residual.plan.n_inputs, *residual.plan.multi_indices]
         keys += ["lap"] if residual.plan.laplacian else []
@@ -210,30 +196,28 @@ def _build(make, estimator: str | None = None, captured: bool = False):
         def metrics(params):
             out = {"autograd_nodes": autograd_nodes(value(params)), **static}
             if estimator:
-                numpy_params = {k: v.detach().cpu().double().numpy() for k, v in params.items()}
-                out.update(problem.estimator_statistics(estimator, numpy_params))
+                out.update(problem.estimator_statistics(estimator, params_to_numpy(params)))
             return out
 
-        return s.compiled(reverse_outer(s, value), loss=loss, metrics=metrics)
+        return s.compiled(reverse_outer(value), loss=loss, metrics=metrics)
 
     return build
 
 
 for _name, _make in STRATEGIES.items():
     jet_based = _name in ("taylor", "collapsed-taylor")
-    registry.register("pde", _name, when=jet_condition if jet_based else None)(
-        _build(_make, captured=jet_based)
+    registry.register("pde", _name, when=jet_condition if jet_based else None, operator=_make)(
+        _build(captured=jet_based)
     )
-
     if jet_based:
-        registry.register("pde", f"{_name}:interpreted", when=jet_condition)(_build(_make))
+        registry.register("pde", f"{_name}:interpreted", when=jet_condition, operator=_make)(_build())
 
 for _name in ESTIMATORS:
-    registry.register("pde", f"{_name}:interpreted", when=jet_condition)(
-        _build(laplacian_estimator, estimator=_name)
+    registry.register("pde", f"{_name}:interpreted", when=jet_condition, operator=laplacian_estimator)(
+        _build(estimator=_name)
     )
-    registry.register("pde", _name, when=jet_condition)(
-        _build(laplacian_estimator, estimator=_name, captured=True)
+    registry.register("pde", _name, when=jet_condition, operator=laplacian_estimator)(
+        _build(estimator=_name, captured=True)
     )
 
 registry.unsupported(
