@@ -1,6 +1,8 @@
-"""What every JAX strategy module shares: the registry, each model kind's `apply` (`apply_fn`), and the jit
-compilation that turns a pure `fn(params, X, *data) -> (value, grads)` into a `Compiled`
-(with the loss alone timed as a part, and XLA's memory plan and program size as metrics).
+"""What every JAX strategy module shares: the registry, each model kind's `apply` (`apply_fn`), the
+helpers with the same name and contract in the PyTorch core (`point_network`, `batch_network`,
+`per_point`, `stencil`, `reverse_outer`, `params_to_numpy`), and the jit compilation that turns a
+pure `fn(params, X, *data) -> (value, grads)` into a `Compiled` (with the loss alone timed as a
+part, and XLA's memory plan and program size as metrics).
 
 Strategy modules (penalty, derivative_order, pinn, lv_ude) import this module only; they are pure
 functions composed of JAX transforms, vmapped over points, jit-compiled once; no Python loop runs

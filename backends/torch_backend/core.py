@@ -1,6 +1,7 @@
 """What every PyTorch strategy module shares: the registry, each model kind's `apply` (`apply_fn`),
-the `Setup` of persistent parameter leaves and grid tensors, the reverse-mode outer gradient, the
-stencil, and the autograd graph size.
+the `Setup` of persistent parameter leaves and grid tensors, the autograd graph size, and the
+helpers with the same name and contract in the JAX core (`point_network`, `batch_network`,
+`per_point`, `stencil`, `reverse_outer`, `params_to_numpy`).
 
 Parameters live in persistent leaf tensors (`requires_grad=True`) that `prepare` fills in place,
 so graphs captured once (jet) keep seeing the current weights. Strategy modules (penalty,

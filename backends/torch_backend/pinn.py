@@ -81,12 +81,12 @@ def hutchinson(order: int):
         cjet = jet(f, (mock_x,), collapsed=True)
         scale = hutchinson_scale(order)
 
-        def per_point(x, V):
+        def at_point(x, V):
             zeros = torch.zeros_like(V)
             series = (x, V) + (zeros,) * (order - 2) + (torch.zeros_like(x),)
             return cjet(series)[order] / (V.shape[0] * scale)
 
-        return vmap(per_point)
+        return vmap(at_point)
 
     return build
 
