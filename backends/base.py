@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -65,6 +66,33 @@ class Compiled:
         return self.to_numpy(self.run(self.prepare(params)))
 
 
+class ApplyRegistry:
+    """One framework's `apply` builder per model kind: `(spec) -> apply(params, x)`. Each
+    framework's core holds one (`register_apply`, `apply_fn`); its models module registers the
+    built-in kinds, its user_model module the user's own module."""
+
+    def __init__(self, framework: str):
+        self.framework = framework
+        self.builders: dict[str, Callable] = {}
+
+    def register(self, kind: str):
+        """Decorator: the `apply` builder of model kind `kind` (one per kind)."""
+
+        def register(builder):
+            self.builders[kind] = builder
+            return builder
+
+        return register
+
+    def apply(self, spec) -> Callable:
+        """The `apply` of the model `spec`."""
+        if spec.kind not in self.builders:
+            raise NotImplementedError(
+                f"the {self.framework} backend has no apply for model kind {spec.kind!r}"
+            )
+        return self.builders[spec.kind](spec)
+
+
 Builder = Callable[[Problem, str, str, str], Compiled]
 """build(problem, dtype, device, variant) -> Compiled."""
 
@@ -72,44 +100,73 @@ Condition = Callable[[Problem], str | None]
 """when(problem) -> None if the implementation serves this instance, else the reason it cannot."""
 
 
+DECLARED_PARTS = ("operator", "outer")
+"""The parts a strategy may declare, handed to its build as keyword arguments of those names."""
+
+
 @dataclass(frozen=True)
-class Implementation:
+class StrategyDecl:
+    """One registered strategy, with what it is made of as data.
+
+    `build(problem, dtype, device, variant, **parts)` receives each declared part (`operator`:
+    its input-derivative operator; `outer`: its outer, weight-gradient mode) as a keyword argument,
+    so a loop registering one build for many operators binds nothing in closures or default
+    arguments. A composite strategy (the UDE's) declares `inner_problem`, the problem whose
+    strategy of the same name it composes; its build takes that name as `strategy`. The report's
+    "code behind each verdict" (`reports.source`) reads these fields.
+    """
+
     kind: str
     name: str
-    build: Builder | None
+    build: Callable[..., Compiled] | None
     when: Condition | None = None
+    operator: Any = None
+    outer: Any = None
+    inner_problem: Callable[[Problem], Problem] | None = None
+
+    def parts(self) -> dict[str, Any]:
+        """The declared parts, by name (those given)."""
+        return {k: getattr(self, k) for k in DECLARED_PARTS if getattr(self, k) is not None}
+
+    def builder(self) -> Builder:
+        """`build(problem, dtype, device, variant) -> Compiled` with the declared parts bound."""
+        parts = self.parts()
+        if self.inner_problem is not None:
+            parts["strategy"] = self.name
+        return partial(self.build, **parts) if parts else self.build
 
     def reason(self, problem: Problem) -> str | None:
         return self.when(problem) if self.when is not None else None
 
 
 class StrategyRegistry:
-    """One backend's implementations, keyed by problem kind and catalogue name."""
+    """One backend's strategies (`StrategyDecl`s), keyed by problem kind and catalogue name."""
 
     def __init__(self, backend: str):
         self.backend = backend
-        self._entries: dict[tuple[str, str], Implementation] = {}
-        self._composites: dict[str, tuple[Callable[[Problem], Problem], Callable, Condition | None]] = {}
+        self._entries: dict[tuple[str, str], StrategyDecl] = {}
+        self._composites: dict[str, StrategyDecl] = {}
 
-    def register(self, kind: str, name: str, when: Condition | None = None) -> Callable[[Builder], Builder]:
-        """Decorator registering `build(problem, dtype, device, variant) -> Compiled` as `name`."""
+    def register(self, kind: str, name: str, when: Condition | None = None, *, operator: Any = None,
+                 outer: Any = None) -> Callable[[Callable], Callable]:  # fmt: skip
+        """Decorator registering `build` as `name`, with its declared parts (see `StrategyDecl`)."""
 
-        def decorate(build: Builder) -> Builder:
-            self._entries[(kind, name)] = Implementation(kind, name, build, when)
+        def decorate(build: Callable) -> Callable:
+            self._entries[(kind, name)] = StrategyDecl(kind, name, build, when, operator, outer)
             return build
 
         return decorate
 
     def unsupported(self, kind: str, name: str, reason: str) -> None:
         """`name` is a strategy this framework cannot express; `reason` says why."""
-        self._entries[(kind, name)] = Implementation(kind, name, None, lambda problem: reason)
+        self._entries[(kind, name)] = StrategyDecl(kind, name, None, lambda problem: reason)
 
     def register_composite(self, kind: str, inner: Callable[[Problem], Problem], build,
                            when: Condition | None = None) -> None:  # fmt: skip
         """Every strategy of `kind` is the same strategy of an inner problem (`inner(problem)`, e.g.
         the UDE's penalty) built into `build(problem, dtype, device, variant, strategy)`; it serves
         an instance when `when` allows it and the inner strategy is supported for the inner one."""
-        self._composites[kind] = (inner, build, when)
+        self._composites[kind] = StrategyDecl(kind, "", build, when, inner_problem=inner)
 
     def remove(self, kind: str, name: str) -> None:
         self._entries.pop((kind, name), None)
@@ -131,11 +188,12 @@ class StrategyRegistry:
         if model_reason is not None and model_reason(self.backend, problem.strategies[name]):
             return model_reason(self.backend, problem.strategies[name])  # a user's module: its framework only
         if problem.kind in self._composites:
-            inner, _, when = self._composites[problem.kind]
-            inner_reason = self.reason(inner(problem), name)
+            composite = self._composites[problem.kind]
+            inner = composite.inner_problem(problem)
+            inner_reason = self.reason(inner, name)
             if inner_reason:
-                return f"its {inner(problem).kind} strategy is unsupported: {inner_reason}"
-            return when(problem) if when is not None else None
+                return f"its {inner.kind} strategy is unsupported: {inner_reason}"
+            return composite.reason(problem)
         entry = self._entries.get((problem.kind, name))
         spelling = problem.strategies[name]
         if entry is None and not spelling.spelled_by(self.backend):
@@ -151,12 +209,16 @@ class StrategyRegistry:
             return parent.reason(problem) if parent is not None else None
         return entry.reason(problem)
 
-    def builder(self, problem: Problem, name: str) -> Builder:
-        """The build function for a supported `name` (check `reason` first)."""
+    def declaration(self, problem: Problem, name: str) -> StrategyDecl:
+        """The declared strategy `name` for `problem` (check `reason` first); a composite kind's
+        is its composite build declared with `name` and its inner problem."""
         if problem.kind in self._composites:
-            _, build, _ = self._composites[problem.kind]
-            return lambda p, dtype, device, variant: build(p, dtype, device, variant, name)
-        return self._entries[(problem.kind, name)].build
+            return replace(self._composites[problem.kind], name=name)
+        return self._entries[(problem.kind, name)]
+
+    def builder(self, problem: Problem, name: str) -> Builder:
+        """The build function for a supported `name` (check `reason` first), its parts bound."""
+        return self.declaration(problem, name).builder()
 
 
 class Backend(ABC):

@@ -2,7 +2,7 @@
 
 Rows x of width d, activation σ on hidden layers, dense layers h ↦ h Wᵀ + b with W of shape
 (out, in), a linear output layer. Each kind here is its spec (parameter names, shapes, seeded
-initialisation, options); its `apply` lives once in each backend (`backends.<framework>.models`)
+initialisation, options); its `apply` is written once for both backends (`backends.models`)
 and its Taylor rule in the reference (`problems.reference`). The formulas are in the README
 ("Your network").
 """

@@ -151,3 +151,39 @@ class DerivativePlan:
         """Positions in `directions` of the eᵢ the Laplacian sums D²_{eᵢ} over."""
         position = {p: r for r, (p, _) in enumerate(self.directions)}
         return tuple(position[unit(self.n_inputs, i)] for i in self.laplacian)
+
+    @cached_property
+    def laplacian_rows(self) -> tuple[int, ...]:
+        """Positions in `levels[2]` of the ∂ᵢ² the Laplacian sums."""
+        second = [alpha for alpha, *_ in self.levels[2]]
+        return tuple(second.index(unit(self.n_inputs, i, 2)) for i in self.laplacian)
+
+    # -- the framework-neutral walks of the backends' strategies (given the framework's ops) --
+    def walk(self, g, step_for_level):
+        """The nesting tree walked over the per-point function `g(y) -> (m,)`: F₀(y) returns
+        (g(y)[None], (g(y)[None],)) and `step_for_level(k)(F, levels[k])` lifts F (y -> (level k − 1
+        values, every lower level's)) to level k by one differentiation (the framework's jacrev,
+        or jvps). Returns y -> every level's values, (P_k, m) each, rows in `levels[k]`'s order."""
+
+        def F(y):
+            v = g(y)[None]
+            return v, (v,)
+
+        for k, level in enumerate(self.levels[1:], start=1):
+            F = step_for_level(k)(F, level)
+        return lambda y: F(y)[1]
+
+    def from_levels(self, outs, sum_rows) -> dict:
+        """What the residual reads, from a walk's per-level values `outs`: ∂^α u for every node
+        of the tree, and "lap" = `sum_rows(outs[2], laplacian_rows)` (the framework's sum of those
+        rows) with a Laplacian."""
+        out = {alpha: v[pos] for level, v in zip(self.levels, outs) for pos, (alpha, *_) in enumerate(level)}
+        if self.laplacian:
+            out["lap"] = sum_rows(outs[2], self.laplacian_rows)
+        return out
+
+    def combined(self, derivative) -> dict:
+        """∂^α u for every explicit α from Taylor-mode directional derivatives,
+        `derivative(r, k)` = D^k u along `directions[r]`: Σ c·D^{|α|} over α's combination."""
+        return {alpha: sum(c * derivative(r, order(alpha)) for r, c in combination)
+                for alpha, combination in self.combinations.items()}  # fmt: skip

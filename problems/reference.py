@@ -147,12 +147,6 @@ SERIES_RULES: dict[str, Callable[[list[np.ndarray]], list[np.ndarray]]] = {
 """Taylor-coefficient rules: normalised coefficients of z(t) -> those of σ(z(t)), same length."""
 
 
-def activation_values(name: str, z: np.ndarray) -> np.ndarray:
-    """σ(z) of the named activation (the zeroth Taylor coefficient of its rule): complex-safe and
-    precision-preserving (float64, longdouble, complex)."""
-    return _series_activation(name, [z])[0]
-
-
 def _series_activation(name: str, z: list[np.ndarray]) -> list[np.ndarray]:
     if name not in SERIES_RULES:
         raise ValueError(f"no Taylor rule for activation {name!r}")
@@ -341,11 +335,6 @@ def _resnet_series(params, spec, x, batch_ndim):
 def _broadcast(scalar: np.ndarray, like: np.ndarray, batch_ndim: int) -> np.ndarray:
     """A per-model scalar parameter (*batch, 1) shaped to broadcast against `like` (*batch, …)."""
     return scalar.reshape(scalar.shape[:batch_ndim] + (1,) * (like.ndim - batch_ndim))
-
-
-def model_values(params: dict[str, np.ndarray], spec, x: np.ndarray) -> np.ndarray:
-    """U(x) of any built-in kind for unbatched float64 (or complex) params and points (N, d_in)."""
-    return _taylor_chunk(params, spec, np.asarray(x), np.zeros_like(np.asarray(x)), 0, 0)[0]
 
 
 def lane_values(params: dict[str, np.ndarray], spec, u: np.ndarray) -> np.ndarray:

@@ -72,10 +72,6 @@ class Residual:
         spatial = tuple(i for i, name in enumerate(self.inputs) if name != TIME) if lap else ()
         return DerivativePlan(len(self.inputs), tuple(sorted(alphas)), spatial)
 
-    @property
-    def has_laplacian(self) -> bool:
-        return bool(self.plan.laplacian)
-
     @cached_property
     def _laplacian_symbols(self) -> dict[int, sympy.Symbol]:
         return {t.output: sympy.Symbol(name) for name, t in self.terms if t.laplacian}

@@ -1,11 +1,13 @@
 """The code behind each verdict: the exact functions the suite timed for a strategy in a framework.
 
-`strategy_code(problem, options, backend, strategy)` asks the backend's registry for the build
-function of that strategy (`get_backend(b).registry.builder(problem, strategy)`), then follows
-every function, class and module-level constant it refers to (through globals, closures and
-default arguments, nested functions included) inside the `backends` package, so the page shows the
+`strategy_code(problem, options, backend, strategy)` asks the backend's registry for the declared
+strategy (`get_backend(b).registry.declaration(problem, strategy)`, a `backends.base.StrategyDecl`):
+its build function and the parts it declares (its input-derivative operator, its outer mode). It
+follows every function, class and module-level constant these refer to (through globals and
+closures, nested functions included) inside the `backends` package, so the page shows the
 strategy's maths and the framework helpers it calls, each with its file and line. A composite
-problem (the UDE, whose strategies are its penalty's) adds the inner problem's strategy code.
+strategy (the UDE's, whose strategies are its penalty's) declares its inner problem, whose
+strategy code is added.
 
 Backends are imported lazily; a framework that is not installed gives a `StrategyCode` whose
 `error` says so instead of failing the report.
@@ -88,9 +90,6 @@ def _referenced(obj) -> list:
     if not inspect.isfunction(obj):
         return []
     out = []
-    for value in obj.__defaults__ or ():
-        out.append(value)
-    out.extend((obj.__kwdefaults__ or {}).values())
     if obj.__closure__:
         out.extend(cell.cell_contents for cell in obj.__closure__ if _cell_ok(cell))
     module_globals = obj.__globals__
@@ -197,32 +196,30 @@ def describe(value) -> str:
     return f"<{type(value).__name__}>"
 
 
-def bound_values(fn) -> dict[str, str]:
-    """The values a function's closure and default arguments bind, described (what makes a
-    factory-made build function this strategy's)."""
-    if not inspect.isfunction(fn):
-        return {}
-    out = {}
-    if fn.__closure__:
+def bound_values(decl) -> dict[str, str]:
+    """What makes a declared strategy this one, described: its declared parts (operator, outer
+    mode), a composite's strategy name, and the values a factory-made build closes over."""
+    out = {name: describe(value) for name, value in decl.parts().items()}
+    if decl.inner_problem is not None:
+        out["strategy"] = repr(decl.name)
+    fn = decl.build
+    if inspect.isfunction(fn) and fn.__closure__:
         for name, cell in zip(fn.__code__.co_freevars, fn.__closure__):
             if _cell_ok(cell) and not inspect.isclass(cell.cell_contents):
                 described = describe(cell.cell_contents)
                 if described != name:  # `build = build` says nothing
                     out[name] = described
-    params = list(inspect.signature(fn).parameters.values())
-    for p in params:
-        if p.default is not inspect.Parameter.empty and p.name.startswith("_"):
-            out[p.name] = describe(p.default)
     return out
 
 
-def collect(start) -> list[Snippet]:
-    """Snippets of `start` and of everything it refers to inside the backends package: the build
-    function first, then its module's functions in file order, then helpers from other modules."""
+def collect(start, parts=()) -> list[Snippet]:
+    """Snippets of `start` (a build function), of its declared `parts` and of everything they refer
+    to inside the backends package: the build function first, then its module's functions in file
+    order, then helpers from other modules."""
     seen: set = set()
     shown: list = []
     constants: list[tuple[str, str]] = []
-    queue = [start]
+    queue = [start, *parts]
     while queue:
         obj = queue.pop(0)
         if isinstance(obj, _Constant):
@@ -257,22 +254,6 @@ def collect(start) -> list[Snippet]:
     return build + [s for s in rest if not any(s.path == b.path and s.line == b.line for b in build)]
 
 
-def _inner_problem(problem):
-    """A composite problem's inner problem (the UDE's penalty): the attribute holding a problem of
-    the kind whose catalogue it shares."""
-    from problems.core import CATALOGUES, Problem
-
-    shared = CATALOGUES.get(problem.kind)
-    if not isinstance(shared, str):
-        return None
-    for name, member in inspect.getmembers(type(problem)):
-        if isinstance(member, (property, functools.cached_property)):
-            value = getattr(problem, name, None)
-            if isinstance(value, Problem) and value.kind == shared:
-                return value
-    return None
-
-
 @functools.cache
 def _strategy_code(problem: str, options: tuple, backend: str, strategy: str) -> StrategyCode:
     from backends import BACKENDS, get_backend
@@ -292,13 +273,13 @@ def _strategy_code(problem: str, options: tuple, backend: str, strategy: str) ->
     )
     if reason:
         return StrategyCode(problem, backend, strategy, error=f"not available here: {reason}")
-    build = registry.builder(instance, strategy)
-    snippets = tuple(collect(build))
-    bound = bound_values(build)
+    decl = registry.declaration(instance, strategy)
+    snippets = tuple(collect(decl.build, decl.parts().values()))
+    bound = bound_values(decl)
     notes = (f"The build is bound to: {', '.join(f'{k} = {v}' for k, v in bound.items())}.",) if bound else ()
     inner = ()
-    sub = _inner_problem(instance)
-    if sub is not None:
+    if decl.inner_problem is not None:
+        sub = decl.inner_problem(instance)
         sub_options = tuple(sorted(sub.options.items()))
         inner = (_strategy_code(sub.name, sub_options, backend, strategy),)
         notes += (

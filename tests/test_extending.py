@@ -11,9 +11,8 @@ import pytest
 import torch
 
 from backends import get_backend, register_strategy, unregister_strategy
-from backends.jax_backend.core import compile_evaluation, scalar_network
-from backends.torch_backend.core import Setup, reverse_outer
-from backends.torch_backend.core import scalar_network as torch_scalar_network
+from backends.jax_backend.core import compile_evaluation, point_network
+from backends.torch_backend.core import Setup, batch_network, reverse_outer
 from bench.cases import Case
 from bench.measure import measure
 from problems import CATALOGUES, PROBLEMS, Catalogue, Problem, Strategy, get_problem, register_problem
@@ -52,7 +51,7 @@ class SquaredOutput(ComplexStepReference, Problem):
 
 
 def _jax_build(problem, dtype, device, variant):
-    u = scalar_network(problem)
+    u = point_network(problem.network)
 
     def loss(params, X):
         return (jax.vmap(u, in_axes=(None, 0))(params, X) ** 2).sum()
@@ -62,14 +61,14 @@ def _jax_build(problem, dtype, device, variant):
 
 def _torch_build(problem, dtype, device, variant):
     s = Setup(problem, dtype, device, variant)
-    u = torch_scalar_network(s)
+    u = batch_network(s.spec)
     loss = lambda params: (u(params, s.X) ** 2).sum()
 
     def loss_only(params):
         with torch.no_grad():
             return loss(params)
 
-    return s.compiled(reverse_outer(s, loss), loss=loss_only)
+    return s.compiled(reverse_outer(loss), loss=loss_only)
 
 
 @pytest.fixture

@@ -31,8 +31,29 @@ def test_jax_penalty_code_is_the_registered_build_and_its_maths():
 
 def test_a_loop_built_strategy_says_what_its_build_is_bound_to():
     code = strategy_code("penalty", {"points": 101}, "jax", "rev-over-rev")
-    assert any("_input_grad = input_grad_reverse" in n for n in code.notes)
+    assert any("operator = input_grad_reverse" in n and "outer = reverse_outer" in n for n in code.notes)
     assert "input_grad_reverse" in _names(code) and "input_grad_forward" not in _names(code)
+
+
+def test_the_code_shown_comes_from_declared_parts_not_argument_names():
+    """What a strategy is made of is read from its declaration (`StrategyDecl`): declaring another
+    operator changes the code and the note; no default argument of a build is read."""
+    import dataclasses
+
+    import reports.source as source
+
+    assert "__defaults__" not in inspect.getsource(source) and "__kwdefaults__" not in inspect.getsource(
+        source
+    )
+    registry = get_backend("jax").registry
+    decl = registry.declaration(get_problem("penalty", points=101), "rev-over-rev")
+    assert decl.operator.__name__ == "input_grad_reverse" and decl.outer.__name__ == "reverse_outer"
+    other = dataclasses.replace(
+        decl, operator=registry.declaration(get_problem("penalty"), "rev-over-fwd").operator
+    )
+    names = [s.name for s in source.collect(other.build, other.parts().values())]
+    assert "input_grad_forward" in names and "input_grad_reverse" not in names
+    assert source.bound_values(other)["operator"] == "input_grad_forward"
 
 
 def test_torch_and_composite_code():

@@ -1,6 +1,8 @@
-"""What every JAX strategy module shares: the registry, each model kind's `apply` (`apply_fn`), and the jit
-compilation that turns a pure `fn(params, X, *data) -> (value, grads)` into a `Compiled`
-(with the loss alone timed as a part, and XLA's memory plan and program size as metrics).
+"""What every JAX strategy module shares: the registry, each model kind's `apply` (`apply_fn`), the
+helpers with the same name and contract in the PyTorch core (`point_network`, `batch_network`,
+`per_point`, `stencil`, `reverse_outer`, `params_to_numpy`), and the jit compilation that turns a
+pure `fn(params, X, *data) -> (value, grads)` into a `Compiled` (with the loss alone timed as a
+part, and XLA's memory plan and program size as metrics).
 
 Strategy modules (penalty, derivative_order, pinn, lv_ude) import this module only; they are pure
 functions composed of JAX transforms, vmapped over points, jit-compiled once; no Python loop runs
@@ -16,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from backends.base import Compiled, PureFunction, StrategyRegistry
+from backends.base import ApplyRegistry, Compiled, PureFunction, StrategyRegistry
 
 registry = StrategyRegistry("jax")
 """The jax backend's strategy registry; each strategy module registers its strategies here."""
@@ -70,43 +72,74 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-APPLY: dict[str, Callable] = {}
-"""kind -> builder `(spec) -> apply(params, x)`; `backends.jax_backend.models` registers the
-built-in kinds."""
-
-
-def register_apply(kind: str):
-    """Decorator: the JAX `apply` builder of model kind `kind` (one per kind)."""
-
-    def register(builder):
-        APPLY[kind] = builder
-        return builder
-
-    return register
+APPLY = ApplyRegistry("jax")
+"""Each model kind's JAX `apply` builder; `backends.jax_backend.models` registers the built-in kinds."""
+register_apply = APPLY.register
 
 
 def apply_fn(spec) -> Callable:
     """`apply(params, x)` of the model `spec` for one point x of shape (d_in,), returning (d_out,);
     params is the dict of arrays named by `spec.param_names`. Strategies vmap it."""
-    if spec.kind not in APPLY:
-        raise NotImplementedError(f"the jax backend has no apply for model kind {spec.kind!r}")
-    return APPLY[spec.kind](spec)
+    return APPLY.apply(spec)
 
 
-def scalar_network(problem) -> Callable:
-    """(params, x) -> U₁(x): the first output of the problem's network at one point."""
-    apply = apply_fn(problem.network)
+def point_network(spec) -> Callable:
+    """(params, x) -> U₁(x): the first output of the network `spec` at one point x (d_in,)."""
+    apply = apply_fn(spec)
     return lambda params, x: apply(params, x)[0]
 
 
-def stencil(u):
-    """Σ_m w_m u(x + o_m) for a problem's stencil (offsets o, weights w): nodes vmapped; u scalar
-    or (d_out,) per point."""
+def per_point(f) -> Callable:
+    """`f(params, x, *data_i)` of one point vmapped over the points and their per-point data:
+    (params, X, *data) -> the per-point results stacked."""
 
-    def derivative(params, x, offsets, weights):
-        return jnp.dot(jax.vmap(u, in_axes=(None, 0))(params, x[None, :] + offsets).T, weights)
+    def batched(params, X, *data):
+        return jax.vmap(f, in_axes=(None, 0) + (0,) * len(data))(params, X, *data)
+
+    return batched
+
+
+def batch_network(spec) -> Callable:
+    """(params, X) -> U₁ at every row of X, shape (N,): the point network vmapped over the points."""
+    return per_point(point_network(spec))
+
+
+def stencil(U) -> Callable:
+    """(params, X, offsets, weights) -> Σ_m w_m U(xₙ + o_m) at every point, for a batched network
+    `U(params, X) -> (N, *out)` (scalar: (N,); every output: (N, d_out)) and weights (M, *columns)
+    (one column per derivative, or none): shape (N, *columns, *out). Every point × node in one
+    batch, point-major (a point's nodes adjacent)."""
+
+    def derivative(params, X, offsets, weights):
+        nodes = (X[:, None, :] + offsets[None]).reshape(-1, X.shape[1])
+        values = U(params, nodes)
+        values = values.reshape(X.shape[0], offsets.shape[0], *values.shape[1:])
+        return jnp.moveaxis(jnp.tensordot(weights, values, axes=([0], [1])), weights.ndim - 1, 0)
 
     return derivative
+
+
+def stencil_per_point(u) -> Callable:
+    """(params, x, offsets, weights) -> Σ_m w_m u(x + o_m) at one point x, shape (*columns, *out),
+    for a per-point network `u(params, x) -> (*out)`: the nodes vmapped (the per-point spelling of
+    `stencil`, same shapes less the points' axis)."""
+
+    def derivative(params, x, offsets, weights):
+        values = jax.vmap(u, in_axes=(None, 0))(params, x[None, :] + offsets)
+        return jnp.tensordot(weights, values, axes=([0], [0]))
+
+    return derivative
+
+
+def reverse_outer(loss) -> Callable:
+    """(params, *args) -> (loss, ∇θ loss): the weight gradient of a scalar `loss(params, *args)`
+    by reverse mode (`jax.value_and_grad`)."""
+    return jax.value_and_grad(loss)
+
+
+def params_to_numpy(native) -> dict[str, np.ndarray]:
+    """Prepared parameters (or gradients) as float64 numpy arrays."""
+    return {k: np.asarray(v, dtype=np.float64) for k, v in native.items()}
 
 
 def compiled_statistics(jitted, *args) -> dict:
@@ -141,7 +174,7 @@ def put_params(params: dict[str, np.ndarray], dtype: str, jax_device) -> dict:
 
 def grads_to_numpy(out) -> tuple[float, dict[str, np.ndarray]]:
     value, grads = out
-    return float(value), {k: np.asarray(v, dtype=np.float64) for k, v in grads.items()}
+    return float(value), params_to_numpy(grads)
 
 
 def compile_evaluation(problem, dtype, device, variant, fn, *data, loss=None, extra_metrics=None) -> Compiled:

@@ -15,11 +15,14 @@ from jax.experimental.jet import jet
 
 from backends.jax_backend.core import (
     apply_fn,
+    batch_network,
     compile_evaluation,
     jet_condition,
+    point_network,
     registry,
-    scalar_network,
+    reverse_outer,
     stencil,
+    stencil_per_point,
 )
 
 KIND = "derivative-order"
@@ -144,33 +147,12 @@ def batched_loss(derivatives):
     return lambda params, X: jnp.sum(derivatives(params, X, jnp.zeros(X.shape[0], X.dtype)) ** 2)
 
 
-def stencil_batched(u):
-    """Σ_m w_m u(x + o_m) with every point × node in one batch, point-major (a point's nodes
-    adjacent)."""
-
-    def derivatives(params, X, offsets, weights):
-        nodes = (X[:, None, :] + offsets[None]).reshape(-1, X.shape[1])
-        values = jax.vmap(u, in_axes=(None, 0))(params, nodes)
-        return values.reshape(X.shape[0], -1) @ weights
-
-    return derivatives
-
-
 _ANALYTIC = {
     "nested-rev": nested_reverse,
     "nested-fwd": nested_forward,
     "fwd-over-rev": forward_over_reverse,
     "taylor": taylor,
 }
-
-for _name, _transform in _ANALYTIC.items():
-
-    def _build(problem, dtype, device, variant, _transform=_transform):
-        value = loss(at_zero(_transform(along_x1(problem.network), problem.order)))
-        return compile_evaluation(problem, dtype, device, variant, jax.value_and_grad(value), loss=value)
-
-    registry.register(KIND, _name, when=jet_condition if _name == "taylor" else None)(_build)
-
 
 _BATCHED = {
     "nested-rev:batched": nested_reverse_batched,
@@ -179,27 +161,40 @@ _BATCHED = {
     "taylor:batched": taylor_batched,
 }
 
+
+def _build(problem, dtype, device, variant, *, operator):
+    """Σᵢ Dᵢ² with the per-point derivative `operator(g, order)` of g(t) = U₁(x + t e₁)."""
+    value = loss(at_zero(operator(along_x1(problem.network), problem.order)))
+    return compile_evaluation(problem, dtype, device, variant, reverse_outer(value), loss=value)
+
+
+def _build_batched(problem, dtype, device, variant, *, operator):
+    """The same with the batched derivative `operator(g, order)` of g(t) = [U₁(xᵢ + tᵢ e₁)]ᵢ."""
+    value = batched_loss(operator(along_x1_batched(problem.network), problem.order))
+    return compile_evaluation(problem, dtype, device, variant, reverse_outer(value), loss=value)
+
+
+for _name, _transform in _ANALYTIC.items():
+    registry.register(KIND, _name, when=jet_condition if _name == "taylor" else None, operator=_transform)(
+        _build
+    )
+
 for _name, _transform in _BATCHED.items():
-
-    def _build_batched(problem, dtype, device, variant, _transform=_transform):
-        value = batched_loss(_transform(along_x1_batched(problem.network), problem.order))
-        return compile_evaluation(problem, dtype, device, variant, jax.value_and_grad(value), loss=value)
-
-    registry.register(KIND, _name)(_build_batched)
+    registry.register(KIND, _name, operator=_transform)(_build_batched)
 
 
 @registry.register(KIND, "fd-stencil")
 def _build_fd_stencil(problem, dtype, device, variant):
-    value = loss(stencil(scalar_network(problem)))
+    value = loss(stencil_per_point(point_network(problem.network)))
     return compile_evaluation(
-        problem, dtype, device, variant, jax.value_and_grad(value), *problem.stencil(dtype), loss=value
+        problem, dtype, device, variant, reverse_outer(value), *problem.stencil(dtype), loss=value
     )
 
 
 @registry.register(KIND, "fd-stencil:batched")
 def _build_fd_stencil_batched(problem, dtype, device, variant):
-    derivatives = stencil_batched(scalar_network(problem))
+    derivatives = stencil(batch_network(problem.network))
     value = lambda params, X, *stencil_data: jnp.sum(derivatives(params, X, *stencil_data) ** 2)
     return compile_evaluation(
-        problem, dtype, device, variant, jax.value_and_grad(value), *problem.stencil(dtype), loss=value
+        problem, dtype, device, variant, reverse_outer(value), *problem.stencil(dtype), loss=value
     )

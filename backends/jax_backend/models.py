@@ -1,12 +1,14 @@
 """Each built-in model kind's `apply(params, x)` in JAX, for one point x of shape (d_in,) returning
-(d_out,); strategies vmap it. One function per kind, registered by kind (`core.apply_fn`); the
-formulas are `problems.architectures`' and the README's ("Your network")."""
+(d_out,); strategies vmap it. The forward passes are `backends.models`' (written once for both
+frameworks); this module gives them JAX's dense layer and Fourier embedding for one point and
+registers them by kind (`core.apply_fn`)."""
 
 from __future__ import annotations
 
 import jax.numpy as jnp
 
-from backends.jax_backend.core import ACTIVATIONS, register_apply
+from backends.jax_backend.core import ACTIVATIONS, APPLY
+from backends.models import Primitives, register_kinds
 
 
 def _dense(params, name: str, h):
@@ -18,72 +20,5 @@ def _fourier_embedding(B, x):
     return jnp.concatenate([jnp.cos(z), jnp.sin(z)])
 
 
-def _gate(H, U, V):
-    """H⊙U + (1 − H)⊙V, spelled V + H⊙(U − V): one product fewer."""
-    return V + H * (U - V)
-
-
-@register_apply("mlp")
-def mlp(spec):
-    act, n = ACTIVATIONS[spec.activation], spec.n_layers
-
-    def apply(params, x):
-        h = x
-        for i in range(1, n + 1):
-            h = _dense(params, str(i), h)
-            if i < n:
-                h = act(h)
-        return h
-
-    return apply
-
-
-@register_apply("fourier")
-def fourier(spec):
-    body = mlp(spec)
-    return lambda params, x: body(params, _fourier_embedding(params["B"], x))
-
-
-@register_apply("modified-mlp")
-def modified_mlp(spec):
-    act, n = ACTIVATIONS[spec.activation], spec.n_layers
-
-    def apply(params, x):
-        U, V = act(_dense(params, "u", x)), act(_dense(params, "v", x))
-        h = x
-        for i in range(1, n):
-            h = _gate(act(_dense(params, str(i), h)), U, V)
-        return _dense(params, str(n), h)
-
-    return apply
-
-
-@register_apply("pirate")
-def pirate(spec):
-    act = ACTIVATIONS[spec.activation]
-
-    def apply(params, x):
-        if spec.features is not None:
-            x = _fourier_embedding(params["B"], x)
-        U, V = act(_dense(params, "u", x)), act(_dense(params, "v", x))
-        for k in range(1, spec.n_blocks + 1):
-            f = _gate(act(_dense(params, f"{k}a", x)), U, V)
-            z = _gate(act(_dense(params, f"{k}b", f)), U, V)
-            h = act(_dense(params, f"{k}c", z))
-            x = x + params[f"alpha{k}"] * (h - x)  # αₖ h + (1 − αₖ) x
-        return _dense(params, "out", x)
-
-    return apply
-
-
-@register_apply("resnet")
-def resnet(spec):
-    act = ACTIVATIONS[spec.activation]
-
-    def apply(params, x):
-        h = act(_dense(params, "in", x))
-        for k in range(1, spec.n_blocks + 1):
-            h = h + _dense(params, f"{k}b", act(_dense(params, f"{k}a", h)))
-        return _dense(params, "out", h)
-
-    return apply
+PRIMITIVES = Primitives(_dense, _fourier_embedding, ACTIVATIONS)
+register_kinds(APPLY, PRIMITIVES)

@@ -24,8 +24,17 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental.jet import jet
 
-from backends.jax_backend.core import apply_fn, compile_evaluation, jet_condition, registry, stencil
-from problems.partials import DerivativePlan, unit
+from backends.jax_backend.core import (
+    apply_fn,
+    compile_evaluation,
+    jet_condition,
+    params_to_numpy,
+    per_point,
+    registry,
+    reverse_outer,
+    stencil,
+)
+from problems.partials import DerivativePlan
 from problems.pde import ESTIMATORS
 
 
@@ -35,7 +44,7 @@ def _gather(level):
     return parents, coordinates
 
 
-def _reverse_level(F, level, d):
+def _reverse_level(F, level):
     """Level k from level k − 1 by one jacrev: J[p, :, i] is ∂ᵢ of parent p."""
     parents, coordinates = _gather(level)
 
@@ -47,14 +56,14 @@ def _reverse_level(F, level, d):
     return Fk
 
 
-def _forward_level(F, level, d):
+def _forward_level(F, level):
     """Level k from level k − 1 by one jvp per distinct coordinate, vmapped, shared by all parents."""
     parents, coordinates = _gather(level)
     distinct = sorted(set(coordinates.tolist()))
     along = np.array([distinct.index(i) for i in coordinates])
 
     def Fk(y):
-        E = jnp.eye(d, dtype=y.dtype)[np.array(distinct)]
+        E = jnp.eye(y.shape[0], dtype=y.dtype)[np.array(distinct)]
         tangents, lower = jax.vmap(lambda e: jax.jvp(F, (y,), (e,), has_aux=True)[1:], out_axes=(0, None))(E)
         v = tangents[along, parents]  # tangents (D, P, m)
         return v, (*lower, v)
@@ -63,25 +72,13 @@ def _forward_level(F, level, d):
 
 
 def nested(step_for_level):
-    """A nested strategy: `step_for_level(k)` builds level k (`_reverse_level`, `_forward_level`)."""
+    """A nested strategy: `step_for_level(k)` builds level k (`_reverse_level`, `_forward_level`)
+    of the plan's walk (`DerivativePlan.walk`)."""
 
     def make(f, plan):
         def values(params, x):
-            def F(y):
-                v = f(params, y)[None]
-                return v, (v,)
-
-            for k, level in enumerate(plan.levels[1:], start=1):
-                F = step_for_level(k)(F, level, x.shape[0])
-            _, outs = F(x)
-            out = {
-                alpha: v[pos] for level, v in zip(plan.levels, outs) for pos, (alpha, *_) in enumerate(level)
-            }
-            if plan.laplacian:
-                second = [alpha for alpha, *_ in plan.levels[2]]
-                rows = np.array([second.index(unit(plan.n_inputs, i, 2)) for i in plan.laplacian])
-                out["lap"] = jnp.sum(outs[2][rows], axis=0)
-            return out
+            outs = plan.walk(lambda y: f(params, y), step_for_level)(x)
+            return plan.from_levels(outs, lambda v, rows: jnp.sum(v[np.array(rows)], axis=0))
 
         return values
 
@@ -102,10 +99,10 @@ def taylor(f, plan):
             V = jnp.asarray(np.array([plan.directions[r][0] for r in rs], dtype=float), dtype=x.dtype)
             jets = lambda v, K=K: jet(g, (x,), ([v] + [jnp.zeros_like(v)] * (K - 1),))[1]
             series[K] = jax.vmap(jets)(V)  # K arrays (R_K, m): D¹ … D^K along each direction
-        out = {(0,) * plan.n_inputs: g(x)}
-        for alpha, combination in plan.combinations.items():
-            k = sum(alpha)
-            out[alpha] = sum(c * series[where[r][0]][k - 1][where[r][1]] for r, c in combination)
+        out = {
+            (0,) * plan.n_inputs: g(x),
+            **plan.combined(lambda r, k: series[where[r][0]][k - 1][where[r][1]]),
+        }
         if plan.laplacian:
             parts = {}
             for r in plan.laplacian_directions:
@@ -189,68 +186,80 @@ def residual_loss(problem, values_fn):
         return sum(r**2 for r in residual.evaluate(values_fn(params, x, *data), x, jnp))
 
     def value(params, X, *data):
-        return jnp.mean(jax.vmap(point_loss, in_axes=(None, 0) + (0,) * len(data))(params, X, *data))
+        return jnp.mean(per_point(point_loss)(params, X, *data))
 
     return value
 
 
-for _name, _make in STRATEGIES.items():
+def _build(problem, dtype, device, variant, *, operator):
+    """The residual loss with the derivative values of `operator(f, plan)`."""
+    value = residual_loss(problem, operator(apply_fn(problem.network), problem.residual_spec.plan))
+    return compile_evaluation(problem, dtype, device, variant, reverse_outer(value), loss=value)
 
-    def _build(problem, dtype, device, variant, _make=_make):
-        value = residual_loss(problem, _make(apply_fn(problem.network), problem.residual_spec.plan))
-        return compile_evaluation(problem, dtype, device, variant, jax.value_and_grad(value), loss=value)
 
-    registry.register("pde", _name, when=jet_condition if _name == "taylor" else None)(_build)
+def hutchinson(f, problem):
+    """hutchinson's values (`laplacian_estimator`) and per-point data: the problem's dense
+    Rademacher directions, (points, samples, d)."""
+    return laplacian_estimator(f, problem.residual_spec.plan), problem.estimator_directions("hutchinson")
 
-for _name in ESTIMATORS:
 
-    def _build_estimator(problem, dtype, device, variant, _name=_name):
-        f, plan = apply_fn(problem.network), problem.residual_spec.plan
-        if _name == "stde":
-            values, data = (
-                sparse_laplacian_estimator(f, plan, problem.stde_scale()),
-                problem.estimator_coordinates(),
-            )
-        else:
-            values, data = laplacian_estimator(f, plan), problem.estimator_directions(_name)
+def stde(f, problem):
+    """stde's values (`sparse_laplacian_estimator`) and per-point data: the sampled coordinates'
+    indices, (points, samples)."""
+    plan = problem.residual_spec.plan
+    return sparse_laplacian_estimator(f, plan, problem.stde_scale()), problem.estimator_coordinates()
+
+
+ESTIMATOR_OPERATORS = {"hutchinson": hutchinson, "stde": stde}
+"""estimator -> ((f, problem) -> (values(params, x, data_i), per-point data))."""
+
+
+def _estimator_build(estimator: str):
+    """The build of stochastic estimator `estimator`, its values and per-point data from the declared
+    `operator` (`ESTIMATOR_OPERATORS`), its statistics the problem's."""
+
+    def build(problem, dtype, device, variant, *, operator):
+        values, data = operator(apply_fn(problem.network), problem)
         value = residual_loss(problem, values)
+        statistics = lambda native: problem.estimator_statistics(estimator, params_to_numpy(native))
+        return compile_evaluation(problem, dtype, device, variant, reverse_outer(value), data, loss=value,
+                                  extra_metrics=statistics)  # fmt: skip
 
-        def statistics(native):
-            return problem.estimator_statistics(
-                _name, {k: np.asarray(v, np.float64) for k, v in native.items()}
-            )
-
-        return compile_evaluation(problem, dtype, device, variant, jax.value_and_grad(value), data,
-                                  loss=value, extra_metrics=statistics)  # fmt: skip
-
-    registry.register("pde", _name, when=jet_condition)(_build_estimator)
+    return build
 
 
 def fd_stencil(problem):
     """mean_n Σ_c r_c² with every value the residual reads from the problem's stencils
-    (`PDEProblem.stencil`: one column per key, every distinct node once): the network at each
-    point's nodes by the shared `stencil` helper, its columns vmapped (the node values do not
-    depend on the column, so vmap evaluates them once), the points vmapped; then the residual on
-    the whole batch."""
+    (`PDEProblem.stencil`: one column per key, every distinct node once): the network (every
+    output) at every point × node in one batch by the shared `stencil` helper, (N, T, d_out); then
+    the residual on the whole batch."""
     keys, residual = problem.stencil_keys, problem.residual_spec
-    columns = jax.vmap(stencil(apply_fn(problem.network)), in_axes=(None, None, None, 1))  # (T, d_out)
-    at_points = jax.vmap(columns, in_axes=(None, 0, None, None))  # (N, T, d_out)
+    columns = stencil(per_point(apply_fn(problem.network)))
 
     def value(params, X, offsets, weights):
-        D = at_points(params, X, offsets, weights)
+        D = columns(params, X, offsets, weights)
         values = {key: D[:, t] for t, key in enumerate(keys)}
         return jnp.mean(sum(r**2 for r in residual.evaluate(values, X, jnp)))
 
     return value
 
 
-@registry.register("pde", "fd-stencil")
 def _build_fd_stencil(problem, dtype, device, variant):
     value = fd_stencil(problem)
     offsets, weights = problem.stencil(dtype)
-    return compile_evaluation(problem, dtype, device, variant, jax.value_and_grad(value), offsets, weights,
+    return compile_evaluation(problem, dtype, device, variant, reverse_outer(value), offsets, weights,
                               loss=value)  # fmt: skip
 
+
+for _name, _make in STRATEGIES.items():
+    registry.register("pde", _name, when=jet_condition if _name == "taylor" else None, operator=_make)(_build)
+
+for _name in ESTIMATORS:
+    registry.register("pde", _name, when=jet_condition, operator=ESTIMATOR_OPERATORS[_name])(
+        _estimator_build(_name)
+    )
+
+registry.register("pde", "fd-stencil")(_build_fd_stencil)
 
 registry.unsupported(
     "pde",

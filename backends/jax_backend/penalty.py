@@ -17,55 +17,43 @@ from jax.experimental.jet import jet
 from jax.flatten_util import ravel_pytree
 
 from backends import floor
-from backends.jax_backend.core import apply_fn, compile_evaluation, jet_condition, registry
-
-
-# -- the network at one point and on a batch ---------------------------------------------------
-def _u1(spec):
-    apply = apply_fn(spec)
-    return lambda params, x: apply(params, x)[0]
-
-
-def _u1_batch(spec):
-    """(params, X) -> U₁ at every row of X, shape (N,): one matrix product per layer."""
-    u1 = _u1(spec)
-    return lambda params, X: jax.vmap(u1, in_axes=(None, 0))(params, X)
+from backends.jax_backend.core import (
+    apply_fn,
+    batch_network,
+    compile_evaluation,
+    jet_condition,
+    per_point,
+    point_network,
+    registry,
+    reverse_outer,
+)
 
 
 def _basis(x):
     return jnp.eye(x.shape[-1], dtype=x.dtype)
 
 
-def per_point(input_grad):
-    """A per-point ∇ₓU₁ `input_grad(params, x, *data_i)` vmapped over the points."""
-
-    def batched(params, X, *data):
-        return jax.vmap(input_grad, in_axes=(None, 0) + (0,) * len(data))(params, X, *data)
-
-    return batched
-
-
 # -- reverse mode --------------------------------------------------------------------------------
 def input_grad_reverse(spec):
     """∇ₓU₁ by one reverse pass per point (`jax.grad`), vmapped over the points."""
-    return per_point(jax.grad(_u1(spec), argnums=1))
+    return per_point(jax.grad(point_network(spec), argnums=1))
 
 
 def input_grad_reverse_batched(spec):
     """∇_X ΣᵢU₁(xᵢ) by one reverse pass over the whole batch."""
-    u = _u1_batch(spec)
+    u = batch_network(spec)
     return jax.grad(lambda params, X: jnp.sum(u(params, X)), argnums=1)
 
 
 # -- forward mode --------------------------------------------------------------------------------
 def input_grad_forward(spec):
     """∇ₓU₁ by `jax.jacfwd` per point (d JVPs vmapped over the basis), vmapped over the points."""
-    return per_point(jax.jacfwd(_u1(spec), argnums=1))
+    return per_point(jax.jacfwd(point_network(spec), argnums=1))
 
 
 def input_grad_forward_unrolled(spec):
     """∇ₓU₁ by one `jax.jvp` per basis direction, unrolled, per point, vmapped over the points."""
-    u1 = _u1(spec)
+    u1 = point_network(spec)
 
     def grad(params, x):
         along = lambda e: jax.jvp(lambda y: u1(params, y), (x,), (e,))[1]
@@ -76,7 +64,7 @@ def input_grad_forward_unrolled(spec):
 
 def input_grad_forward_batched(spec):
     """One `jax.jvp` of the batched network per basis direction (tangent eⱼ at every point), unrolled."""
-    u = _u1_batch(spec)
+    u = batch_network(spec)
 
     def grad(params, X):
         along = lambda e: jax.jvp(lambda Y: u(params, Y), (X,), (jnp.broadcast_to(e, X.shape),))[1]
@@ -89,7 +77,7 @@ def input_grad_forward_batched(spec):
 def input_grad_taylor(spec):
     """One first-order jet of the batched network per basis direction (eⱼ at every point), the d
     directions unrolled: each jet is a plain matrix product per layer over all N points."""
-    u = _u1_batch(spec)
+    u = batch_network(spec)
 
     def grad(params, X):
         along = lambda e: jet(lambda Y: u(params, Y), (X,), ((jnp.broadcast_to(e, X.shape),),))[1][0]
@@ -117,7 +105,7 @@ def input_grad_taylor_per_point(spec):
 def input_grad_taylor_per_point_scalar(spec):
     """First-order jets of the scalar U₁ (not the whole output) along each basis direction,
     vmapped over the directions and the points."""
-    u1 = _u1(spec)
+    u1 = point_network(spec)
 
     def grad(params, x):
         along = lambda e: jet(lambda y: u1(params, y), (x,), ((e,),))[1][0]
@@ -132,7 +120,7 @@ def input_grad_central_difference(spec):
     vmapped over the points: a point's 2d nodes in one batch, each ± pair adjacent, so the weight
     gradient adds each pair's nearly opposite terms before they join the sum over points (less
     rounding than summing all x + h terms, then all x − h ones)."""
-    u1 = _u1(spec)
+    u1 = point_network(spec)
 
     def grad(params, x, h):
         steps = jnp.diag(h)
@@ -146,7 +134,7 @@ def input_grad_central_difference(spec):
 def input_grad_central_halves(spec):
     """The same differences per point, vmapped over the points, with the x + hⱼeⱼ and the
     x − hⱼeⱼ nodes evaluated as two batches."""
-    u1 = _u1(spec)
+    u1 = point_network(spec)
 
     def grad(params, x, h):
         steps = jnp.diag(h)
@@ -160,7 +148,7 @@ def input_grad_central_halves(spec):
 def input_grad_central_point_major(spec):
     """The same differences with every node of every point in one batch of the network, point-major
     (a point's ± nodes adjacent)."""
-    u = _u1_batch(spec)
+    u = batch_network(spec)
 
     def grad(params, X, H):
         N, d = X.shape
@@ -175,7 +163,7 @@ def input_grad_central_point_major(spec):
 def input_grad_central_node_major(spec):
     """The same differences with every node in one batch, node-major: all x + hⱼeⱼ, then all
     x − hⱼeⱼ (as `torch.cat([X + s, X - s])`)."""
-    u = _u1_batch(spec)
+    u = batch_network(spec)
 
     def grad(params, X, H):
         N, d = X.shape
@@ -197,14 +185,10 @@ def penalty_value(input_grad):
 
 
 # -- outer weight gradients -----------------------------------------------------------------
-def reverse_outer(input_grad):
-    return jax.value_and_grad(penalty_value(input_grad))
-
-
 def forward_over_reverse(spec):
     """The mixed-partial trick: with G = ∇ₓΣU₁ (one reverse pass, rows are per-point gradients
     because points are independent), ∇θP = 2·JVP of X ↦ ∇θΣᵢU₁(xᵢ) in direction G."""
-    u = _u1_batch(spec)
+    u = batch_network(spec)
 
     def sum_u1(params, X):
         return jnp.sum(u(params, X))
@@ -220,7 +204,7 @@ def forward_over_reverse(spec):
 def forward_over_reverse_per_point(spec):
     """The same trick per point, vmapped over the points and summed: 2·JVP of x ↦ ∇θU₁(x) in
     direction gᵢ = ∇ₓU₁(xᵢ) (per-point weight gradients, then their sum)."""
-    u1 = _u1(spec)
+    u1 = point_network(spec)
 
     def point(params, x):
         g = jax.lax.stop_gradient(jax.grad(u1, argnums=1)(params, x))
@@ -268,39 +252,34 @@ _REVERSE_OUTER = {
 }
 """Strategies and spellings whose weight gradient is reverse mode over an input derivative."""
 
-for _name, _input_grad in _REVERSE_OUTER.items():
-
-    def _build(problem, dtype, device, variant, _input_grad=_input_grad):
-        input_grad = _input_grad(problem.network)
-        return compile_evaluation(
-            problem, dtype, device, variant, reverse_outer(input_grad), loss=penalty_value(input_grad)
-        )
-
-    registry.register("penalty", _name, when=jet_condition if _name == "taylor" else None)(_build)
-
-
 _CENTRAL_DIFFERENCES = {
     "fd-central": input_grad_central_difference,
     "fd-central:halves": input_grad_central_halves,
     "fd-central:point-major": input_grad_central_point_major,
     "fd-central:node-major": input_grad_central_node_major,
 }
+"""The same over central differences, whose steps h (`problem.fd_steps`) are data."""
+
+
+def _build_reverse_outer(problem, dtype, device, variant, *, operator, outer):
+    """P and its weight gradient by `outer` (reverse mode) over the input derivative `operator`."""
+    value = penalty_value(operator(problem.network))
+    return compile_evaluation(problem, dtype, device, variant, outer(value), loss=value)
+
+
+def _build_central_differences(problem, dtype, device, variant, *, operator, outer):
+    """The same with the problem's steps h as the input derivative's data."""
+    value = penalty_value(operator(problem.network))
+    steps = problem.fd_steps(dtype)
+    return compile_evaluation(problem, dtype, device, variant, outer(value), steps, loss=value)
+
+
+for _name, _input_grad in _REVERSE_OUTER.items():
+    registry.register("penalty", _name, when=jet_condition if _name == "taylor" else None,
+                      operator=_input_grad, outer=reverse_outer)(_build_reverse_outer)  # fmt: skip
 
 for _name, _input_grad in _CENTRAL_DIFFERENCES.items():
-
-    def _build_fd(problem, dtype, device, variant, _input_grad=_input_grad):
-        input_grad = _input_grad(problem.network)
-        return compile_evaluation(
-            problem,
-            dtype,
-            device,
-            variant,
-            reverse_outer(input_grad),
-            problem.fd_steps(dtype),
-            loss=penalty_value(input_grad),
-        )
-
-    registry.register("penalty", _name)(_build_fd)
+    registry.register("penalty", _name, operator=_input_grad, outer=reverse_outer)(_build_central_differences)
 
 
 def _build_forward_outer(problem, dtype, device, variant, value_and_grad, loss_input_grad):

@@ -16,13 +16,18 @@ import numpy as np
 from jax.experimental.jet import jet
 
 from backends.jax_backend.core import (
+    batch_network,
     compile_evaluation,
     jet_condition,
     nested_folx_condition,
+    params_to_numpy,
+    point_network,
     registry,
-    scalar_network,
+    reverse_outer,
     stencil,
+    stencil_per_point,
 )
+from problems.pinn import ORDER, hutchinson_scale
 
 
 # -- Δ ---------------------------------------------------------------------------------------
@@ -82,7 +87,7 @@ def hutchinson(u, order: int):
     """mean_s D^m_{v_s}u / c over the given directions V (S, d): Rademacher v, c = 1 (Δ); Gaussian
     v, c = 3 (Δ²). Jets along each sampled direction (randomised Taylor mode)."""
     derivative = directional(u, order)
-    scale = 1.0 if order == 2 else 3.0
+    scale = hutchinson_scale(order)
     return lambda params, x, V: jnp.mean(jax.vmap(lambda v: derivative(params, x, v))(V)) / scale
 
 
@@ -127,7 +132,6 @@ BIHARMONIC = {
 """Exact biharmonic operators: the nested ones apply their Laplacian to the Laplacian."""
 
 OPERATORS = {"laplacian": LAPLACIAN, "biharmonic": BIHARMONIC}
-ORDER = {"laplacian": 2, "biharmonic": 4}
 
 
 _CONDITIONS = {
@@ -142,11 +146,6 @@ _CONDITIONS = {
 # A batched operator maps `u(params, X) -> (N,)`, whose rows depend on their own point only, to
 # `op(params, X, *data) -> (N,)`; rows stay independent, so batched operators compose (Δ of Δ).
 # The directions are vmapped over (points batched inside, directions outside the derivative).
-def batched_network(u):
-    """The per-point u(params, x) on a batch of points, (params, X) -> (N,)."""
-    return lambda params, X: jax.vmap(u, in_axes=(None, 0))(params, X)
-
-
 def _tangents(X):
     """eᵢ at every point for each i, shape (d, N, d)."""
     return jnp.broadcast_to(_basis(X[0])[:, None, :], (X.shape[1],) + X.shape)
@@ -232,20 +231,9 @@ def biharmonic_taylor_batched(U):
 def hutchinson_batched(U, order: int):
     """`hutchinson` with one jet of the batch per sample s (directions V[:, s]), vmapped over s."""
     derivative = directional_batched(U, order)
-    scale = 1.0 if order == 2 else 3.0
+    scale = hutchinson_scale(order)
     return lambda params, X, V: jnp.mean(jax.vmap(lambda Vs: derivative(params, X, Vs), in_axes=1)(V),
                                          axis=0) / scale  # fmt: skip
-
-
-def stencil_batched(u):
-    """Σ_m w_m u(x + o_m) with every point × node in one batch (point-major)."""
-    U = batched_network(u)
-
-    def op(params, X, offsets, weights):
-        nodes = (X[:, None, :] + offsets[None]).reshape(-1, X.shape[1])
-        return U(params, nodes).reshape(X.shape[0], -1) @ weights
-
-    return op
 
 
 LAPLACIAN_BATCHED = {
@@ -280,59 +268,58 @@ def residual_loss(op, data_axes: tuple = ()):
 
 
 def _build(problem, dtype, device, variant, value, *data, extra_metrics=None):
-    return compile_evaluation(problem, dtype, device, variant, jax.value_and_grad(value), problem.source(),
+    return compile_evaluation(problem, dtype, device, variant, reverse_outer(value), problem.source(),
                               *data, loss=value, extra_metrics=extra_metrics)  # fmt: skip
+
+
+def _build_exact(problem, dtype, device, variant, *, operator):
+    """The residual loss with a per-point exact `operator` (u -> op), vmapped over the points."""
+    return _build(problem, dtype, device, variant, residual_loss(operator(point_network(problem.network))))
+
+
+def _build_batched(problem, dtype, device, variant, *, operator):
+    """The residual loss with a batched exact `operator` (U -> op on the whole batch)."""
+    op = operator(batch_network(problem.network))
+    value = lambda params, X, source: jnp.mean((op(params, X) + source) ** 2)
+    return _build(problem, dtype, device, variant, value)
+
+
+def _build_fd(problem, dtype, device, variant):
+    value = residual_loss(stencil_per_point(point_network(problem.network)), (None, None))
+    return _build(problem, dtype, device, variant, value, *problem.stencil(dtype))
+
+
+def _build_fd_batched(problem, dtype, device, variant):
+    op = stencil(batch_network(problem.network))
+    value = lambda params, X, source, *stencil: jnp.mean((op(params, X, *stencil) + source) ** 2)
+    return _build(problem, dtype, device, variant, value, *problem.stencil(dtype))
+
+
+def _estimator_statistics(problem):
+    """`extra_metrics` of a stochastic estimator: its statistics at the prepared parameters."""
+    return lambda native: problem.estimator_statistics(params_to_numpy(native))
+
+
+def _build_hutchinson(problem, dtype, device, variant):
+    value = residual_loss(hutchinson(point_network(problem.network), ORDER[problem.kind]), (0,))
+    return _build(problem, dtype, device, variant, value, problem.hutchinson_directions(),
+                  extra_metrics=_estimator_statistics(problem))  # fmt: skip
+
+
+def _build_hutchinson_batched(problem, dtype, device, variant):
+    op = hutchinson_batched(batch_network(problem.network), ORDER[problem.kind])
+    value = lambda params, X, source, V: jnp.mean((op(params, X, V) + source) ** 2)
+    return _build(problem, dtype, device, variant, value, problem.hutchinson_directions(),
+                  extra_metrics=_estimator_statistics(problem))  # fmt: skip
 
 
 for _kind, _operators in OPERATORS.items():
     for _name, _operator in _operators.items():
-
-        def _build_exact(problem, dtype, device, variant, _operator=_operator):
-            return _build(problem, dtype, device, variant, residual_loss(_operator(scalar_network(problem))))
-
-        registry.register(_kind, _name, when=_CONDITIONS.get((_kind, _name)))(_build_exact)
-
-    def _build_fd(problem, dtype, device, variant):
-        value = residual_loss(stencil(scalar_network(problem)), (None, None))
-        return _build(problem, dtype, device, variant, value, *problem.stencil(dtype))
-
-    def _build_hutchinson(problem, dtype, device, variant, _kind=_kind):
-        value = residual_loss(hutchinson(scalar_network(problem), ORDER[_kind]), (0,))
-
-        def estimator_statistics(native):
-            return problem.estimator_statistics(
-                {k: np.asarray(v, dtype=np.float64) for k, v in native.items()}
-            )
-
-        return _build(problem, dtype, device, variant, value, problem.hutchinson_directions(),
-                      extra_metrics=estimator_statistics)  # fmt: skip
-
+        registry.register(_kind, _name, when=_CONDITIONS.get((_kind, _name)), operator=_operator)(
+            _build_exact
+        )
     for _name, _operator in BATCHED_OPERATORS[_kind].items():
-
-        def _build_batched(problem, dtype, device, variant, _operator=_operator):
-            op = _operator(batched_network(scalar_network(problem)))
-            value = lambda params, X, source: jnp.mean((op(params, X) + source) ** 2)
-            return _build(problem, dtype, device, variant, value)
-
-        registry.register(_kind, _name)(_build_batched)
-
-    def _build_fd_batched(problem, dtype, device, variant):
-        op = stencil_batched(scalar_network(problem))
-        value = lambda params, X, source, *stencil: jnp.mean((op(params, X, *stencil) + source) ** 2)
-        return _build(problem, dtype, device, variant, value, *problem.stencil(dtype))
-
-    def _build_hutchinson_batched(problem, dtype, device, variant, _kind=_kind):
-        op = hutchinson_batched(batched_network(scalar_network(problem)), ORDER[_kind])
-        value = lambda params, X, source, V: jnp.mean((op(params, X, V) + source) ** 2)
-
-        def estimator_statistics(native):
-            return problem.estimator_statistics(
-                {k: np.asarray(v, dtype=np.float64) for k, v in native.items()}
-            )
-
-        return _build(problem, dtype, device, variant, value, problem.hutchinson_directions(),
-                      extra_metrics=estimator_statistics)  # fmt: skip
-
+        registry.register(_kind, _name, operator=_operator)(_build_batched)
     # every point × node in one batch: 0.76–0.86× the per-point spelling's time for the Laplacian
     # (d = 2, 8, 32) and 0.72× for the biharmonic (d = 2), float64, width 64, 128 points
     registry.register(_kind, "fd-stencil")(_build_fd_batched)

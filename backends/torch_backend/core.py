@@ -1,6 +1,7 @@
 """What every PyTorch strategy module shares: the registry, each model kind's `apply` (`apply_fn`),
-the `Setup` of persistent parameter leaves and grid tensors, the reverse-mode outer gradient, the
-stencil, and the autograd graph size.
+the `Setup` of persistent parameter leaves and grid tensors, the autograd graph size, and the
+helpers with the same name and contract in the JAX core (`point_network`, `batch_network`,
+`per_point`, `stencil`, `reverse_outer`, `params_to_numpy`).
 
 Parameters live in persistent leaf tensors (`requires_grad=True`) that `prepare` fills in place,
 so graphs captured once (jet) keep seeing the current weights. Strategy modules (penalty,
@@ -13,8 +14,9 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from torch.func import vmap
 
-from backends.base import Compiled, StrategyRegistry
+from backends.base import ApplyRegistry, Compiled, StrategyRegistry
 
 registry = StrategyRegistry("torch")
 """The torch backend's strategy registry; each strategy module registers its strategies here."""
@@ -63,28 +65,16 @@ def jet_condition(problem) -> str | None:
     )
 
 
-APPLY: dict[str, Callable] = {}
-"""kind -> builder `(spec) -> apply(params, X)`; `backends.torch_backend.models` registers the
-built-in kinds."""
-
-
-def register_apply(kind: str):
-    """Decorator: the PyTorch `apply` builder of model kind `kind` (one per kind)."""
-
-    def register(builder):
-        APPLY[kind] = builder
-        return builder
-
-    return register
+APPLY = ApplyRegistry("torch")
+"""Each model kind's PyTorch `apply` builder; `backends.torch_backend.models` registers the built-in kinds."""
+register_apply = APPLY.register
 
 
 def apply_fn(spec) -> Callable:
     """`apply(params, X)` of the model `spec` for a batch X of shape (N, d_in), returning (N, d_out);
     params is the dict of tensors named by `spec.param_names`. A per-point (torch.func) spelling
     calls it on x[None]."""
-    if spec.kind not in APPLY:
-        raise NotImplementedError(f"the torch backend has no apply for model kind {spec.kind!r}")
-    return APPLY[spec.kind](spec)
+    return APPLY.apply(spec)
 
 
 def autograd_nodes(output: torch.Tensor) -> int:
@@ -162,45 +152,54 @@ class Setup:
         return Compiled(self.prepare, run, to_numpy, parts=parts, metrics=metrics)
 
 
-def reverse_outer(setup: Setup, penalty):
-    """value, ∇θ by torch.autograd over a scalar `penalty(params)` built with create_graph."""
-    leaves = [setup.params[k] for k in setup.names]
+def reverse_outer(loss) -> Callable:
+    """(params) -> (loss, ∇θ loss): the weight gradient of a scalar `loss(params)` by reverse mode
+    (`torch.autograd.grad` on the parameter leaves, through a graph built with create_graph)."""
 
-    def fn(params):
-        value = penalty(params)
-        grads = torch.autograd.grad(value, leaves, allow_unused=True, materialize_grads=True)
-        return value.detach(), dict(zip(setup.names, grads))
+    def value_and_grad(params):
+        value = loss(params)
+        grads = torch.autograd.grad(value, list(params.values()), allow_unused=True, materialize_grads=True)
+        return value.detach(), dict(zip(params, grads))
 
-    return fn
+    return value_and_grad
 
 
-def stencil(s: Setup, u):
-    """Σ_m w_m u(x + o_m) for the problem's stencil, all points × nodes in one batch;
-    `u(params, X) -> (B,)` gives (N,) for weights (M,); `u -> (B, d_out)` and weights (M, T) (one
-    column per derivative) give (N, T, d_out)."""
-    offsets, weights = s.problem.stencil(DTYPE_NAMES[s.dtype])
-    o, w = s.tensor(offsets), s.tensor(weights)
-    nodes = (s.X[:, None, :] + o[None, :, :]).reshape(-1, s.X.shape[1])
+def point_network(spec) -> Callable:
+    """(params, x) -> U₁(x) at one point x of shape (d_in,) (per-point torch.func spellings)."""
+    apply = apply_fn(spec)
+    return lambda params, x: apply(params, x[None])[0, 0]
 
-    def derivative(params):
-        values = u(params, nodes)
-        if values.dim() == 1:
-            return values.reshape(s.X.shape[0], len(w)) @ w
-        return torch.einsum("nmo,mt->nto", values.reshape(s.X.shape[0], len(w), -1), w)
+
+def batch_network(spec) -> Callable:
+    """(params, X) -> U₁ at every row of X, shape (N,): one batched evaluation of the network."""
+    apply = apply_fn(spec)
+    return lambda params, X: apply(params, X)[:, 0]
+
+
+def per_point(f) -> Callable:
+    """`f(params, x)` of one point vmapped over the points (torch.func): (params, X) -> the per-point
+    results stacked."""
+    return lambda params, X: vmap(f, in_dims=(None, 0))(params, X)
+
+
+def stencil(U) -> Callable:
+    """(params, X, offsets, weights) -> Σ_m w_m U(xₙ + o_m) at every point, for a batched network
+    `U(params, X) -> (N, *out)` (scalar: (N,); every output: (N, d_out)) and weights (M, *columns)
+    (one column per derivative, or none): shape (N, *columns, *out). Every point × node in one
+    batch, point-major (a point's nodes adjacent)."""
+
+    def derivative(params, X, offsets, weights):
+        nodes = (X[:, None, :] + offsets[None, :, :]).reshape(-1, X.shape[1])
+        values = U(params, nodes)
+        values = values.reshape(X.shape[0], offsets.shape[0], *values.shape[1:])
+        return torch.movedim(torch.tensordot(weights, values, dims=([0], [1])), weights.dim() - 1, 0)
 
     return derivative
 
 
-def scalar_network(s: Setup):
-    """(params, X) -> U₁(X) for a batch of points, shape (B,)."""
-    apply = apply_fn(s.spec)
-    return lambda params, X: apply(params, X)[:, 0]
-
-
-def point_network(spec):
-    """(params, x) -> U₁(x) at one point x of shape (d_in,) (per-point torch.func spellings)."""
-    apply = apply_fn(spec)
-    return lambda params, x: apply(params, x[None])[0, 0]
+def params_to_numpy(native) -> dict[str, np.ndarray]:
+    """Prepared parameters (or gradients) as float64 numpy arrays."""
+    return {k: v.detach().cpu().double().numpy() for k, v in native.items()}
 
 
 from backends.torch_backend import models as _models  # noqa: E402, F401  registers the built-in kinds' apply

@@ -14,12 +14,13 @@ import torch
 from torch.func import grad, jvp, vmap
 
 from backends.torch_backend.core import (
+    DTYPE_NAMES,
     Setup,
     autograd_nodes,
+    batch_network,
     jet_condition,
     registry,
     reverse_outer,
-    scalar_network,
     stencil,
 )
 
@@ -54,7 +55,8 @@ def _jvp_in_t(f):
     return lambda x, t: jvp(lambda u: f(x, u), (t,), (torch.ones_like(t),))[1]
 
 
-def _per_point(s: Setup, f):
+def _at_grid_points(s: Setup, f):
+    """`f(x, t)` of one point at t = 0, vmapped over the grid points."""
     zero = torch.zeros((), dtype=s.dtype, device=s.device)
     return vmap(f, in_dims=(0, None))(s.X, zero)
 
@@ -66,7 +68,7 @@ def nested_forward(s: Setup, order: int):
         f = _along_x1(s, params)
         for _ in range(order):
             f = _jvp_in_t(f)
-        return _per_point(s, f)
+        return _at_grid_points(s, f)
 
     return derivative, {}
 
@@ -79,7 +81,7 @@ def forward_over_reverse(s: Setup, order: int):
     def derivative(params):
         f = _along_x1(s, params)
         first = lambda x, t: grad(lambda u: f(x, u))(t)
-        return _per_point(s, _jvp_in_t(first))
+        return _at_grid_points(s, _jvp_in_t(first))
 
     return derivative, {}
 
@@ -110,7 +112,7 @@ def nested_reverse_func(s: Setup, order: int):
         f = _along_x1(s, params)
         for _ in range(order):
             f = (lambda g: lambda x, t: grad(lambda u: g(x, u))(t))(f)
-        return _per_point(s, f)
+        return _at_grid_points(s, f)
 
     return derivative, {}
 
@@ -165,31 +167,30 @@ def taylor_interpreted(s: Setup, order: int):
 
 def fd_stencil(s: Setup, order: int):
     """Σⱼ (c_j/hᵏ) U₁(x + j h e₁) with the problem's central stencil."""
-    return stencil(s, scalar_network(s)), {}
+    derivative = stencil(batch_network(s.spec))
+    offsets, weights = map(s.tensor, s.problem.stencil(DTYPE_NAMES[s.dtype]))
+    return (lambda params: derivative(params, s.X, offsets, weights)), {}
 
 
-def _build_with(factory):
-    """value and ∇θ of Σ D² by reverse mode; the loss alone (timed as the "loss" part) on detached
-    weights; metrics: nodes of the autograd graph the weight gradient runs through, and of the
-    captured jet graph where there is one (`program_ops`, as for the penalty)."""
+def _build(problem, dtype, device, variant, *, operator):
+    """value and ∇θ of Σ D² by reverse mode, D from `operator(setup, order)`; the loss alone (timed
+    as the "loss" part) on detached weights; metrics: nodes of the autograd graph the weight
+    gradient runs through, and of the captured jet graph where there is one (`program_ops`, as for
+    the penalty)."""
+    s = Setup(problem, dtype, device, variant)
+    derivative, static_metrics = operator(s, problem.order)
+    value = lambda params: (derivative(params) ** 2).sum()
 
-    def build(problem, dtype, device, variant):
-        s = Setup(problem, dtype, device, variant)
-        derivative, static_metrics = factory(s, problem.order)
-        value = lambda params: (derivative(params) ** 2).sum()
+    def loss(params):
+        detached = {k: p.detach() for k, p in params.items()}
+        with torch.no_grad() if operator is not nested_reverse else contextlib.nullcontext():
+            return value(detached).detach()
 
-        def loss(params):
-            detached = {k: p.detach() for k, p in params.items()}
-            with torch.no_grad() if factory is not nested_reverse else contextlib.nullcontext():
-                return value(detached).detach()
-
-        metrics = lambda params: {"autograd_nodes": autograd_nodes(value(params)), **static_metrics}
-        return s.compiled(reverse_outer(s, value), loss=loss, metrics=metrics)
-
-    return build
+    metrics = lambda params: {"autograd_nodes": autograd_nodes(value(params)), **static_metrics}
+    return s.compiled(reverse_outer(value), loss=loss, metrics=metrics)
 
 
-for _name, _factory in {
+for _name, _operator in {
     "nested-rev": nested_reverse,
     "nested-fwd": nested_forward,
     "fwd-over-rev": forward_over_reverse,
@@ -200,4 +201,6 @@ for _name, _factory in {
     "fwd-over-rev:batched": forward_over_reverse_batched,
     "taylor:interpreted": taylor_interpreted,
 }.items():
-    registry.register(KIND, _name, when=jet_condition if _name == "taylor" else None)(_build_with(_factory))
+    registry.register(KIND, _name, when=jet_condition if _name == "taylor" else None, operator=_operator)(
+        _build
+    )

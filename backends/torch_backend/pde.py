@@ -24,11 +24,12 @@ from backends.torch_backend.core import (
     apply_fn,
     autograd_nodes,
     jet_condition,
+    params_to_numpy,
     registry,
     reverse_outer,
     stencil,
 )
-from problems.partials import DerivativePlan, unit
+from problems.partials import DerivativePlan
 from problems.pde import ESTIMATORS
 
 
@@ -66,22 +67,12 @@ def _forward_level(F, level):
 
 
 def nested(step_for_level):
+    """A nested strategy: `step_for_level(k)` builds level k of the plan's walk (`DerivativePlan.walk`)."""
+
     def make(f, plan, mock_x):
         def values(x):
-            def F(y):
-                v = f(y)[None]
-                return v, (v,)
-
-            for k, level in enumerate(plan.levels[1:], start=1):
-                F = step_for_level(k)(F, level)
-            _, outs = F(x)
-            out = {alpha: v[pos] for level, v in zip(plan.levels, outs)
-                   for pos, (alpha, *_) in enumerate(level)}  # fmt: skip
-            if plan.laplacian:
-                second = [alpha for alpha, *_ in plan.levels[2]]
-                rows = [second.index(unit(plan.n_inputs, i, 2)) for i in plan.laplacian]
-                out["lap"] = outs[2][rows].sum(dim=0)
-            return out
+            outs = plan.walk(f, step_for_level)(x)
+            return plan.from_levels(outs, lambda v, rows: v[list(rows)].sum(dim=0))
 
         return values
 
@@ -109,19 +100,12 @@ def _jets(f, plan, mock_x, positions):
     return along
 
 
-def _combine(plan, series, out):
-    for alpha, combination in plan.combinations.items():
-        k = sum(alpha)
-        out[alpha] = sum(c * series[r][k - 1] for r, c in combination)
-    return out
-
-
 def taylor(f, plan, mock_x):
     along = _jets(f, plan, mock_x, range(len(plan.directions)))
 
     def values(x):
         series = along(x)
-        out = _combine(plan, series, {(0,) * plan.n_inputs: f(x)})
+        out = {(0,) * plan.n_inputs: f(x), **plan.combined(lambda r, k: series[r][k - 1])}
         if plan.laplacian:
             out["lap"] = torch.stack([series[r][1] for r in plan.laplacian_directions]).sum(dim=0)
         return out
@@ -143,7 +127,8 @@ def collapsed_taylor(f, plan, mock_x):
     along = _jets(f, plan, mock_x, sorted(needed))
 
     def values(x):
-        out = _combine(plan, along(x), {(0,) * plan.n_inputs: f(x)})
+        series = along(x)
+        out = {(0,) * plan.n_inputs: f(x), **plan.combined(lambda r, k: series[r][k - 1])}
         out["lap"] = lap(x)
         return out
 
@@ -165,23 +150,37 @@ def laplacian_estimator(f, plan, mock_x):
     return values
 
 
-def sparse_laplacian_estimator(scale):
+def sparse_laplacian_estimator(f, plan, mock_x, scale):
     """stde (STDE's sparse random jets): the point's directions √|S|·eⱼ come as their input indices
     J (S,) (`estimator_coordinates`), so no (points, samples, d) direction array exists; the
     one-hot rows are built from J inside the program and jetted as `laplacian_estimator` does
     (jet-for-pytorch has no rule for indexing, so the coordinate cannot be jetted alone)."""
+    estimate = laplacian_estimator(f, plan, mock_x)
+    coordinates = torch.arange(plan.n_inputs, device=mock_x.device)
 
-    def make(f, plan, mock_x):
-        estimate = laplacian_estimator(f, plan, mock_x)
-        coordinates = torch.arange(plan.n_inputs, device=mock_x.device)
+    def values(x, J):
+        V = (J.long()[:, None] == coordinates).to(x.dtype) * scale
+        return estimate(x, V)
 
-        def values(x, J):
-            V = (J.long()[:, None] == coordinates).to(x.dtype) * scale
-            return estimate(x, V)
+    return values
 
-        return values
 
-    return make
+def hutchinson(f, problem, mock_x):
+    """hutchinson's values (`laplacian_estimator`) and per-point data: the problem's dense
+    Rademacher directions, (points, samples, d)."""
+    plan = problem.residual_spec.plan
+    return laplacian_estimator(f, plan, mock_x), problem.estimator_directions("hutchinson")
+
+
+def stde(f, problem, mock_x):
+    """stde's values (`sparse_laplacian_estimator`) and per-point data: the sampled coordinates'
+    indices, (points, samples)."""
+    plan = problem.residual_spec.plan
+    return sparse_laplacian_estimator(f, plan, mock_x, problem.stde_scale()), problem.estimator_coordinates()
+
+
+ESTIMATOR_OPERATORS = {"hutchinson": hutchinson, "stde": stde}
+"""estimator -> ((f, problem, mock_x) -> (values(x, data_i), per-point data))."""
 
 
 STRATEGIES = {
@@ -194,27 +193,24 @@ STRATEGIES = {
 """name -> ((f, plan, mock_x) -> values(x)): the derivative values the residual reads at one point."""
 
 
-def _build(make, estimator: str | None = None, captured: bool = False):
-    """value and ∇θ of mean_n Σ_c r_c² by reverse mode; the loss alone on no-grad; an estimator
-    gets its per-point directions and records its statistics. The derivative values of all
-    points come from one vmapped call; a jet-based one is captured once as an FX graph
-    (`jet.capture_graph`, as the PINN's jet operators), its parameters read by reference."""
+def _build(estimator: str | None = None, captured: bool = False):
+    """The build of value and ∇θ of mean_n Σ_c r_c² by reverse mode, the derivative values from the
+    declared `operator` ((f, plan, mock_x) -> values(x); an estimator's, `ESTIMATOR_OPERATORS`,
+    also gives its per-point data); the loss alone on no-grad; an estimator records its
+    statistics. The derivative values of all points come from one vmapped call; a jet-based one is
+    captured once as an FX graph (`jet.capture_graph`, as the PINN's jet operators), its
+    parameters read by reference."""
 
-    def build(problem, dtype, device, variant):
+    def build(problem, dtype, device, variant, *, operator):
         s = Setup(problem, dtype, device, variant)
         apply = apply_fn(problem.network)
         f = lambda x: apply(s.params, x.unsqueeze(0)).squeeze(0)
         residual = problem.residual_spec
-        if estimator == "stde":
-            make_values, data = (
-                sparse_laplacian_estimator(problem.stde_scale()),
-                problem.estimator_coordinates(),
-            )
+        if estimator:
+            values, data = operator(f, problem, s.X[0])
+            data = (s.tensor(data),)
         else:
-            make_values = make
-            data = problem.estimator_directions(estimator) if estimator else None
-        values = make_values(f, residual.plan, s.X[0])
-        data = (s.tensor(data),) if data is not None else ()
+            values, data = operator(f, residual.plan, s.X[0]), ()
         keys = [(0,) * residual.plan.n_inputs, *residual.plan.multi_indices]
         keys += ["lap"] if residual.plan.laplacian else []
         batched = vmap(lambda x, *point_data: tuple(values(x, *point_data)[k] for k in keys))
@@ -238,44 +234,44 @@ def _build(make, estimator: str | None = None, captured: bool = False):
         def metrics(params):
             out = {"autograd_nodes": autograd_nodes(value(params)), **static}
             if estimator:
-                numpy_params = {k: v.detach().cpu().double().numpy() for k, v in params.items()}
-                out.update(problem.estimator_statistics(estimator, numpy_params))
+                out.update(problem.estimator_statistics(estimator, params_to_numpy(params)))
             return out
 
-        return s.compiled(reverse_outer(s, value), loss=loss, metrics=metrics)
+        return s.compiled(reverse_outer(value), loss=loss, metrics=metrics)
 
     return build
 
 
 for _name, _make in STRATEGIES.items():
     jet_based = _name in ("taylor", "collapsed-taylor")
-    registry.register("pde", _name, when=jet_condition if jet_based else None)(
-        _build(_make, captured=jet_based)
+    registry.register("pde", _name, when=jet_condition if jet_based else None, operator=_make)(
+        _build(captured=jet_based)
     )
-
     if jet_based:
-        registry.register("pde", f"{_name}:interpreted", when=jet_condition)(_build(_make))
+        registry.register("pde", f"{_name}:interpreted", when=jet_condition, operator=_make)(_build())
 
 for _name in ESTIMATORS:
-    registry.register("pde", f"{_name}:interpreted", when=jet_condition)(
-        _build(laplacian_estimator, estimator=_name)
+    _operator = ESTIMATOR_OPERATORS[_name]
+    registry.register("pde", f"{_name}:interpreted", when=jet_condition, operator=_operator)(
+        _build(estimator=_name)
     )
-    registry.register("pde", _name, when=jet_condition)(
-        _build(laplacian_estimator, estimator=_name, captured=True)
+    registry.register("pde", _name, when=jet_condition, operator=_operator)(
+        _build(estimator=_name, captured=True)
     )
 
 
-@registry.register("pde", "fd-stencil")
 def _build_fd_stencil(problem, dtype, device, variant):
     """mean_n Σ_c r_c² with every value the residual reads from the problem's stencils
-    (`PDEProblem.stencil`: one column per key, every distinct node once): the network at every
-    point × node in one batch by the shared `stencil` helper, (N, T, d_out); then the residual."""
+    (`PDEProblem.stencil`: one column per key, every distinct node once): the network (every
+    output) at every point × node in one batch by the shared `stencil` helper, (N, T, d_out);
+    then the residual."""
     s = Setup(problem, dtype, device, variant)
-    columns = stencil(s, s.apply)
+    columns = stencil(s.apply)
+    offsets, weights = map(s.tensor, problem.stencil(dtype))
     keys, residual = problem.stencil_keys, problem.residual_spec
 
     def value(params):
-        D = columns(params)
+        D = columns(params, s.X, offsets, weights)
         values = {key: D[:, t] for t, key in enumerate(keys)}
         return sum(r**2 for r in residual.evaluate(values, s.X, torch)).mean()
 
@@ -283,9 +279,11 @@ def _build_fd_stencil(problem, dtype, device, variant):
         with torch.no_grad():
             return value(params)
 
-    return s.compiled(reverse_outer(s, value), loss=loss,
+    return s.compiled(reverse_outer(value), loss=loss,
                       metrics=lambda params: {"autograd_nodes": autograd_nodes(value(params))})  # fmt: skip
 
+
+registry.register("pde", "fd-stencil")(_build_fd_stencil)
 
 registry.unsupported(
     "pde",

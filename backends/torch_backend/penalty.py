@@ -11,15 +11,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.autograd.forward_ad as fwAD
-from torch.func import grad, grad_and_value, jacfwd, jacrev, jvp, vmap
+from torch.func import grad, grad_and_value, jacfwd, jacrev, jvp
 
 from backends import floor
 from backends.base import Compiled
-from backends.torch_backend.core import Setup, jet_condition, point_network, registry, reverse_outer
-
-
-def _u1_point(spec):
-    return point_network(spec)
+from backends.torch_backend.core import (
+    Setup,
+    jet_condition,
+    per_point,
+    point_network,
+    registry,
+    reverse_outer,
+)
 
 
 def _basis_tangents(s: Setup) -> list[torch.Tensor]:
@@ -54,7 +57,7 @@ def _autograd_outer(s: Setup, input_grad) -> Compiled:
         with torch.no_grad():
             return penalty(params)
 
-    return s.compiled(reverse_outer(s, penalty), loss=loss)
+    return s.compiled(reverse_outer(penalty), loss=loss)
 
 
 def _func_outer(s: Setup, batch_grad) -> Compiled:
@@ -76,11 +79,6 @@ def _func_outer(s: Setup, batch_grad) -> Compiled:
     return s.compiled(fn, loss=loss)
 
 
-def _per_point(input_jacobian):
-    """A per-point input Jacobian vmapped over the points: (params, X) -> (N, d)."""
-    return lambda params, X: vmap(input_jacobian, in_dims=(None, 0))(params, X)
-
-
 # -- reverse over reverse -----------------------------------------------------------------------
 @registry.register("penalty", "rev-over-rev")
 def _build_rev_over_rev(problem, dtype, device, variant):
@@ -92,7 +90,7 @@ def _build_rev_over_rev(problem, dtype, device, variant):
         (G,) = torch.autograd.grad(u1, X, create_graph=create_graph)
         return (G**2).sum()
 
-    return s.compiled(reverse_outer(s, penalty), loss=lambda params: penalty(params, create_graph=False))
+    return s.compiled(reverse_outer(penalty), loss=lambda params: penalty(params, create_graph=False))
 
 
 @registry.register("penalty", "rev-over-rev-func")
@@ -106,7 +104,7 @@ def _build_rev_over_rev_func(problem, dtype, device, variant):
 def _build_rev_over_rev_func_vmap(problem, dtype, device, variant):
     """torch.func.grad_and_value over vmap(jacrev) per point."""
     s = Setup(problem, dtype, device, variant)
-    return _func_outer(s, _per_point(jacrev(_u1_point(s.spec), argnums=1)))
+    return _func_outer(s, per_point(jacrev(point_network(s.spec), argnums=1)))
 
 
 # -- reverse over forward -----------------------------------------------------------------------
@@ -146,7 +144,7 @@ def _build_rev_over_fwd_forward_ad_per_direction(problem, dtype, device, variant
 def _build_rev_over_fwd_jacfwd(problem, dtype, device, variant):
     """torch.func.grad_and_value over vmap(jacfwd) per point."""
     s = Setup(problem, dtype, device, variant)
-    return _func_outer(s, _per_point(jacfwd(_u1_point(s.spec), argnums=1)))
+    return _func_outer(s, per_point(jacfwd(point_network(s.spec), argnums=1)))
 
 
 @registry.register("penalty", "rev-over-fwd:jvp")
@@ -260,7 +258,7 @@ def _build_fwd_over_fwd(problem, dtype, device, variant):
 def _build_fwd_over_fwd_per_point(problem, dtype, device, variant):
     """jacfwd over the parameters of P, its input derivatives by vmap(jacfwd) per point."""
     s = Setup(problem, dtype, device, variant)
-    input_jacobian = _per_point(jacfwd(_u1_point(s.spec), argnums=1))
+    input_jacobian = per_point(jacfwd(point_network(s.spec), argnums=1))
     return _forward_over_forward(s, lambda params: (input_jacobian(params, s.X) ** 2).sum())
 
 
@@ -284,22 +282,18 @@ def _build_taylor(problem, dtype, device, variant):
     X, E = _stacked_directions(s)
     jet_net = jet(lambda x: s.apply(s.params, x), (X,))
     graph, in_spec = capture_graph(jet_net, ((X, E),))
-    leaves = [s.params[k] for k in s.names]
 
     def value(params):
         _, first = graph(*in_spec.flatten_up_to(((X, E),)))
         return (first[:, 0] ** 2).sum()
 
-    def fn(params):
-        v = value(params)
-        grads = torch.autograd.grad(v, leaves, allow_unused=True, materialize_grads=True)
-        return v.detach(), dict(zip(s.names, grads))
-
     def loss(params):
         with torch.no_grad():
             return value(params)
 
-    return s.compiled(fn, loss=loss, metrics=lambda native: {"program_ops": len(graph.graph.nodes)})
+    return s.compiled(
+        reverse_outer(value), loss=loss, metrics=lambda native: {"program_ops": len(graph.graph.nodes)}
+    )
 
 
 @registry.register("penalty", "taylor:interpreted")

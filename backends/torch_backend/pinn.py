@@ -17,12 +17,14 @@ from torch.func import grad, hessian, jacrev, jvp, vmap
 from backends.torch_backend.core import (
     Setup,
     autograd_nodes,
+    batch_network,
     jet_condition,
+    params_to_numpy,
     registry,
     reverse_outer,
-    scalar_network,
     stencil,
 )
+from problems.pinn import ORDER, hutchinson_scale
 
 
 def _scalar(f):
@@ -77,26 +79,27 @@ def hutchinson(order: int):
 
     def build(f, mock_x):
         cjet = jet(f, (mock_x,), collapsed=True)
-        scale = 1.0 if order == 2 else 3.0
+        scale = hutchinson_scale(order)
 
-        def per_point(x, V):
+        def at_point(x, V):
             zeros = torch.zeros_like(V)
             series = (x, V) + (zeros,) * (order - 2) + (torch.zeros_like(x),)
             return cjet(series)[order] / (V.shape[0] * scale)
 
-        return vmap(per_point)
+        return vmap(at_point)
 
     return build
 
 
-def _exact(operator):
+def _without_mock(operator):
+    """`operator(f)` as `(f, mock_x) -> op`: an operator that needs no mock input (jet's do)."""
     return lambda f, mock_x: operator(f)
 
 
 LAPLACIAN = {
-    "nested-rev": _exact(laplacian_nested_reverse),
-    "nested-fwd": _exact(laplacian_nested_forward),
-    "fwd-over-rev": _exact(laplacian_forward_over_reverse),
+    "nested-rev": _without_mock(laplacian_nested_reverse),
+    "nested-fwd": _without_mock(laplacian_nested_forward),
+    "fwd-over-rev": _without_mock(laplacian_forward_over_reverse),
     "taylor": jet_laplacian(collapsed=False),
     "collapsed-taylor": jet_laplacian(collapsed=True),
 }
@@ -123,7 +126,6 @@ BIHARMONIC = {
 """Exact biharmonic operators: the nested ones apply their Laplacian to the Laplacian."""
 
 OPERATORS = {"laplacian": LAPLACIAN, "biharmonic": BIHARMONIC}
-ORDER = {"laplacian": 2, "biharmonic": 4}
 
 
 # -- batched spellings: the points in one batch inside the derivative ----------------------------
@@ -174,18 +176,15 @@ def laplacian_nested_forward_batched(f):
     return lap
 
 
-def _batched(operator):
-    return lambda f, mock_x: operator(f)
-
-
 def _batched_twice(operator):
+    """A batched operator applied to its own result (Δ of Δ), as `(f, mock_x) -> op`."""
     return lambda f, mock_x: operator(operator(f))
 
 
 LAPLACIAN_SPELLINGS = {
-    "nested-rev:autograd": _batched(laplacian_nested_reverse_autograd),
-    "nested-fwd:batched": _batched(laplacian_nested_forward_batched),
-    "fwd-over-rev:batched": _batched(laplacian_forward_over_reverse_batched),
+    "nested-rev:autograd": _without_mock(laplacian_nested_reverse_autograd),
+    "nested-fwd:batched": _without_mock(laplacian_nested_forward_batched),
+    "fwd-over-rev:batched": _without_mock(laplacian_forward_over_reverse_batched),
 }
 BIHARMONIC_SPELLINGS = {
     "nested-rev:autograd": _batched_twice(laplacian_nested_reverse_autograd),
@@ -196,14 +195,16 @@ SPELLINGS = {"laplacian": LAPLACIAN_SPELLINGS, "biharmonic": BIHARMONIC_SPELLING
 """Batched spellings of the exact operators: name -> ((f, mock_x) -> (X -> op f(X), (N, 1)))."""
 
 
-def _build_with(make_operator, data=None, captured: bool = False, statistics: bool = False):
-    """value and ∇θ of mean (op(X) + s)² by reverse mode; the loss alone on no-grad; metrics:
-    autograd graph nodes, captured FX graph nodes (`program_ops`) for jet operators."""
+def _build_with(data=None, captured: bool = False, statistics: bool = False):
+    """The build of value and ∇θ of mean (op(X) + s)² by reverse mode, op the declared `operator`
+    ((f, mock_x) -> op); the loss alone on no-grad; metrics: autograd graph nodes, captured FX
+    graph nodes (`program_ops`) for jet operators. `data(problem)`: the operator's per-point data
+    (an estimator's directions, whose statistics are recorded with `statistics`)."""
 
-    def build(problem, dtype, device, variant):
+    def build(problem, dtype, device, variant, *, operator):
         s = Setup(problem, dtype, device, variant)
         f = lambda x: s.apply(s.params, x)
-        op = make_operator(f, s.X[0])
+        op = operator(f, s.X[0])
         args = (s.X,) if data is None else (s.X, s.tensor(data(problem)))
         static = {}
         if captured:
@@ -223,11 +224,10 @@ def _build_with(make_operator, data=None, captured: bool = False, statistics: bo
         def metrics(params):
             out = {"autograd_nodes": autograd_nodes(value(params)), **static}
             if statistics:
-                numpy_params = {k: v.detach().cpu().double().numpy() for k, v in params.items()}
-                out.update(problem.estimator_statistics(numpy_params))
+                out.update(problem.estimator_statistics(params_to_numpy(params)))
             return out
 
-        return s.compiled(reverse_outer(s, value), loss=loss, metrics=metrics)
+        return s.compiled(reverse_outer(value), loss=loss, metrics=metrics)
 
     return build
 
@@ -235,36 +235,40 @@ def _build_with(make_operator, data=None, captured: bool = False, statistics: bo
 def _build_fd(problem, dtype, device, variant):
     """The problem's stencil (discrete Laplacian, or its square) on all points × nodes at once."""
     s = Setup(problem, dtype, device, variant)
-    A = stencil(s, scalar_network(s))
+    A = stencil(batch_network(s.spec))
+    X, (offsets, weights) = s.X, map(s.tensor, problem.stencil(dtype))
     source = s.tensor(problem.source())
-    value = lambda params: ((A(params) + source) ** 2).mean()
+    value = lambda params: ((A(params, X, offsets, weights) + source) ** 2).mean()
 
     def loss(params):
         with torch.no_grad():
             return value(params)
 
     metrics = lambda params: {"autograd_nodes": autograd_nodes(value(params))}
-    return s.compiled(reverse_outer(s, value), loss=loss, metrics=metrics)
+    return s.compiled(reverse_outer(value), loss=loss, metrics=metrics)
 
+
+_directions = lambda problem: problem.hutchinson_directions()
+_build_exact, _build_captured = _build_with(), _build_with(captured=True)
+_build_estimator = _build_with(data=_directions, captured=True, statistics=True)
+_build_estimator_interpreted = _build_with(data=_directions, statistics=True)
 
 for _kind, _operators in OPERATORS.items():
     for _name, _make in _operators.items():
         jet_based = _name in ("taylor", "collapsed-taylor")
-        registry.register(_kind, _name, when=jet_condition if jet_based else None)(
-            _build_with(_make, captured=jet_based)
+        registry.register(_kind, _name, when=jet_condition if jet_based else None, operator=_make)(
+            _build_captured if jet_based else _build_exact
         )
-    registry.register(_kind, "hutchinson", when=jet_condition)(
-        _build_with(
-            hutchinson(ORDER[_kind]), data=lambda p: p.hutchinson_directions(), captured=True, statistics=True
-        )  # fmt: skip
+        if jet_based:
+            registry.register(_kind, f"{_name}:interpreted", operator=_make)(_build_exact)
+    registry.register(_kind, "hutchinson", when=jet_condition, operator=hutchinson(ORDER[_kind]))(
+        _build_estimator
+    )
+    registry.register(_kind, "hutchinson:interpreted", operator=hutchinson(ORDER[_kind]))(
+        _build_estimator_interpreted
     )
     for _name, _make in SPELLINGS[_kind].items():
-        registry.register(_kind, _name)(_build_with(_make))
-    for _name in ("taylor", "collapsed-taylor"):
-        registry.register(_kind, f"{_name}:interpreted")(_build_with(_operators[_name], captured=False))
-    registry.register(_kind, "hutchinson:interpreted")(
-        _build_with(hutchinson(ORDER[_kind]), data=lambda p: p.hutchinson_directions(), statistics=True)
-    )
+        registry.register(_kind, _name, operator=_make)(_build_exact)
     registry.register(_kind, "fd-stencil")(_build_fd)
     registry.unsupported(
         _kind,

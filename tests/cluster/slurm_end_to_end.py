@@ -33,6 +33,7 @@ from pathlib import Path
 
 from bench.cases import load_sweep, shard
 from bench.results import load_records
+from tests.runs import processes_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bench" / "slurm" / "array-job.sh"
@@ -338,20 +339,6 @@ def environment_table(html: str) -> str:
     """The report's environment table (one column per run), or '' when it has none."""
     match = re.search(r"<table class='environment'>.*?</table>", html, re.S)
     return match.group(0) if match else ""
-
-
-def processes_of(run_dir: Path) -> list[int]:
-    """Live processes whose command line names `run_dir` (a shard's driver and children)."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and str(run_dir) in (proc / "cmdline").read_bytes().decode(
-                errors="replace"
-            ):
-                pids.append(int(proc.name))
-        except OSError:
-            continue
-    return pids
 
 
 def check_array(cluster: Cluster, results: Path) -> None:
