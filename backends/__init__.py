@@ -21,12 +21,12 @@ from problems.errors import unknown_name
 class BackendInfo:
     target: str
     """module:class of the adapter."""
-    variants: tuple[str, ...]
+    compile_modes: tuple[str, ...]
     """Compile modes, the default first."""
 
     @property
-    def default_variant(self) -> str:
-        return self.variants[0]
+    def default_compile_mode(self) -> str:
+        return self.compile_modes[0]
 
 
 BACKENDS: dict[str, BackendInfo] = {
@@ -34,8 +34,8 @@ BACKENDS: dict[str, BackendInfo] = {
     "torch": BackendInfo("backends.torch_backend:TorchBackend", ("eager", "compile")),
 }
 
-VARIANTS: dict[str, tuple[str, ...]] = {name: info.variants for name, info in BACKENDS.items()}
-DEFAULT_VARIANT: dict[str, str] = {name: info.default_variant for name, info in BACKENDS.items()}
+COMPILE_MODES: dict[str, tuple[str, ...]] = {name: info.compile_modes for name, info in BACKENDS.items()}
+DEFAULT_COMPILE_MODE: dict[str, str] = {name: info.default_compile_mode for name, info in BACKENDS.items()}
 
 _instances: dict[str, Backend] = {}
 
@@ -54,7 +54,7 @@ def register_strategy(backend: str, kind: str, name: str, build: Builder, descri
                       error: str = "exact", when: Condition | None = None) -> None:  # fmt: skip
     """Add strategy `name` for problem kind `kind` to `backend`: a catalogue entry (if the kind's
     catalogue lacks it) with its error model, and the implementation `build(problem, dtype,
-    device, variant) -> Compiled`. Idempotent."""
+    device, compile_mode) -> Compiled`. Idempotent."""
     strategies = catalogue(kind)
     if name not in strategies:
         strategies.add(Strategy(name, description or f"plugin strategy {name}", error=error))
@@ -70,9 +70,9 @@ def unregister_strategy(backend: str, kind: str, name: str, catalogue_entry: boo
 
 __all__ = [
     "BACKENDS",
-    "DEFAULT_VARIANT",
+    "DEFAULT_COMPILE_MODE",
     "DEVICES",
-    "VARIANTS",
+    "COMPILE_MODES",
     "Backend",
     "BackendInfo",
     "Compiled",

@@ -94,7 +94,7 @@ class ApplyRegistry:
 
 
 Builder = Callable[[Problem, str, str, str], Compiled]
-"""build(problem, dtype, device, variant) -> Compiled."""
+"""build(problem, dtype, device, compile_mode) -> Compiled."""
 
 Condition = Callable[[Problem], str | None]
 """when(problem) -> None if the implementation serves this instance, else the reason it cannot."""
@@ -108,7 +108,7 @@ DECLARED_PARTS = ("operator", "outer")
 class StrategyDecl:
     """One registered strategy, with what it is made of as data.
 
-    `build(problem, dtype, device, variant, **parts)` receives each declared part (`operator`:
+    `build(problem, dtype, device, compile_mode, **parts)` receives each declared part (`operator`:
     its input-derivative operator; `outer`: its outer, weight-gradient mode) as a keyword argument,
     so a loop registering one build for many operators binds nothing in closures or default
     arguments. A composite strategy (the UDE's) declares `inner_problem`, the problem whose
@@ -129,7 +129,7 @@ class StrategyDecl:
         return {k: getattr(self, k) for k in DECLARED_PARTS if getattr(self, k) is not None}
 
     def builder(self) -> Builder:
-        """`build(problem, dtype, device, variant) -> Compiled` with the declared parts bound."""
+        """`build(problem, dtype, device, compile_mode) -> Compiled` with the declared parts bound."""
         parts = self.parts()
         if self.inner_problem is not None:
             parts["strategy"] = self.name
@@ -164,7 +164,7 @@ class StrategyRegistry:
     def register_composite(self, kind: str, inner: Callable[[Problem], Problem], build,
                            when: Condition | None = None) -> None:  # fmt: skip
         """Every strategy of `kind` is the same strategy of an inner problem (`inner(problem)`, e.g.
-        the UDE's penalty) built into `build(problem, dtype, device, variant, strategy)`; it serves
+        the UDE's penalty) built into `build(problem, dtype, device, compile_mode, strategy)`; it serves
         an instance when `when` allows it and the inner strategy is supported for the inner one."""
         self._composites[kind] = StrategyDecl(kind, "", build, when, inner_problem=inner)
 
@@ -226,7 +226,7 @@ class Backend(ABC):
 
     name: str = ""
     registry: StrategyRegistry
-    variants: tuple[str, ...] = ()
+    compile_modes: tuple[str, ...] = ()
     """Compile modes, the default first (declared once, in `backends.BACKENDS`)."""
 
     def strategies(self, problem: Problem) -> list[str]:
@@ -257,7 +257,7 @@ class Backend(ABC):
         strategy: str,
         dtype: str = "float64",
         device: str = "cpu",
-        variant: str | None = None,
+        compile_mode: str | None = None,
     ) -> Compiled:
         """Build once (trace, jit...) and return `f(params) -> (value, grads)` (numpy dicts)."""
         if strategy not in problem.strategies:
@@ -265,11 +265,11 @@ class Backend(ABC):
         reason = self.registry.reason(problem, strategy)
         if reason:
             raise UnsupportedStrategy(f"{self.name} does not support {strategy!r}: {reason}")
-        variant = variant or self.variants[0]
-        if variant not in self.variants:
-            raise unknown_name(f"{self.name} variant", variant, self.variants)
+        compile_mode = compile_mode or self.compile_modes[0]
+        if compile_mode not in self.compile_modes:
+            raise unknown_name(f"{self.name} compile mode", compile_mode, self.compile_modes)
         build = self.registry.builder(problem, strategy)
-        return build(problem, check_dtype(dtype), self.check_device(device), variant)
+        return build(problem, check_dtype(dtype), self.check_device(device), compile_mode)
 
     @abstractmethod
     def network_values(self, spec, params: dict[str, np.ndarray], points: np.ndarray, dtype: str,

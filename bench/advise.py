@@ -40,7 +40,7 @@ PROBLEMS = ("penalty", "derivative-order", "poisson", "biharmonic", "pde")
 PDE_OPTIONS = ("equation", "residual", "input_names", "output_names", "dim")
 """The pde problem's options that name the user's equation."""
 
-VARIANTS = {"jax": ["jit"], "torch": ["eager", "compile"]}
+COMPILE_MODES = {"jax": ["jit"], "torch": ["eager", "compile"]}
 """Compile modes run by default: JAX's op-by-op mode is left out (20–200× its jit time, never the
 answer); `--no-compile` drops torch.compile (its compilation takes seconds to minutes per case)."""
 
@@ -187,12 +187,12 @@ def sweep_entries(args, options: dict, names: list[str] | str, left_out: list[st
     """One entry per framework; a user's module runs in its own framework only."""
     entries = []
     model = options.get("model")
-    for backend, variants in VARIANTS.items():
+    for backend, compile_modes in COMPILE_MODES.items():
         if is_user_model(model) and parse_source(model)[0] != backend:
             continue
-        variants = [v for v in variants if not (args.no_compile and v == "compile")]
+        compile_modes = [v for v in compile_modes if not (args.no_compile and v == "compile")]
         entry = {"problem": args.problem, "options": options, "backends": [backend], "strategies": names,
-                 "spellings": not args.no_spellings, "variants": variants, "dtypes": [args.dtype],
+                 "spellings": not args.no_spellings, "compile_modes": compile_modes, "dtypes": [args.dtype],
                  "devices": [args.device]}  # fmt: skip
         if left_out:
             entry["leave_out"] = left_out

@@ -1,4 +1,4 @@
-"""Benchmark cases: one (problem, options, backend, strategy, variant, dtype, device) each.
+"""Benchmark cases: one (problem, options, backend, strategy, compile_mode, dtype, device) each.
 
 The case id (`penalty[points=101]-jax-rev-over-rev-jit-float32-cpu`) and the instance it names
 (`penalty[points=101]`) are built and parsed here and nowhere else. Sweeps are described in TOML
@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from backends import DEFAULT_VARIANT, DEVICES, VARIANTS
+from backends import COMPILE_MODES, DEFAULT_COMPILE_MODE, DEVICES
 from bench.results import upgrade_fields
 from problems import DTYPES, PROBLEMS, get_problem, problem_options
 from problems.errors import BenchInputError, unknown_name
@@ -55,7 +55,7 @@ class Case:
     """Problem options that identify the instance (points, order, dim, solver...)."""
     backend: str
     strategy: str
-    variant: str
+    compile_mode: str
     dtype: str
     device: str
 
@@ -65,12 +65,14 @@ class Case:
 
     @property
     def id(self) -> str:
-        return f"{self.instance}-{self.backend}-{self.strategy}-{self.variant}-{self.dtype}-{self.device}"
+        return (
+            f"{self.instance}-{self.backend}-{self.strategy}-{self.compile_mode}-{self.dtype}-{self.device}"
+        )
 
     @property
     def group(self) -> tuple:
         """Its comparison group: everything but the strategy (cases compared with each other)."""
-        return (self.problem, self.options, self.backend, self.device, self.dtype, self.variant)
+        return (self.problem, self.options, self.backend, self.device, self.dtype, self.compile_mode)
 
     def options_dict(self) -> dict[str, int | str]:
         return dict(self.options)
@@ -107,59 +109,63 @@ def _as_list(value, valid, kind: str) -> list:
     return values
 
 
-def _entry_options(spec: dict) -> dict:
+def _entry_options(entry: dict) -> dict:
     """A sweep entry's problem options (`options`, or the older name `sizes`)."""
-    if "options" in spec and "sizes" in spec:
+    if "options" in entry and "sizes" in entry:
         raise BenchInputError("a sweep entry has both `options` and `sizes`; use `options`")
-    return spec.get("options", spec.get("sizes", {}))
+    return entry.get("options", entry.get("sizes", {}))
 
 
-def _strategies(spec: dict, catalogue) -> list[str]:
+def _strategies(entry: dict, catalogue) -> list[str]:
     """The entry's strategies: "all" is every strategy proper (no named spellings); names may be
     strategies or spellings; `spellings = true` adds every spelling of the strategies chosen;
     `leave_out` drops strategies with all their spellings (a strategy left out for its cost, e.g.
     fwd-over-fwd on a large network, is left out however it is written)."""
-    chosen = spec.get("strategies")
+    chosen = entry.get("strategies")
     names = catalogue.strategies() if chosen in (None, "all") else _as_list(chosen, catalogue, "strategy")
-    if spec.get("spellings", False) is True:
+    if entry.get("spellings", False) is True:
         names = [n for name in names for n in [name, *catalogue.spellings_of(name)]]
-    elif spec.get("spellings", False) is not False:
-        raise BenchInputError(f"`spellings` must be true or false, got {spec['spellings']!r}")
-    left_out = {n for name in _as_list(spec.get("leave_out", []), catalogue, "strategy")
+    elif entry.get("spellings", False) is not False:
+        raise BenchInputError(f"`spellings` must be true or false, got {entry['spellings']!r}")
+    left_out = {n for name in _as_list(entry.get("leave_out", []), catalogue, "strategy")
                 for n in catalogue.family(name)}  # fmt: skip
     return [n for n in dict.fromkeys(names) if n not in left_out]
 
 
-def expand(spec: dict) -> list[Case]:
+def expand(entry: dict) -> list[Case]:
     """Cases of one sweep entry: {problem, options: {name: [values]}, backends, strategies,
     spellings, leave_out, ...}. A spelling is expanded only for the backends that have it (another
     framework's spelling is not a strategy there, not even an unsupported one)."""
-    spec = renamed_keys(spec)
-    problem = spec.get("problem")
+    entry = renamed_keys(entry)
+    problem = entry.get("problem")
     if problem not in PROBLEMS:
         raise unknown_name("problem", problem, PROBLEMS)
-    options = _entry_options(spec)
+    options = _entry_options(entry)
     names = sorted(options)
     values = [_option_values(n, options[n]) for n in names]
     cases = []
     for combo in itertools.product(*values):
         instance = get_problem(problem, **dict(zip(names, combo)))  # validates the options
         chosen = tuple((n, getattr(instance, n)) for n in names)  # normalised: layers "2-64-64-2"
-        strategies = _strategies(spec, instance.strategies)
-        for backend in _as_list(spec.get("backends"), VARIANTS, "backend"):
-            variants = spec.get("compile_modes", "default")
-            variants = (
-                [DEFAULT_VARIANT[backend]]
-                if variants == "default"
-                else [v for v in _as_list(variants, _all_variants(), "variant") if v in VARIANTS[backend]]
+        strategies = _strategies(entry, instance.strategies)
+        for backend in _as_list(entry.get("backends"), COMPILE_MODES, "backend"):
+            compile_modes = entry.get("compile_modes", "default")
+            compile_modes = (
+                [DEFAULT_COMPILE_MODE[backend]]
+                if compile_modes == "default"
+                else [
+                    v
+                    for v in _as_list(compile_modes, _all_compile_modes(), "compile mode")
+                    if v in COMPILE_MODES[backend]
+                ]
             )
-            for strategy, variant, dtype, device in itertools.product(
+            for strategy, compile_mode, dtype, device in itertools.product(
                 [n for n in strategies if instance.strategies[n].spelled_by(backend)],
-                variants,
-                _as_list(spec.get("dtypes"), DTYPES, "dtype"),
-                _as_list(spec.get("devices", "cpu"), DEVICES, "device"),
+                compile_modes,
+                _as_list(entry.get("dtypes"), DTYPES, "dtype"),
+                _as_list(entry.get("devices", "cpu"), DEVICES, "device"),
             ):
-                cases.append(Case(problem, chosen, backend, strategy, variant, dtype, device))
+                cases.append(Case(problem, chosen, backend, strategy, compile_mode, dtype, device))
     return cases
 
 
@@ -182,8 +188,8 @@ def _option_values(name: str, value) -> list:
     return value
 
 
-def _all_variants() -> list[str]:
-    return sorted({v for vs in VARIANTS.values() for v in vs})
+def _all_compile_modes() -> list[str]:
+    return sorted({v for vs in COMPILE_MODES.values() for v in vs})
 
 
 def sweep_path(path_or_name: str) -> Path:

@@ -47,19 +47,19 @@ OVERHEAD_S = 50e-6
 """Host dispatch + synchronisation one call may add beyond the device's span (JAX on a GPU)."""
 
 FIELDS = (
-    "case_id", "backend", "variant", "device", "method", "calls", "harness_median_s",
+    "case_id", "backend", "compile_mode", "device", "method", "calls", "harness_median_s",
     "wall_median_s", "device_median_s", "harness_over_device", "wall_over_device", "verdict",
 )  # fmt: skip
 
 
-def sample_cases(records: list[dict], per_group: int = 3, variants=("jit", "eager")) -> list[dict]:
-    """Per (backend, variant, device): up to `per_group` ok cases spread over their medians (the
+def sample_cases(records: list[dict], per_group: int = 3, compile_modes=("jit", "eager")) -> list[dict]:
+    """Per (backend, compile_mode, device): up to `per_group` ok cases spread over their medians (the
     fastest, the middle, the slowest), so the check covers calls from microseconds to seconds.
     torch.compile cases are left out by default: rebuilding them costs their compile again."""
     by_mode: dict[tuple, list[dict]] = {}
     for r in records:
-        if r.get("status") == "ok" and r.get("median_s") and r.get("variant") in variants:
-            by_mode.setdefault((r["backend"], r["variant"], r["device"]), []).append(r)
+        if r.get("status") == "ok" and r.get("median_s") and r.get("compile_mode") in compile_modes:
+            by_mode.setdefault((r["backend"], r["compile_mode"], r["device"]), []).append(r)
     chosen = []
     for key in sorted(by_mode):
         rows = sorted(by_mode[key], key=lambda r: r["median_s"])
@@ -178,14 +178,14 @@ def check_case(case: Case, harness_s: float, calls: int, tolerance: float) -> di
 
     problem = get_problem(case.problem, **case.options_dict())
     backend = get_backend(case.backend)
-    compiled = backend.value_and_grad(problem, case.strategy, case.dtype, case.device, case.variant)
+    compiled = backend.value_and_grad(problem, case.strategy, case.dtype, case.device, case.compile_mode)
     native = compiled.prepare(case_params(problem))
     for _ in range(3):
         compiled.run(native)
     walls, devices, method = timer_for(case)(lambda: compiled.run(native), calls)
     harness, wall, device = harness_s, statistics.median(walls), statistics.median(devices)
     return {
-        "case_id": case.id, "backend": case.backend, "variant": case.variant, "device": case.device,
+        "case_id": case.id, "backend": case.backend, "compile_mode": case.compile_mode, "device": case.device,
         "method": method, "calls": calls, "harness_median_s": harness, "wall_median_s": wall,
         "device_median_s": device, "harness_over_device": harness / device, "wall_over_device": wall / device,
         "verdict": verdict(harness, wall, device, tolerance),

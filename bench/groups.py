@@ -1,6 +1,6 @@
 """Comparison groups: the cases that are compared with each other, and so timed side by side.
 
-A group is one problem instance, backend, device, dtype and variant (compile mode); its cases
+A group is one problem instance, backend, device, dtype and compile mode; its cases
 differ only in strategy. Its reference is the catalogue's `baseline` (rev-over-rev, nested-rev),
 what every ratio is quoted against.
 """
@@ -11,7 +11,7 @@ from bench.cases import Case
 from problems import get_problem
 
 GroupKey = tuple
-"""(problem, options, backend, device, dtype, variant): `Case.group`."""
+"""(problem, options, backend, device, dtype, compile_mode): `Case.group`."""
 
 
 def group_key(case: Case) -> GroupKey:

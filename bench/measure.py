@@ -69,7 +69,7 @@ def base_record(case: Case) -> dict:
         **case.options_dict(),
         "backend": case.backend,
         "strategy": case.strategy,
-        "variant": case.variant,
+        "compile_mode": case.compile_mode,
         "dtype": case.dtype,
         "device": case.device,
         "status": None,
@@ -171,7 +171,7 @@ def build(case: Case, config: HarnessConfig = DEFAULT) -> Prepared:
             return prepared
         record["device_name"] = backend.device_name(case.device)
         start = time.perf_counter()
-        compiled = backend.value_and_grad(problem, case.strategy, case.dtype, case.device, case.variant)
+        compiled = backend.value_and_grad(problem, case.strategy, case.dtype, case.device, case.compile_mode)
         built = time.perf_counter()
         params = case_params(problem, config.params_file)
         native = compiled.prepare(params)
@@ -183,7 +183,7 @@ def build(case: Case, config: HarnessConfig = DEFAULT) -> Prepared:
         rounding = None
         if problem.error_model(case.strategy) == "finite-difference":
             rounding = stencil_rounding(backend, problem, case.strategy, case.dtype, case.device,
-                                        case.variant, params, result)  # fmt: skip
+                                        case.compile_mode, params, result)  # fmt: skip
         record.update(check(problem, case.strategy, case.dtype, *result, rounding, config.params_file))
     except UnsupportedStrategy as exc:
         record.update(status="unsupported", error=str(exc))
@@ -224,7 +224,7 @@ def first_call(p: Prepared) -> float | None:
 
 def group_label(case: Case) -> str:
     """The comparison group in words: `penalty[points=101] jax jit float32 cpu`."""
-    return f"{case.instance} {case.backend} {case.variant} {case.dtype} {case.device}"
+    return f"{case.instance} {case.backend} {case.compile_mode} {case.dtype} {case.device}"
 
 
 def write_progress(progress_file: str | None, state: dict | None) -> None:

@@ -19,7 +19,7 @@ skipped: device not available."""
 
 RENAMED_FIELDS = {
     "variant":  # old spelling
-    "variant",
+    "compile_mode",
 }
 """A record field's old name (above its marker) -> its name now (below it): records and cases
 files written before a rename, such as committed runs, are read in today's names

@@ -5,7 +5,7 @@ the order in which the stencil's terms are accumulated (frameworks, compile mode
 PyTorch's central difference at 10,000 points erred by 2.9e-3 in float32 with the x+h and x−h
 nodes in separate halves of its batch, by 5.1e-5 with them adjacent). So it is measured, not
 assumed, two ways (`problems.tolerances.stencil_tolerance` uses them):
-- the strategy itself, same backend, variant and device, in float32 and in float64 on identical
+- the strategy itself, same backend, compile mode and device, in float32 and in float64 on identical
   float32 inputs (points, steps, weights, parameters): their difference is the float32 rounding
   of that very computation;
 - for a float64 case also one network evaluation's rounding at the stencil's nodes, the backend's
@@ -47,8 +47,16 @@ def evaluation_ulps(backend, problem, dtype: str, device: str, params: dict) -> 
     return float(np.max(error / np.maximum(scale, np.finfo(np.float64).tiny)))
 
 
-def stencil_rounding(backend, problem, strategy: str, dtype: str, device: str, variant: str, params: dict,
-                     float32_result: tuple | None = None) -> RoundingMeasurement:  # fmt: skip
+def stencil_rounding(
+    backend,
+    problem,
+    strategy: str,
+    dtype: str,
+    device: str,
+    compile_mode: str,
+    params: dict,
+    float32_result: tuple | None = None,
+) -> RoundingMeasurement:
     """The rounding measurements of `strategy` on the problem's stencil part
     (`Problem.stencil_problem`) for a case in `dtype`; `float32_result` is the case's own result
     when the case is that float32 run, so it is not built twice."""
@@ -59,21 +67,23 @@ def stencil_rounding(backend, problem, strategy: str, dtype: str, device: str, v
     low = (
         own
         if own is not None
-        else backend.value_and_grad(rounded, strategy, "float32", device, variant)(inputs)
+        else backend.value_and_grad(rounded, strategy, "float32", device, compile_mode)(inputs)
     )
-    high = backend.value_and_grad(rounded, strategy, "float64", device, variant)(inputs)
+    high = backend.value_and_grad(rounded, strategy, "float64", device, compile_mode)(inputs)
     ulps = evaluation_ulps(backend, subject, dtype, device, params) if dtype == "float64" else None
     amplification = subject.stencil_amplification("float32")
     return RoundingMeasurement(rounded.relative_difference(low, high), amplification, ulps)
 
 
 def tolerance_for(backend, problem, strategy: str, dtype: str, params: dict, device: str = "cpu",
-                  variant: str | None = None, result: tuple | None = None):  # fmt: skip
+                  compile_mode: str | None = None, result: tuple | None = None):  # fmt: skip
     """The tolerance the harness applies to `strategy` (`Problem.tolerance_parts`), with the
     rounding measured where the strategy's error model needs it; `params` as the case uses them
     (float64), `result` the case's own (value, grads) if already computed."""
     measurement = None
     if problem.error_model(strategy) == "finite-difference":
-        variant = variant or backend.variants[0]
-        measurement = stencil_rounding(backend, problem, strategy, dtype, device, variant, params, result)
+        compile_mode = compile_mode or backend.compile_modes[0]
+        measurement = stencil_rounding(
+            backend, problem, strategy, dtype, device, compile_mode, params, result
+        )
     return problem.tolerance_parts(strategy, dtype, in_dtype(params, dtype), measurement)

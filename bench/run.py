@@ -42,7 +42,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--compile-modes",
         "--variants",  # old spelling
-        dest="variants",
+        dest="compile_modes",
         help="compile modes: jit,eager (JAX), eager,compile (PyTorch); old name: --variants",  # old spelling
     )
     p.add_argument(
@@ -145,7 +145,7 @@ def select_cases(args) -> list[Case]:
         "strategies": _split(args.strategies),
         "dtypes": _split(args.dtypes),
         "devices": _split(args.devices),
-        "compile_modes": _split(args.variants),
+        "compile_modes": _split(args.compile_modes),
         "options": _parse_options(args.options),
     }
     if args.model:  # one value, taken whole (a module path may hold characters --options splits on)

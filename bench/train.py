@@ -52,14 +52,14 @@ class TrainConfig:
     solver: str
     sensitivity: str = "discretise"
     strategy: str = "rev-over-rev"
-    variant: str | None = None
+    compile_mode: str | None = None
     dtype: str = "float64"
     tol: int = 6
 
     @property
     def label(self) -> str:
-        variant = f"/{self.variant}" if self.variant else ""
-        return f"{self.backend}{variant} {self.ode} {self.solver} {self.sensitivity} {self.strategy}"
+        compile_mode = f"/{self.compile_mode}" if self.compile_mode else ""
+        return f"{self.backend}{compile_mode} {self.ode} {self.solver} {self.sensitivity} {self.strategy}"
 
     def problem(self):
         return get_problem(
@@ -68,11 +68,12 @@ class TrainConfig:
 
     @classmethod
     def parse(cls, text: str) -> TrainConfig:
-        """`backend:ode:solver[:sensitivity[:strategy[:variant]]]`, e.g. torch:torchode:tsit5."""
+        """`backend:ode:solver[:sensitivity[:strategy[:compile_mode]]]`, e.g. torch:torchode:tsit5."""
         parts = text.split(":")
         if not 3 <= len(parts) <= 6:
             raise BenchInputError(
-                f"configuration must be backend:ode:solver[:sensitivity[:strategy[:variant]]], got {text!r}"
+                f"configuration must be backend:ode:solver[:sensitivity[:strategy[:compile_mode]]], got "
+                f"{text!r}"
             )
         return cls(*parts)
 
@@ -98,7 +99,7 @@ def train(config: TrainConfig, iters: int, lr: float = LEARNING_RATE, on_iterati
         backend = get_backend(config.backend)
         params = problem.init_params(PARAM_SEED)
         start = time.perf_counter()
-        compiled = backend.value_and_grad(problem, config.strategy, config.dtype, "cpu", config.variant)
+        compiled = backend.value_and_grad(problem, config.strategy, config.dtype, "cpu", config.compile_mode)
         init, step = compiled.trainer(lr)
         state = init(params)
         state, loss = step(state)  # the first step compiles (JAX) or warms up (PyTorch)
@@ -185,7 +186,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0, help="intra-op threads, both frameworks (0: all)")
     p.add_argument(
         "--config", action="append", default=[],
-        help="backend:ode:solver[:sensitivity[:strategy[:variant]]] (repeatable; replaces the defaults)",
+        help="backend:ode:solver[:sensitivity[:strategy[:compile_mode]]] (repeatable; replaces the defaults)",
     )  # fmt: skip
     return p.parse_args(argv)
 

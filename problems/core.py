@@ -328,7 +328,7 @@ def register_problem(cls: type[Problem]) -> type[Problem]:
 
 INTERNAL_OPTIONS = frozenset({"network", "input_precision"})
 """Constructor arguments that are not user options (a problem built inside another; the rounding
-measurement's variant)."""
+measurement's compile mode)."""
 
 
 def problem_options(problem: str | type[Problem]) -> list[str]:

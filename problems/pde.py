@@ -105,7 +105,7 @@ CUSTOM = "custom"
 
 def _needs_order_at_most(limit: int):
     def applies(problem) -> str | None:
-        k = problem.residual_spec.plan.max_order
+        k = problem.parsed_residual.plan.max_order
         return None if k <= limit else f"the residual needs derivatives of order {k} (at most {limit} here)"
 
     return applies
@@ -113,7 +113,7 @@ def _needs_order_at_most(limit: int):
 
 def _laplacian_only(problem) -> str | None:
     """forward-laplacian: a Δ term, every other derivative of first order (folx's Jacobian)."""
-    plan = problem.residual_spec.plan
+    plan = problem.parsed_residual.plan
     if not plan.laplacian:
         return "the residual has no Laplacian term lap(·): the forward Laplacian propagates only Δ"
     higher = [a for a in plan.multi_indices if sum(a) > 1]
@@ -127,7 +127,7 @@ def _laplacian_only(problem) -> str | None:
 def _estimable(problem) -> str | None:
     """hutchinson / stde: a Laplacian term the residual is affine in (so the estimate's error
     enters the loss as the derived bias and variance, `estimator_error_bound`)."""
-    residual = problem.residual_spec
+    residual = problem.parsed_residual
     if not residual.plan.laplacian:
         return "the residual has no Laplacian term lap(·) to estimate"
     if not residual.affine_in_laplacian:
@@ -136,7 +136,7 @@ def _estimable(problem) -> str | None:
 
 
 def _has_laplacian(problem) -> str | None:
-    if problem.residual_spec.plan.laplacian:
+    if problem.parsed_residual.plan.laplacian:
         return None
     return "the residual has no Laplacian term lap(·): collapsed Taylor mode would be standard taylor"
 
@@ -149,7 +149,7 @@ is declared, not run (heat and allen-cahn at d = 100 have 2d + 3 nodes per point
 
 def _stencil_fits(problem) -> str | None:
     nodes = len(problem.stencil("float64")[0])
-    evaluations = problem.points * nodes * len(problem.residual_spec.outputs)
+    evaluations = problem.points * nodes * len(problem.parsed_residual.outputs)
     if evaluations <= FD_MAX_NODE_EVALUATIONS:
         return None
     return (f"its derived tolerance evaluates the float64 reference at every point × node × output "
@@ -232,11 +232,11 @@ class PDEProblem(ComplexStepReference, Problem):
             object.__setattr__(self, "output_names", self.output_names or "u")
         else:
             equation = check_choice("equation", self.equation or "burgers", list(EQUATIONS))
-            spec = EQUATIONS[equation]
+            definition = EQUATIONS[equation]
             if self.input_names is not None or self.output_names is not None:
                 raise BenchInputError("input_names and output_names are options of a residual=...; "
                                       f"{equation} fixes its own")  # fmt: skip
-            if spec.dimensional:
+            if definition.dimensional:
                 dim = 2 if self.dim is None else self.dim
                 check_int_option("dim", dim, f"an integer in 1 … {MAX_DIM}", allowed=range(1, MAX_DIM + 1))
                 object.__setattr__(self, "dim", int(dim))
@@ -247,7 +247,7 @@ class PDEProblem(ComplexStepReference, Problem):
         check_int_option(
             "samples", self.samples, "an integer ≥ 2 (hutchinson/stde samples per point)", minimum=2
         )
-        residual = self.residual_spec  # parses: a bad residual fails here, with its one line
+        residual = self.parsed_residual  # parses: a bad residual fails here, with its one line
         n_in, n_out = len(residual.inputs), len(residual.outputs)
         spec = settle_model(self, width=self.width, depth=self.depth, inputs=n_in, outputs=n_out,
                             shorthand=(n_in, 64, 4, n_out))  # fmt: skip
@@ -256,12 +256,12 @@ class PDEProblem(ComplexStepReference, Problem):
 
     # -- the residual ---------------------------------------------------------------------------
     @cached_property
-    def residual_spec(self) -> Residual:
+    def parsed_residual(self) -> Residual:
         if self.equation == CUSTOM:
             names = lambda text: tuple(n.strip() for n in str(text).split(","))
             return parse_residual(self.residual, names(self.input_names), names(self.output_names))
-        spec = EQUATIONS[self.equation]
-        return parse_residual(spec.residual, spec.input_names(self.dim or 1), spec.outputs)
+        definition = EQUATIONS[self.equation]
+        return parse_residual(definition.residual, definition.input_names(self.dim or 1), definition.outputs)
 
     @cached_property
     def network(self) -> ModelSpec:
@@ -270,7 +270,7 @@ class PDEProblem(ComplexStepReference, Problem):
     def domain(self) -> np.ndarray:
         """(d_in, 2) lower and upper bounds: t in [0, 1], the other inputs in the equation's space."""
         space = EQUATIONS[self.equation].space if self.equation != CUSTOM else (-1.0, 1.0)
-        return np.array([(0.0, 1.0) if n == TIME else space for n in self.residual_spec.inputs])
+        return np.array([(0.0, 1.0) if n == TIME else space for n in self.parsed_residual.inputs])
 
     def grid(self) -> np.ndarray:
         """Collocation points (points, d_in), uniform in the domain from a fixed seed."""
@@ -283,7 +283,7 @@ class PDEProblem(ComplexStepReference, Problem):
         """Every value the residual reads (or `plan` names), float64 (or complex), by Taylor
         propagation: zeros -> u, each multi-index α -> ∂^α u, "lap" -> Δu; arrays (B, N, d_out)
         for batched params."""
-        plan, spec, X = plan or self.residual_spec.plan, self.network, self.grid()
+        plan, spec, X = plan or self.parsed_residual.plan, self.network, self.grid()
         values = {(0,) * X.shape[1]: taylor_coefficients(params, spec, X, np.zeros_like(X), 0)[0]}
         directional = {}  # position in plan.directions -> [D¹, …, D^K], each (B, N, d_out)
         for K in sorted({k for _, k in plan.directions}):
@@ -304,9 +304,9 @@ class PDEProblem(ComplexStepReference, Problem):
         """`samples` directions per point, (points, samples, d_in), fixed by DIRECTION_SEED, with
         E[D²_v u] = Δu: Rademacher on the Laplacian's coordinates S (hutchinson), or √|S|·eⱼ with j
         uniform in S (stde: D² along it is |S|·∂ⱼ²u, a sparse jet)."""
-        V = np.zeros((self.points, self.samples, len(self.residual_spec.inputs)))
+        V = np.zeros((self.points, self.samples, len(self.parsed_residual.inputs)))
         if strategy == "hutchinson":
-            coordinates = np.array(self.residual_spec.plan.laplacian)
+            coordinates = np.array(self.parsed_residual.plan.laplacian)
             rng = np.random.default_rng(DIRECTION_SEED)
             V[..., coordinates] = rng.choice([-1.0, 1.0], size=(self.points, self.samples, len(coordinates)))
         else:
@@ -317,13 +317,13 @@ class PDEProblem(ComplexStepReference, Problem):
         """stde's sparse directions: the input index j of each sampled √|S|·eⱼ, (points, samples),
         j uniform in the Laplacian's coordinates S, fixed by DIRECTION_SEED. A backend builds the
         one-hot jets from these indices, never from a dense (points, samples, d_in) array."""
-        coordinates = np.array(self.residual_spec.plan.laplacian)
+        coordinates = np.array(self.parsed_residual.plan.laplacian)
         rng = np.random.default_rng(DIRECTION_SEED)
         return coordinates[rng.integers(len(coordinates), size=(self.points, self.samples))]
 
     def stde_scale(self) -> float:
         """√|S|: stde's directions are √|S|·eⱼ, so D² along one is |S|·∂ⱼ²u (unbiased for Δu)."""
-        return math.sqrt(len(self.residual_spec.plan.laplacian))
+        return math.sqrt(len(self.parsed_residual.plan.laplacian))
 
     def laplacian_samples(self, params, V: np.ndarray) -> np.ndarray:
         """D²_v u along each point's directions, (B, N, S, d_out): the per-sample estimates of Δu."""
@@ -334,7 +334,7 @@ class PDEProblem(ComplexStepReference, Problem):
         """The loss with Δu replaced by the sample mean along V, shape (B,)."""
         values = self.derivative_values(params)
         values["lap"] = self.laplacian_samples(params, V).mean(axis=-2)
-        components = self.residual_spec.evaluate(values, self.grid(), np)
+        components = self.parsed_residual.evaluate(values, self.grid(), np)
         return sum(r**2 for r in components).mean(axis=-1)
 
     def estimator_statistics(self, strategy: str, params) -> dict[str, float]:
@@ -358,7 +358,7 @@ class PDEProblem(ComplexStepReference, Problem):
     def stencil_keys(self) -> tuple:
         """What the stencil's columns give, in order: zeros (u, the centre node), each needed
         multi-index, and "lap" if the residual has a Laplacian."""
-        plan = self.residual_spec.plan
+        plan = self.parsed_residual.plan
         return ((0,) * plan.n_inputs, *plan.multi_indices, *(("lap",) if plan.laplacian else ()))
 
     def stencil_step(self, order: int, dtype: str) -> float:
@@ -386,7 +386,7 @@ class PDEProblem(ComplexStepReference, Problem):
         return self.inputs(np.array(offsets, dtype=np.float64)), self.inputs(weights)
 
     def _stencil_column(self, key, dtype: str) -> dict[tuple[float, ...], float]:
-        plan = self.residual_spec.plan
+        plan = self.parsed_residual.plan
         if key == "lap":
             column: dict[tuple[float, ...], float] = {}
             for i in plan.laplacian:
@@ -420,7 +420,7 @@ class PDEProblem(ComplexStepReference, Problem):
         """∂L/∂(each stencil key's value at each point and output), (T, N, d_out), by the complex
         step in the values (the residual is complex-analytic)."""
         values = {k: np.real(v[0]) for k, v in self.derivative_values(batched(params)).items()}
-        X, residual, step = self.grid(), self.residual_spec, 1e-20
+        X, residual, step = self.grid(), self.parsed_residual, 1e-20
         out = np.zeros((len(self.stencil_keys), *values[self.stencil_keys[0]].shape))
         for t, key in enumerate(self.stencil_keys):
             for o in range(out.shape[-1]):
@@ -437,7 +437,7 @@ class PDEProblem(ComplexStepReference, Problem):
 
     def point_losses(self, params) -> np.ndarray:
         """Σ_c r_c² at each point, shape (B, N) (complex-safe)."""
-        components = self.residual_spec.evaluate(self.derivative_values(params), self.grid(), np)
+        components = self.parsed_residual.evaluate(self.derivative_values(params), self.grid(), np)
         return sum(r**2 for r in components)
 
     def loss(self, params) -> np.ndarray:
@@ -448,7 +448,7 @@ class PDEProblem(ComplexStepReference, Problem):
         reverse pass) plus one operation per directional derivative the residual combines, never
         below EXACT_FLOAT64_TOLERANCE in float64."""
         check_dtype(dtype)
-        plan = self.residual_spec.plan
+        plan = self.parsed_residual.plan
         condition = self.summation_condition(params)
         stochastic = self.error_model(strategy) == "stochastic"
         terms = len(plan.directions) + (self.samples if stochastic else 0)
@@ -491,7 +491,7 @@ def estimator_error_bound(problem: PDEProblem, strategy: str, frozen_params: tup
     bias ∂_w b. Valid when N·S is large enough for the central limit theorem.
     """
     params = thaw(frozen_params)
-    spec, residual = problem.network, problem.residual_spec
+    spec, residual = problem.network, problem.parsed_residual
     N, S = problem.points, problem.samples
     w = check_directions(spec)
     batch = unflatten(flatten(params, spec)[None, :] + 1j * COMPLEX_STEP * w, spec)
@@ -522,7 +522,7 @@ def fd_truncation(problem: PDEProblem, dtype: str, frozen_params: tuple) -> floa
     error constant, h its step), the discrete Laplacian Δu + h² Σᵢ μ(2)·∂ᵢ⁴u + O(h⁴); the loss's
     first-order error E is its change when every value moves by its leading term, from the
     reference's higher derivatives (the O(h⁴) and squared remainders are covered by the factor 2)."""
-    plan = problem.residual_spec.plan
+    plan = problem.parsed_residual.plan
     leading: dict = {}
     for key in problem.stencil_keys[1:]:
         alphas = [unit(plan.n_inputs, i, 2) for i in plan.laplacian] if key == "lap" else [key]
@@ -534,7 +534,7 @@ def fd_truncation(problem: PDEProblem, dtype: str, frozen_params: tuple) -> floa
             if alpha[i]
         ]
     higher = DerivativePlan(plan.n_inputs, tuple(sorted({b for terms in leading.values() for b, _ in terms})))
-    X, residual = problem.grid(), problem.residual_spec
+    X, residual = problem.grid(), problem.parsed_residual
 
     def first_order_error(p):
         values = problem.derivative_values(p)

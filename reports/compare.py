@@ -141,7 +141,7 @@ def spread(df: pd.DataFrame) -> dict:
             "max": float(dev.max()), "geomean_ratio": float(ratios.prod() ** (1 / len(ratios)))}  # fmt: skip
 
 
-DECISION_KEY = ["instance", "backend", "variant", "dtype", "device"]
+DECISION_KEY = ["instance", "backend", "compile_mode", "dtype", "device"]
 
 
 def _leader(row) -> str:

@@ -92,7 +92,7 @@ def has_size_data(df: pd.DataFrame) -> bool:
     if "n_params" not in df or df["n_params"].notna().sum() == 0:
         return False
     ok = df[(df["status"] == "ok") & df["n_params"].notna()]
-    keys = ["problem", "backend", "variant", "dtype", "device"]
+    keys = ["problem", "backend", "compile_mode", "dtype", "device"]
     return bool(len(ok)) and bool((ok.groupby(keys)["n_params"].nunique() >= 2).any())
 
 
@@ -144,12 +144,12 @@ def size_contexts(ok: pd.DataFrame):
 
 
 def panels(g: pd.DataFrame, x: str, fixed: str) -> list[tuple[tuple[str, str], float]]:
-    """((backend, variant), value of `fixed`) for each panel that has two or more sizes along x."""
-    modes = sorted(set(zip(g["backend"], g["variant"])))
+    """((backend, compile_mode), value of `fixed`) for each panel that has two or more sizes along x."""
+    modes = sorted(set(zip(g["backend"], g["compile_mode"])))
     out = []
     for value in sorted(g[fixed].dropna().unique()):
-        for backend, variant in modes:
-            sub = g[(g["backend"] == backend) & (g["variant"] == variant) & (g[fixed] == value)]
+        for backend, compile_mode in modes:
+            sub = g[(g["backend"] == backend) & (g["compile_mode"] == compile_mode) & (g[fixed] == value)]
             if sub[x].nunique() >= 2:
-                out.append(((backend, variant), value))
+                out.append(((backend, compile_mode), value))
     return out

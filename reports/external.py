@@ -13,7 +13,7 @@ CSV schema (one row per case; UTF-8, header required):
 | status | yes | ok / wrong / failed / unsupported / over budget / out of memory / crashed / skipped |
 | median_s | if ok | median seconds per loss+gradient evaluation |
 | points, order, dim, … | no | the problem's options; they form the instance, e.g. penalty[points=101] |
-| variant, iqr_s, min_s, rounds, compile_s | no | as in results.csv |
+| compile_mode, iqr_s, min_s, rounds, compile_s | no | as in results.csv |
 | peak_memory_bytes, grad_rel_err, value_rel_err, error | no | as in results.csv |
 | source | no | where the row came from (tool, version, machine) |
 
@@ -59,14 +59,21 @@ def load_external(path: str | Path) -> pd.DataFrame:
         raise BenchInputError(f"external results {path}: {unknown_name('problem', unknown[0], PROBLEMS)}")
     df = df.copy()
     df["backend"] = df["backend"].astype(str) + " [external]"
-    df["variant"] = df["variant"] if "variant" in df else "external"
+    df["compile_mode"] = df["compile_mode"] if "compile_mode" in df else "external"
     df["error"] = df["error"].fillna("") if "error" in df else ""
 
     def case(row) -> Case:
         names = [c for c in problem_options(row["problem"]) if c in row and pd.notna(row[c])]
         options = tuple(sorted((c, _plain(row[c])) for c in names))
-        return Case(row["problem"], options, row["backend"], row["strategy"], row["variant"], row["dtype"],
-                    row["device"])  # fmt: skip
+        return Case(
+            row["problem"],
+            options,
+            row["backend"],
+            row["strategy"],
+            row["compile_mode"],
+            row["dtype"],
+            row["device"],
+        )
 
     cases = df.apply(case, axis=1)
     df["instance"] = [c.instance for c in cases]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from backends import DEFAULT_VARIANT
+from backends import DEFAULT_COMPILE_MODE
 from reports.crossover import crossovers, has_size_data, panels, size_contexts, size_frame, winners
 from reports.growth import growth_summary, polynomial_fit
 from reports.labels import config_of, family, format_option, format_range, framework, series_label
@@ -36,8 +36,8 @@ def _ok(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["status"] == "ok"] if "status" in df else df
 
 
-def _where(backend: str, variant: str, dtype: str, device: str, several_devices: bool = False) -> str:
-    text = f"{framework(backend)} {variant}, {dtype}"
+def _where(backend: str, compile_mode: str, dtype: str, device: str, several_devices: bool = False) -> str:
+    text = f"{framework(backend)} {compile_mode}, {dtype}"
     return text + (f" on {device}" if several_devices else "")
 
 
@@ -117,7 +117,7 @@ def overview_findings(decisions: pd.DataFrame) -> list[str]:
     for _, r in none.iterrows():
         out.append(
             f"No recommendation for {family(r['problem'])}, {r['label']}, "
-            f"{_where(r['backend'], r['variant'], r['dtype'], r['device'])}: {r['why_none']}."
+            f"{_where(r['backend'], r['compile_mode'], r['dtype'], r['device'])}: {r['why_none']}."
         )
     noise = rec[rec["within_noise"].map(lambda v: flag(v) is True)]
     if len(noise):
@@ -148,17 +148,17 @@ def penalty_findings(df: pd.DataFrame) -> list[str]:
     ok = ok.assign(_config=ok["instance"].map(lambda i: config_of(i, "points")))
     several_configs = ok["_config"].nunique() > 1
     out = []
-    for (config, backend, variant, dtype, device), g in ok.groupby(
-        ["_config", "backend", "variant", "dtype", "device"]
+    for (config, backend, compile_mode, dtype, device), g in ok.groupby(
+        ["_config", "backend", "compile_mode", "dtype", "device"]
     ):
         winners = winners_along(g, "points")
         text = describe_winners(winners, "points") + ties_text(winners, "points")
-        where = _where(backend, variant, dtype, device, several) + (
+        where = _where(backend, compile_mode, dtype, device, several) + (
             f", {config}" if several_configs and config else ""
         )
         out.append(f"{where}: fastest {text}.")
     slowest = []
-    for _, g in ok.groupby(["instance", "backend", "variant", "dtype", "device"]):
+    for _, g in ok.groupby(["instance", "backend", "compile_mode", "dtype", "device"]):
         g = g.sort_values("median_s")
         if len(g) > 1:
             slowest.append((g.iloc[-1]["strategy"], g.iloc[-1]["median_s"] / g.iloc[0]["median_s"]))
@@ -188,17 +188,17 @@ def compile_pairs(df: pd.DataFrame) -> pd.DataFrame:
     mode: statuses, medians, compile times, speed-up (default / mode) and break-even calls."""
     if df.empty:
         return pd.DataFrame()
-    df = df.assign(_default=df["backend"].map(DEFAULT_VARIANT))
+    df = df.assign(_default=df["backend"].map(DEFAULT_COMPILE_MODE))
     key = ["instance", "backend", "strategy", "dtype", "device", "env_id"]
-    base = df[df["variant"] == df["_default"]].set_index(key)
+    base = df[df["compile_mode"] == df["_default"]].set_index(key)
     rows = []
-    for _, r in df[df["variant"] != df["_default"]].iterrows():
+    for _, r in df[df["compile_mode"] != df["_default"]].iterrows():
         k = tuple(r[c] for c in key)
         if k not in base.index:
             continue
         b = base.loc[k]
         b = b.iloc[0] if isinstance(b, pd.DataFrame) else b
-        row = {c: r[c] for c in key + ["variant", "problem", "label", "status", "error"]}
+        row = {c: r[c] for c in key + ["compile_mode", "problem", "label", "status", "error"]}
         row.update(
             default_status=b["status"],
             default_s=b.get("median_s"),
@@ -225,8 +225,8 @@ def compile_findings(df: pd.DataFrame) -> list[str]:
         return []
     out = []
     several_dtypes = pairs["dtype"].nunique() > 1
-    for (backend, variant), g in pairs.groupby(["backend", "variant"], sort=True):
-        mode = MODE_NAMES.get((backend, variant), f"{framework(backend)} {variant}")
+    for (backend, compile_mode), g in pairs.groupby(["backend", "compile_mode"], sort=True):
+        mode = MODE_NAMES.get((backend, compile_mode), f"{framework(backend)} {compile_mode}")
         order = strategy_order(list(dict.fromkeys(g["problem"])), set(g["strategy"]))
         for strategy in order:
             s = g[g["strategy"] == strategy]
@@ -328,10 +328,10 @@ def order_findings(df: pd.DataFrame) -> list[str]:
     out = []
     for config, g in _config_groups(df, "derivative-order", "order") or []:
         fits = []
-        for (backend, strategy, variant), s in g.groupby(["backend", "strategy", "variant"]):
+        for (backend, strategy, compile_mode), s in g.groupby(["backend", "strategy", "compile_mode"]):
             summary = growth_summary(s["order"], s["median_s"])
             if summary["fit_points"] >= 2:
-                fits.append((series_label(backend, strategy, variant), summary, s["order"]))
+                fits.append((series_label(backend, strategy, compile_mode), summary, s["order"]))
         if not fits:
             continue
         fits.sort(key=lambda f: -f[1]["factor_per_step"])
@@ -346,10 +346,10 @@ def order_findings(df: pd.DataFrame) -> list[str]:
             f"Time per derivative order ({config}, k = {int(k.min())}–{int(k.max())}, growth factor "
             f"e^b of the fit log t = a + b·k): {_join(parts)}."
         )
-        for (backend, variant), b in g.groupby(["backend", "variant"], sort=True):
+        for (backend, compile_mode), b in g.groupby(["backend", "compile_mode"], sort=True):
             winners = winners_along(b, "order")
             text = describe_winners(winners, "order") + ties_text(winners, "order")
-            out.append(f"{framework(backend)} {variant}: fastest {text}.")
+            out.append(f"{framework(backend)} {compile_mode}: fastest {text}.")
     return out
 
 
@@ -358,10 +358,10 @@ def pinn_findings(df: pd.DataFrame) -> list[str]:
     for problem in ("poisson", "biharmonic"):
         for config, g in _config_groups(df, problem, "dim") or []:
             name = family(problem)
-            for (backend, variant), b in g.groupby(["backend", "variant"], sort=True):
+            for (backend, compile_mode), b in g.groupby(["backend", "compile_mode"], sort=True):
                 winners = winners_along(b, "dim")
                 text = describe_winners(winners, "dim") + ties_text(winners, "dim")
-                out.append(f"{name} ({config}), {framework(backend)} {variant}: fastest {text}.")
+                out.append(f"{name} ({config}), {framework(backend)} {compile_mode}: fastest {text}.")
                 if winners and "collapsed-taylor" in set(b["strategy"]):
                     out.append(_collapsed_sentence(name, framework(backend), winners))
                 degrees = []
@@ -413,7 +413,7 @@ def correctness_findings(df: pd.DataFrame) -> list[str]:
     for _, r in checked[checked["status"] == "wrong"].iterrows():
         out.append(
             f"Wrong (not timed): {family(r['problem'])}, {r['label']}, "
-            f"{series_label(r['backend'], r['strategy'], r['variant'])} {r['dtype']}: "
+            f"{series_label(r['backend'], r['strategy'], r['compile_mode'])} {r['dtype']}: "
             f"{short_reason(r)[len('wrong: ') :]}."
         )
     return out
@@ -428,7 +428,7 @@ def failure_findings(df: pd.DataFrame) -> list[str]:
         by_reason: dict[str, list[str]] = {}
         for _, r in g.iterrows():
             message = short_reason(r).split(": ", 1)[-1] if r.get("error") else status
-            series = series_label(r["backend"], r["strategy"], r["variant"])
+            series = series_label(r["backend"], r["strategy"], r["compile_mode"])
             who = f"{series} ({family(r['problem'])}, {r['label']})"
             by_reason.setdefault(message, []).append(who)
         if status in ("unsupported", "skipped"):
@@ -460,7 +460,8 @@ def memory_findings(df: pd.DataFrame) -> list[str]:
         median = g["peak_memory_bytes"].median()
         if hi["peak_memory_bytes"] >= MEMORY_NOTEWORTHY and hi["peak_memory_bytes"] >= AVOID_FACTOR * median:
             out.append(
-                f"{family(problem)}, {label}: {series_label(hi['backend'], hi['strategy'], hi['variant'])} "
+                f"{family(problem)}, {label}: "
+                f"{series_label(hi['backend'], hi['strategy'], hi['compile_mode'])} "
                 f"{hi['dtype']} needs {format_bytes(hi['peak_memory_bytes'])} at its peak, "
                 f"{factor(hi['peak_memory_bytes'] / median)} the median of this instance's cases "
                 f"({format_bytes(median)})."
@@ -503,12 +504,14 @@ def ranking_findings(df: pd.DataFrame, x: str | None = None) -> list[str]:
         for axis, fixed in (("n_params", "points"), ("points", "n_params")):
             if x not in (None, axis):
                 continue
-            for (backend, variant), value in panels(g, axis, fixed):
-                rows = g[(g["backend"] == backend) & (g["variant"] == variant) & (g[fixed] == value)]
+            for (backend, compile_mode), value in panels(g, axis, fixed):
+                rows = g[
+                    (g["backend"] == backend) & (g["compile_mode"] == compile_mode) & (g[fixed] == value)
+                ]
                 fixed_text = _size_text(fixed, value)
                 if fixed == "n_params":
                     fixed_text = f"{rows['network'].iloc[0]} ({fixed_text})"
-                where = f"{title}, {framework(backend)} {variant}, {fixed_text}"
+                where = f"{title}, {framework(backend)} {compile_mode}, {fixed_text}"
                 sentence = size_sentence(rows[rows["adoptable"]], axis, where)
                 if sentence:
                     out.append(sentence)

@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib import colors as mcolors
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from backends import DEFAULT_VARIANT
+from backends import DEFAULT_COMPILE_MODE
 from reports.figures import FORMATTERS, power_of_two_ticks
 from reports.labels import framework
 from reports.verdict import GROUP, Verdict
@@ -52,13 +52,13 @@ def cells(rows: pd.DataFrame, value: pd.Series, text) -> pd.DataFrame:
     """Heatmap cells of one family: facet, column label, strategy, value, the annotation
     (`text(value)` for ok cases, the status word for the others) and whether it is best."""
     several_devices = rows["device"].nunique() > 1
-    variants = rows.groupby("backend")["variant"].nunique()
+    compile_modes = rows.groupby("backend")["compile_mode"].nunique()
     out = []
     for i, r in rows.iterrows():
         facet = framework(r["backend"]) + (f" · {r['device']}" if several_devices else "")
         lines = [r["label_lines"], str(r["dtype"])]
-        if variants.get(r["backend"], 1) > 1:
-            lines.append(str(r["variant"]))
+        if compile_modes.get(r["backend"], 1) > 1:
+            lines.append(str(r["compile_mode"]))
         v = value.get(i, math.nan)
         ok = r["status"] == "ok" and v is not None and np.isfinite(v)
         out.append(
@@ -69,8 +69,8 @@ def cells(rows: pd.DataFrame, value: pd.Series, text) -> pd.DataFrame:
                 "column_key": (
                     r["order_key"],
                     str(r["dtype"]),
-                    DEFAULT_VARIANT.get(r["backend"]) != r["variant"],
-                    str(r["variant"]),
+                    DEFAULT_COMPILE_MODE.get(r["backend"]) != r["compile_mode"],
+                    str(r["compile_mode"]),
                 ),
                 "strategy": r["strategy"],
                 "status": r["status"],

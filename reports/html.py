@@ -99,7 +99,7 @@ TEXT_COLUMNS = {
     "problem",
     "backend",
     "status",
-    "variant",
+    "compile_mode",
     "message",
     "label",
     "family",

@@ -15,7 +15,7 @@ import re
 
 import pandas as pd
 
-from backends import DEFAULT_VARIANT
+from backends import DEFAULT_COMPILE_MODE
 from problems import PROBLEMS, BenchInputError, get_problem, problem_options
 
 FAMILIES: dict[str, str] = {
@@ -196,15 +196,19 @@ def sort_key(problem: str, options: dict) -> tuple:
     return (family_rank(problem), problem, tuple(value(options[n]) for n in names))
 
 
-def variant_label(backend: str, variant: str) -> str:
+def compile_mode_label(backend: str, compile_mode: str) -> str:
     """Framework and compile mode, e.g. "PyTorch compile"."""
-    return f"{framework(backend)} {variant}"
+    return f"{framework(backend)} {compile_mode}"
 
 
-def series_label(backend: str, strategy: str, variant: str | None = None) -> str:
+def series_label(backend: str, strategy: str, compile_mode: str | None = None) -> str:
     """A series of a figure or finding, e.g. "PyTorch rev-over-rev-func [compile]" (the compile
     mode only where it is not the framework's default)."""
-    suffix = f" [{variant}]" if variant and DEFAULT_VARIANT.get(backend, variant) != variant else ""
+    suffix = (
+        f" [{compile_mode}]"
+        if compile_mode and DEFAULT_COMPILE_MODE.get(backend, compile_mode) != compile_mode
+        else ""
+    )
     return f"{framework(backend)} {strategy}{suffix}"
 
 

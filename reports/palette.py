@@ -82,8 +82,8 @@ def linestyle(backend: str) -> str:
     return LINESTYLES.get(backend, ":")
 
 
-def marker(variant: str) -> str:
-    return MARKERS.get(variant, "^")
+def marker(compile_mode: str) -> str:
+    return MARKERS.get(compile_mode, "^")
 
 
 def strategy_handles(strategies) -> list[Line2D]:

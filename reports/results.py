@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backends import DEFAULT_VARIANT
+from backends import DEFAULT_COMPILE_MODE
 from problems.errors import BenchInputError
 from reports.labels import framework
 from reports.render import subtitle
@@ -58,7 +58,7 @@ def decision_table(items: list[Verdict]) -> str:
     """The verdicts as a Markdown table, in the words of `reports.wording`."""
     rows = []
     for v in items:
-        where = [v.family, v.label, f"{framework(v.backend)} {v.variant}", f"{v.dtype} · {v.device}"]
+        where = [v.family, v.label, f"{framework(v.backend)} {v.compile_mode}", f"{v.dtype} · {v.device}"]
         if v.leader is None:
             rows.append(where + [none_text(v, MARKDOWN), "", "", "", "", avoid_text(v, MARKDOWN)])
             continue
@@ -81,18 +81,18 @@ def penalty_matrix(latest: pd.DataFrame) -> list[tuple[str, str]]:
     out = []
     for dtype, d in rows.groupby("dtype", sort=True):
         columns = sorted(
-            set(zip(d["backend"], d["variant"], d["order_key"], d["label"])),
-            key=lambda c: (c[0], DEFAULT_VARIANT.get(c[0]) != c[1], c[1], c[2]),
+            set(zip(d["backend"], d["compile_mode"], d["order_key"], d["label"])),
+            key=lambda c: (c[0], DEFAULT_COMPILE_MODE.get(c[0]) != c[1], c[1], c[2]),
         )
         strategies = strategy_order(["penalty"], set(d["strategy"]))
         table_rows = []
         for s in strategies:
             cells = []
-            for backend, variant, _, label in columns:
+            for backend, compile_mode, _, label in columns:
                 hit = d[
                     (d["strategy"] == s)
                     & (d["backend"] == backend)
-                    & (d["variant"] == variant)
+                    & (d["compile_mode"] == compile_mode)
                     & (d["label"] == label)
                 ]
                 if hit.empty:

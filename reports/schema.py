@@ -9,7 +9,7 @@ COLUMNS: dict[str, str] = {
     "points": "collocation points (penalty)",
     "backend": "jax or torch",
     "strategy": "AD strategy name",
-    "variant": "compile mode: jit / eager (JAX), eager / compile (PyTorch)",
+    "compile_mode": "compile mode: jit / eager (JAX), eager / compile (PyTorch)",
     "device": "cpu or cuda",
     "device_name": "the device's model as the framework reports it",
     "dtype": "float32 or float64",

@@ -45,13 +45,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from backends import DEFAULT_VARIANT
+from backends import DEFAULT_COMPILE_MODE
 from reports.labels import add_labels
 from reports.leader import standing, within_noise
 from reports.roles import adoptable, baseline_of, is_floor, spelling_of
 from reports.text import format_ratio
 
-GROUP = ["instance", "backend", "variant", "dtype", "device", "env_id"]
+GROUP = ["instance", "backend", "compile_mode", "dtype", "device", "env_id"]
 """The cases compared with each other: one verdict each."""
 AVOID_FACTOR = 10.0
 """A correct strategy slower than this many times the recommended one is listed under `avoid`."""
@@ -277,7 +277,7 @@ class Verdict:
 
     instance: str
     backend: str
-    variant: str
+    compile_mode: str
     dtype: str
     device: str
     env_id: str
@@ -419,7 +419,7 @@ def adoptable_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def verdict_of(g: pd.DataFrame) -> Verdict:
-    """The verdict for one group (cases of one instance, backend, variant, dtype, device, env),
+    """The verdict for one group (cases of one instance, backend, compile_mode, dtype, device, env),
     labelled (`reports.labels.add_labels`)."""
     first = g.iloc[0]
     problem = first["problem"]
@@ -487,12 +487,12 @@ def verdicts(df: pd.DataFrame) -> list[Verdict]:
     out = [verdict_of(g) for _, g in df.groupby(GROUP, dropna=False, sort=False)]
 
     def order(v: Verdict):
-        default = 0 if DEFAULT_VARIANT.get(v.backend) == v.variant else 1
+        default = 0 if DEFAULT_COMPILE_MODE.get(v.backend) == v.compile_mode else 1
         return (
             v.order_key,
             str(v.backend),
             default,
-            *(str(getattr(v, k)) for k in ("variant", "dtype", "device", "env_id")),
+            *(str(getattr(v, k)) for k in ("compile_mode", "dtype", "device", "env_id")),
         )
 
     return sorted(out, key=order)

@@ -54,7 +54,7 @@ def code_text(problem: str, name: str) -> str:
 
 def where_text(v: Verdict, device: bool = True) -> str:
     """ "PyTorch eager · float32 cpu": the framework, compile mode, dtype (and device)."""
-    return f"{framework(v.backend)} {v.variant} · {v.dtype}" + (f" {v.device}" if device else "")
+    return f"{framework(v.backend)} {v.compile_mode} · {v.dtype}" + (f" {v.device}" if device else "")
 
 
 def ratio_text(ratio: Ratio | None, m: Markup = PLAIN) -> str:

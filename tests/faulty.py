@@ -30,15 +30,15 @@ mid-timing, after the other cases of its group have had bursts, and before the r
 (from the 5th block on)."""
 
 
-def _correct(problem, dtype, device, variant):
-    return get_backend("jax").value_and_grad(problem, "rev-over-rev", dtype, device, variant)
+def _correct(problem, dtype, device, compile_mode):
+    return get_backend("jax").value_and_grad(problem, "rev-over-rev", dtype, device, compile_mode)
 
 
 def _build(fault):
-    def build(problem, dtype, device, variant):
+    def build(problem, dtype, device, compile_mode):
         if fault == "test-raise":
             raise RuntimeError("deliberate failure while building")
-        good = _correct(problem, dtype, device, variant)
+        good = _correct(problem, dtype, device, compile_mode)
 
         def to_numpy(out):
             value, grads = good.to_numpy(out)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.cases import instance_id
 
-VARIANT = {"jax": "jit", "torch": "eager"}
+COMPILE_MODE = {"jax": "jit", "torch": "eager"}
 
 
 def record(
@@ -20,22 +20,22 @@ def record(
     strategy: str,
     median_s: float | None = None,
     status: str = "ok",
-    variant: str | None = None,
+    compile_mode: str | None = None,
     dtype: str = "float64",
     device: str = "cpu",
     error: str = "",
     **extra,
 ) -> dict:
     """One results.jsonl record; ok records get IQR, rounds, quartiles and a compile time."""
-    variant = variant or VARIANT[backend]
+    compile_mode = compile_mode or COMPILE_MODE[backend]
     instance = instance_id(problem, options)
     rec = {
-        "case_id": f"{instance}-{backend}-{strategy}-{variant}-{dtype}-{device}",
+        "case_id": f"{instance}-{backend}-{strategy}-{compile_mode}-{dtype}-{device}",
         "problem": problem,
         **options,
         "backend": backend,
         "strategy": strategy,
-        "variant": variant,
+        "compile_mode": compile_mode,
         "dtype": dtype,
         "device": device,
         "status": status,
@@ -130,7 +130,7 @@ def penalty_records() -> list[dict]:
                                     strategy,
                                     status="failed",
                                     dtype=dtype,
-                                    variant="compile",
+                                    compile_mode="compile",
                                     error="RuntimeError: torch.compile with aot_autograd does not "
                                     "currently support double backward at runtime_wrappers.py:3560",
                                 )
@@ -144,7 +144,7 @@ def penalty_records() -> list[dict]:
                                     strategy,
                                     status="wrong",
                                     dtype=dtype,
-                                    variant="compile",
+                                    compile_mode="compile",
                                     grad_rel_err=8.5e-4,
                                     tolerance=6.7e-4,
                                     error="relative error 8.5e-04 > tolerance 6.7e-04",
@@ -159,7 +159,7 @@ def penalty_records() -> list[dict]:
                                     strategy,
                                     t * factor / 4,
                                     dtype=dtype,
-                                    variant="compile",
+                                    compile_mode="compile",
                                     compile_s=3.0,
                                 )
                             )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backends import BACKENDS, DEFAULT_VARIANT, get_backend
+from backends import BACKENDS, DEFAULT_COMPILE_MODE, get_backend
 from problems import get_problem
 from problems.network import ACTIVATIONS
 
@@ -104,7 +104,7 @@ def test_unsupported_declarations_are_what_the_libraries_do(name, backend):
             assert activation in reason or "activation" in reason or "jet" in reason, reason
             build = b.registry.builder(problem, strategy)
             with pytest.raises(Exception):  # noqa: B017 - whatever the library raises
-                build(problem, "float64", "cpu", DEFAULT_VARIANT[backend])(params)
+                build(problem, "float64", "cpu", DEFAULT_COMPILE_MODE[backend])(params)
     if backend == "torch" or name != "biharmonic":
         assert seen, "softplus has no Taylor-mode rule in either framework's jet"
 

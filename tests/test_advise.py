@@ -31,7 +31,7 @@ def test_make_advise_end_to_end_on_a_tiny_network(tmp_path):
     proc = _make(f"PARAMS={weights}", "ACTIVATION=silu", "POINTS=21", f"OUT={out}", args)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     records = load_records(out / "results.jsonl")
-    assert {(r["backend"], r["variant"], r["strategy"]) for r in records} == {
+    assert {(r["backend"], r["compile_mode"], r["strategy"]) for r in records} == {
         (b, v, s) for b, v in (("jax", "jit"), ("torch", "eager")) for s in ("rev-over-rev", "fwd-over-rev")
     }
     assert {r["status"] for r in records} == {"ok"}

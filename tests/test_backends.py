@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from backends import BACKENDS, UnsupportedStrategy, get_backend
-from bench.cases import VARIANTS
+from bench.cases import COMPILE_MODES
 from bench.measure import params_in_dtype
 from bench.rounding import tolerance_for
 from problems import BenchInputError, catalogue, get_problem
@@ -28,9 +28,9 @@ def test_every_pair_is_implemented_or_explained(seed_problem):
         assert all(reason.strip() for reason in b.unsupported(seed_problem).values())
 
 
-def test_variants_listed_in_cases_match_backends():
-    for backend, variants in VARIANTS.items():
-        assert tuple(get_backend(backend).variants) == variants
+def test_compile_modes_listed_in_cases_match_backends():
+    for backend, compile_modes in COMPILE_MODES.items():
+        assert tuple(get_backend(backend).compile_modes) == compile_modes
 
 
 @pytest.mark.parametrize("backend, strategy", PAIRS)
@@ -111,7 +111,7 @@ def test_unsupported_strategy_says_why(seed_problem):
         get_backend("jax").value_and_grad(seed_problem, "rev-over-rev-func")
 
 
-def test_bad_dtype_device_variant(seed_problem):
+def test_bad_dtype_device_compile_mode(seed_problem):
     b = get_backend("torch")
     with pytest.raises(BenchInputError, match="valid dtypes"):
         b.value_and_grad(seed_problem, "rev-over-rev", dtype="float16")
@@ -120,5 +120,5 @@ def test_bad_dtype_device_variant(seed_problem):
     if "cuda" not in b.available_devices():
         with pytest.raises(BenchInputError, match="device 'cuda' is not available to torch; available: cpu"):
             b.value_and_grad(seed_problem, "rev-over-rev", device="cuda")
-    with pytest.raises(BenchInputError, match="valid torch variants: compile, eager"):
-        b.value_and_grad(seed_problem, "rev-over-rev", variant="jit")
+    with pytest.raises(BenchInputError, match="valid torch compile modes: compile, eager"):
+        b.value_and_grad(seed_problem, "rev-over-rev", compile_mode="jit")

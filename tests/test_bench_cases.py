@@ -5,9 +5,9 @@ from problems import BenchInputError
 
 
 def test_default_set_covers_every_penalty_pair_at_two_sizes_and_dtypes():
-    cases = [c for c in load_sweep("default") if c.problem == "penalty" and c.variant != "compile"]
+    cases = [c for c in load_sweep("default") if c.problem == "penalty" and c.compile_mode != "compile"]
     assert len(cases) == 2 * 2 * 2 * 8  # backends × points × dtypes × strategies
-    compiled = [c for c in load_sweep("default") if c.variant == "compile"]
+    compiled = [c for c in load_sweep("default") if c.compile_mode == "compile"]
     assert {(c.backend, c.dtype) for c in compiled} == {("torch", "float32")} and len(compiled) == 16
     assert {c.options for c in cases} == {(("points", 101),), (("points", 10000),)}
     assert len({c.id for c in load_sweep("default")}) == len(load_sweep("default"))
@@ -16,7 +16,7 @@ def test_default_set_covers_every_penalty_pair_at_two_sizes_and_dtypes():
 
 def test_overrides_narrow_the_sweep():
     cases = load_sweep("default", {"backends": ["torch"], "dtypes": ["float32"], "sizes": {"points": [101]}})
-    cases = [c for c in cases if c.problem == "penalty" and c.variant == "eager"]
+    cases = [c for c in cases if c.problem == "penalty" and c.compile_mode == "eager"]
     assert {c.backend for c in cases} == {"torch"} and len(cases) == 8
 
 
@@ -37,7 +37,7 @@ def test_case_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "spec, message",
+    "entry, message",
     [
         ({"problem": "nope"}, "valid problems: .*lv-ude, .*penalty"),
         ({"problem": "penalty", "backends": ["julia"]}, "valid backends: jax, torch"),
@@ -47,9 +47,9 @@ def test_case_round_trip(tmp_path):
         ({"problem": "penalty", "sizes": {"points": [-1]}}, "points must be an integer"),
     ],
 )
-def test_bad_sweep_entries(spec, message):
+def test_bad_sweep_entries(entry, message):
     with pytest.raises(BenchInputError, match=message):
-        expand(spec)
+        expand(entry)
 
 
 def test_bad_shard_and_missing_set(tmp_path):

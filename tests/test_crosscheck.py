@@ -11,8 +11,8 @@ from bench.cases import Case, write_cases
 from bench.crosscheck import device_spans, main, sample_cases, verdict
 
 
-def _record(case_id, median_s, backend="jax", variant="jit", status="ok"):
-    return {"case_id": case_id, "backend": backend, "variant": variant, "device": "cuda",
+def _record(case_id, median_s, backend="jax", compile_mode="jit", status="ok"):
+    return {"case_id": case_id, "backend": backend, "compile_mode": compile_mode, "device": "cuda",
             "status": status, "median_s": median_s}  # fmt: skip
 
 
@@ -49,7 +49,7 @@ def test_cpu_cross_check_of_a_recorded_case(tmp_path, monkeypatch):
     monkeypatch.setattr("bench.crosscheck.set_threads", pinned.append)  # never pin the test process
     case = Case("penalty", (("points", 11),), "torch", "rev-over-rev", "eager", "float64", "cpu")
     write_cases(tmp_path / "cases.json", [case])
-    record = {"case_id": case.id, "backend": "torch", "variant": "eager", "device": "cpu",
+    record = {"case_id": case.id, "backend": "torch", "compile_mode": "eager", "device": "cpu",
               "status": "ok", "median_s": 1e-3, "threads": 1}  # fmt: skip
     (tmp_path / "results.jsonl").write_text(json.dumps(record) + "\n")
     assert main([str(tmp_path), "--calls", "3"]) == 0

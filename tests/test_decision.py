@@ -67,16 +67,16 @@ def test_every_group_has_a_recommendation_or_says_why_not(tmp_path):
 
 def test_avoid_lists_wrong_failed_out_of_memory_and_slow_strategies_with_the_reason(tmp_path):
     records = [
-        record("penalty", P101, "torch", "rev-over-rev", 1e-4, variant="compile"),
-        record("penalty", P101, "torch", "fwd-over-fwd", 2e-3, variant="compile"),  # 20× slower
-        record("penalty", P101, "torch", "taylor", 5e-4, variant="compile"),  # 5×: fine
+        record("penalty", P101, "torch", "rev-over-rev", 1e-4, compile_mode="compile"),
+        record("penalty", P101, "torch", "fwd-over-fwd", 2e-3, compile_mode="compile"),  # 20× slower
+        record("penalty", P101, "torch", "taylor", 5e-4, compile_mode="compile"),  # 5×: fine
         record(
             "penalty",
             P101,
             "torch",
             "fd-central",
             status="wrong",
-            variant="compile",
+            compile_mode="compile",
             grad_rel_err=8.5e-4,
             tolerance=6.7e-4,
         ),
@@ -86,11 +86,11 @@ def test_avoid_lists_wrong_failed_out_of_memory_and_slow_strategies_with_the_rea
             "torch",
             "rev-over-fwd",
             status="failed",
-            variant="compile",
+            compile_mode="compile",
             error="RuntimeError: double backward at runtime_wrappers.py:3560\ntraceback",
         ),
-        record("penalty", P101, "torch", "fwd-over-rev", status="out of memory", variant="compile"),
-        record("penalty", P101, "torch", "rev-over-rev-func", status="unsupported", variant="compile"),
+        record("penalty", P101, "torch", "fwd-over-rev", status="out of memory", compile_mode="compile"),
+        record("penalty", P101, "torch", "rev-over-rev-func", status="unsupported", compile_mode="compile"),
     ]
     r = _decide(tmp_path, records).iloc[0]
     reasons = {a["strategy"]: a["reason"] for a in r["avoid_list"]}
@@ -216,7 +216,7 @@ def test_the_interleaved_ratio_decides_between_two_fastest_that_the_medians_rank
 def test_the_committed_example_decides_every_group():
     df, _ = load_runs([EXAMPLE])
     d = decide(df)
-    assert len(d) == df.groupby(["instance", "backend", "variant", "dtype", "device"]).ngroups
+    assert len(d) == df.groupby(["instance", "backend", "compile_mode", "dtype", "device"]).ngroups
     assert d["recommended"].map(lambda v: isinstance(v, str)).all()
     assert not d["recommended"].isin(["hand-derived"]).any()
     assert all(math.isfinite(v) and v >= 1 for v in d["margin"].dropna())

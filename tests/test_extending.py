@@ -50,17 +50,17 @@ class SquaredOutput(ComplexStepReference, Problem):
         return Tolerance(1e-12 if dtype == "float64" else rounding_bound(20 + self.points, dtype))
 
 
-def _jax_build(problem, dtype, device, variant):
+def _jax_build(problem, dtype, device, compile_mode):
     u = point_network(problem.network)
 
     def loss(params, X):
         return (jax.vmap(u, in_axes=(None, 0))(params, X) ** 2).sum()
 
-    return compile_evaluation(problem, dtype, device, variant, jax.value_and_grad(loss), loss=loss)
+    return compile_evaluation(problem, dtype, device, compile_mode, jax.value_and_grad(loss), loss=loss)
 
 
-def _torch_build(problem, dtype, device, variant):
-    s = Setup(problem, dtype, device, variant)
+def _torch_build(problem, dtype, device, compile_mode):
+    s = Setup(problem, dtype, device, compile_mode)
     u = batch_network(s.spec)
     loss = lambda params: (u(params, s.X) ** 2).sum()
 
@@ -91,7 +91,7 @@ def test_a_new_problem_and_strategy_run_through_the_harness(extended):
         assert get_backend(backend).strategies(problem) == ["reverse"]
         for dtype in ("float64", "float32"):
             case = Case(problem.name, (("points", 7),), backend, "reverse",
-                        get_backend(backend).variants[0], dtype, "cpu")  # fmt: skip
+                        get_backend(backend).compile_modes[0], dtype, "cpu")  # fmt: skip
             record = measure(case)
             assert record["status"] == "ok", record
             assert record["grad_rel_err"] <= record["tolerance"]

@@ -35,7 +35,7 @@ def test_the_sweep_holds_what_the_issue_asks(cases):
     # float64 for the seed penalty only; every framework's compile modes asked for
     assert {c.dtype for c in cases if c.instance != "penalty[points=10000]"} == {"float32"}
     assert {c.dtype for c in cases if c.instance == "penalty[points=10000]"} == {"float32", "float64"}
-    modes = {(c.backend, c.variant) for c in cases}
+    modes = {(c.backend, c.compile_mode) for c in cases}
     assert modes == {("jax", "jit"), ("torch", "eager"), ("torch", "compile")}
     # fwd-over-fwd (one pass per parameter) only on the 87-parameter seed net
     assert {c.instance for c in cases if c.strategy == "fwd-over-fwd"} == {"penalty[points=10000]"}

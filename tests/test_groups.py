@@ -19,13 +19,13 @@ from tests import faulty
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _case(strategy, dtype="float64", backend="jax", points=101, variant="jit"):
-    return Case("penalty", (("points", points),), backend, strategy, variant, dtype, "cpu")
+def _case(strategy, dtype="float64", backend="jax", points=101, compile_mode="jit"):
+    return Case("penalty", (("points", points),), backend, strategy, compile_mode, dtype, "cpu")
 
 
 def test_cases_are_ordered_group_by_group_baseline_first():
     cases = sorted(
-        _case(s, dtype, backend, variant=v)
+        _case(s, dtype, backend, compile_mode=v)
         for s in ("fd-central", "rev-over-rev", "taylor")
         for dtype in ("float32", "float64")
         for backend, v in (("jax", "jit"), ("torch", "eager"))

@@ -12,10 +12,10 @@ def _record(problem, size, backend, strategy, median_s, status="ok", **extra):
     options = {"order": size, "points": 101, "width": 5, "depth": 4} if problem == "derivative-order" else {
         "dim": size, "width": 64, "depth": 4, "points": 128, "samples": 16}  # fmt: skip
     size_id = ",".join(f"{k}={v}" for k, v in sorted(options.items()))
-    variant = "jit" if backend == "jax" else "eager"
+    compile_mode = "jit" if backend == "jax" else "eager"
     record = {
-        "case_id": f"{problem}[{size_id}]-{backend}-{strategy}-{variant}-float64-cpu",
-        "problem": problem, **options, "backend": backend, "strategy": strategy, "variant": variant,
+        "case_id": f"{problem}[{size_id}]-{backend}-{strategy}-{compile_mode}-float64-cpu",
+        "problem": problem, **options, "backend": backend, "strategy": strategy, "compile_mode": compile_mode,
         "dtype": "float64", "device": "cpu", "status": status,
         "error": "" if status == "ok" else "exceeded the 60 s budget",
     }  # fmt: skip

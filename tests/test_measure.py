@@ -19,8 +19,8 @@ def _faults():
     faulty.unregister()
 
 
-def _case(strategy, backend="jax", dtype="float64", device="cpu", variant="jit"):
-    return Case("penalty", (("points", 101),), backend, strategy, variant, dtype, device)
+def _case(strategy, backend="jax", dtype="float64", device="cpu", compile_mode="jit"):
+    return Case("penalty", (("points", 101),), backend, strategy, compile_mode, dtype, device)
 
 
 def test_correct_strategy_is_ok_with_errors_and_compile_time():
@@ -54,7 +54,7 @@ def test_exception_is_failed_with_message():
 
 def test_unsupported_and_unavailable_device():
     assert measure(_case("rev-over-rev-func"))["status"] == "unsupported"
-    r = measure(_case("rev-over-rev", backend="torch", device="cuda", variant="eager"))
+    r = measure(_case("rev-over-rev", backend="torch", device="cuda", compile_mode="eager"))
     import torch
 
     if not torch.cuda.is_available():

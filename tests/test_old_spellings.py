@@ -30,8 +30,8 @@ def _sweep(tmp_path: Path, name: str, key_line: str) -> str:
 def test_a_sweeps_old_key_means_the_new_one(tmp_path):
     new = load_sweep(_sweep(tmp_path, "new", 'compile_modes = ["compile"]'))
     old = load_sweep(_sweep(tmp_path, "old", 'variants = ["compile"]'))  # old spelling
-    assert new == old and {c.variant for c in new} == {"compile"}
-    assert {c.variant for c in load_sweep(_sweep(tmp_path, "none", ""))} == {"eager"}  # the default
+    assert new == old and {c.compile_mode for c in new} == {"compile"}
+    assert {c.compile_mode for c in load_sweep(_sweep(tmp_path, "none", ""))} == {"eager"}  # the default
     both = _sweep(tmp_path, "both", 'compile_modes = ["compile"]\nvariants = ["eager"]')  # old spelling
     with pytest.raises(BenchInputError, match="older name"):
         load_sweep(both)
@@ -40,9 +40,9 @@ def test_a_sweeps_old_key_means_the_new_one(tmp_path):
 def test_the_old_command_line_flag_and_set_name_mean_the_new_ones():
     new = parse_args(["--set", "compile-modes", "--compile-modes", "compile", "--backends", "torch"])
     old = parse_args(["--set", "variants", "--variants", "compile", "--backends", "torch"])  # old spelling
-    assert new.variants == old.variants == "compile"
+    assert new.compile_modes == old.compile_modes == "compile"
     cases = select_cases(new)
-    assert cases == select_cases(old) and cases and {c.variant for c in cases} == {"compile"}
+    assert cases == select_cases(old) and cases and {c.compile_mode for c in cases} == {"compile"}
 
 
 def test_committed_old_runs_read_in_todays_names():
@@ -50,10 +50,10 @@ def test_committed_old_runs_read_in_todays_names():
     and cases come back under the name now, with the same values."""
     for run in (OLD_RUN, OLD_BASELINE):
         records = load_records(run / "results.jsonl")
-        assert records and all(r["variant"] in ("jit", "eager", "compile") for r in records)
-        assert all(r["case_id"].split("-")[-3] == r["variant"] for r in records)
+        assert records and all(r["compile_mode"] in ("jit", "eager", "compile") for r in records)
+        assert all(r["case_id"].split("-")[-3] == r["compile_mode"] for r in records)
     cases = read_cases(OLD_BASELINE / "cases.json")
-    assert cases and {c.variant for c in cases} <= {"jit", "eager", "compile"}
+    assert cases and {c.compile_mode for c in cases} <= {"jit", "eager", "compile"}
 
 
 def test_an_external_csv_with_the_old_column_reads_the_same(tmp_path):
@@ -61,6 +61,10 @@ def test_an_external_csv_with_the_old_column_reads_the_same(tmp_path):
         "penalty,101,julia,rev-over-rev,cpu,float64,ok,0.001,compiled\n"
     )
     new, old = tmp_path / "new.csv", tmp_path / "old.csv"
-    new.write_text(rows.format(column="variant"))
+    new.write_text(rows.format(column="compile_mode"))
     old.write_text(rows.format(column="variant"))  # old spelling
-    assert load_external(new)["variant"].tolist() == load_external(old)["variant"].tolist() == ["compiled"]
+    assert (
+        load_external(new)["compile_mode"].tolist()
+        == load_external(old)["compile_mode"].tolist()
+        == ["compiled"]
+    )

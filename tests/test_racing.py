@@ -189,7 +189,7 @@ def test_the_report_reads_a_dropped_case_as_its_bound_never_as_a_precise_time(ra
     )
     assert dropped_text(records["fwd-over-fwd"]).endswith("× the fastest's first call, timed once")
     assert dropped_text(records["rev-over-rev"]) == ""
-    case_fields = {"case_id", "problem", "points", "backend", "strategy", "variant", "dtype", "device",
+    case_fields = {"case_id", "problem", "points", "backend", "strategy", "compile_mode", "dtype", "device",
                    "status", "error", "median_s"}  # fmt: skip
     full = [
         record(

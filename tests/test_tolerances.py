@@ -93,12 +93,12 @@ def test_measured_rounding_is_the_float32_error_of_the_computation_itself():
     params = problem.init_params(0)
     for backend in ("jax", "torch"):
         b = get_backend(backend)
-        measured = stencil_rounding(b, problem, "fd-central", "float32", "cpu", b.variants[0], params)
+        measured = stencil_rounding(b, problem, "fd-central", "float32", "cpu", b.compile_modes[0], params)
         assert np.finfo(np.float32).eps < measured.relative < LINEAR_REGIME, (backend, measured)
         assert measured.amplification == problem.stencil_amplification("float32")
         assert measured.evaluation_ulps is None  # measured for float64 cases only
         ulps = stencil_rounding(
-            b, problem, "fd-central", "float64", "cpu", b.variants[0], params
+            b, problem, "fd-central", "float64", "cpu", b.compile_modes[0], params
         ).evaluation_ulps
         assert 0.1 < ulps < 16, (backend, ulps)
 
@@ -120,8 +120,8 @@ def test_float64_rounding_of_a_stencil_float32_cannot_resolve_is_modelled_from_m
 def one_percent_wrong_stencil():
     """jax fd-central with its gradient scaled by 1.01, declared a finite-difference strategy."""
 
-    def build(problem, dtype, device, variant):
-        good = get_backend("jax").value_and_grad(problem, "fd-central", dtype, device, variant)
+    def build(problem, dtype, device, compile_mode):
+        good = get_backend("jax").value_and_grad(problem, "fd-central", dtype, device, compile_mode)
 
         def to_numpy(out):
             value, grads = good.to_numpy(out)

@@ -23,7 +23,7 @@ from problems import PROBLEM_MODULES  # noqa: E402
 class JaxBackend(Backend):
     name = "jax"
     registry = registry
-    variants = BACKENDS["jax"].variants
+    compile_modes = BACKENDS["jax"].compile_modes
 
     def available_devices(self) -> list[str]:
         devices = ["cpu"]

@@ -163,9 +163,9 @@ def compiled_statistics(jitted, *args) -> dict:
     return stats
 
 
-def compile_mode(variant: str) -> Callable:
-    """`jax.jit` for variant "jit", op-by-op dispatch for "eager"."""
-    return jax.jit if variant == "jit" else (lambda f: f)
+def jit_or_eager(compile_mode: str) -> Callable:
+    """`jax.jit` for compile mode "jit", op-by-op dispatch for "eager"."""
+    return jax.jit if compile_mode == "jit" else (lambda f: f)
 
 
 def put_params(params: dict[str, np.ndarray], dtype: str, jax_device) -> dict:
@@ -177,14 +177,16 @@ def grads_to_numpy(out) -> tuple[float, dict[str, np.ndarray]]:
     return float(value), params_to_numpy(grads)
 
 
-def compile_evaluation(problem, dtype, device, variant, fn, *data, loss=None, extra_metrics=None) -> Compiled:
-    """jit (variant "jit") or op-by-op dispatch (variant "eager") of `fn(params, X, *data)` at the
+def compile_evaluation(
+    problem, dtype, device, compile_mode, fn, *data, loss=None, extra_metrics=None
+) -> Compiled:
+    """jit (compile mode "jit") or op-by-op dispatch (compile mode "eager") of `fn(params, X, *data)` at the
     problem's grid; `loss(params, X, *data)` is the value alone, timed as the "loss" part (cost
     ratio); `extra_metrics(params)` adds problem-specific counts to XLA's statistics."""
     jax_device = jax.devices(device)[0]
     X = jax.device_put(jnp.asarray(problem.grid(), dtype=dtype), jax_device)
     args = (X, *(jax.device_put(jnp.asarray(e, dtype=dtype), jax_device) for e in data))
-    compile_fn = compile_mode(variant)
+    compile_fn = jit_or_eager(compile_mode)
     jitted = compile_fn(fn)
 
     def run(native):
@@ -196,7 +198,7 @@ def compile_evaluation(problem, dtype, device, variant, fn, *data, loss=None, ex
         parts["loss"] = lambda native: jax.block_until_ready(loss_fn(native, *args))
 
     def metrics(native):
-        stats = compiled_statistics(jitted, native, *args) if variant == "jit" else {}
+        stats = compiled_statistics(jitted, native, *args) if compile_mode == "jit" else {}
         return {**stats, **(extra_metrics(native) if extra_metrics else {})}
 
     return Compiled(

@@ -162,16 +162,16 @@ _BATCHED = {
 }
 
 
-def _build(problem, dtype, device, variant, *, operator):
+def _build(problem, dtype, device, compile_mode, *, operator):
     """Σᵢ Dᵢ² with the per-point derivative `operator(g, order)` of g(t) = U₁(x + t e₁)."""
     value = loss(at_zero(operator(along_x1(problem.network), problem.order)))
-    return compile_evaluation(problem, dtype, device, variant, reverse_outer(value), loss=value)
+    return compile_evaluation(problem, dtype, device, compile_mode, reverse_outer(value), loss=value)
 
 
-def _build_batched(problem, dtype, device, variant, *, operator):
+def _build_batched(problem, dtype, device, compile_mode, *, operator):
     """The same with the batched derivative `operator(g, order)` of g(t) = [U₁(xᵢ + tᵢ e₁)]ᵢ."""
     value = batched_loss(operator(along_x1_batched(problem.network), problem.order))
-    return compile_evaluation(problem, dtype, device, variant, reverse_outer(value), loss=value)
+    return compile_evaluation(problem, dtype, device, compile_mode, reverse_outer(value), loss=value)
 
 
 for _name, _transform in _ANALYTIC.items():
@@ -184,17 +184,17 @@ for _name, _transform in _BATCHED.items():
 
 
 @registry.register(KIND, "fd-stencil")
-def _build_fd_stencil(problem, dtype, device, variant):
+def _build_fd_stencil(problem, dtype, device, compile_mode):
     value = loss(stencil_per_point(point_network(problem.network)))
     return compile_evaluation(
-        problem, dtype, device, variant, reverse_outer(value), *problem.stencil(dtype), loss=value
+        problem, dtype, device, compile_mode, reverse_outer(value), *problem.stencil(dtype), loss=value
     )
 
 
 @registry.register(KIND, "fd-stencil:batched")
-def _build_fd_stencil_batched(problem, dtype, device, variant):
+def _build_fd_stencil_batched(problem, dtype, device, compile_mode):
     derivatives = stencil(batch_network(problem.network))
     value = lambda params, X, *stencil_data: jnp.sum(derivatives(params, X, *stencil_data) ** 2)
     return compile_evaluation(
-        problem, dtype, device, variant, reverse_outer(value), *problem.stencil(dtype), loss=value
+        problem, dtype, device, compile_mode, reverse_outer(value), *problem.stencil(dtype), loss=value
     )

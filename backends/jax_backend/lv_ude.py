@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from backends.base import Compiled
-from backends.jax_backend.core import apply_fn, compile_mode, compiled_statistics, registry
+from backends.jax_backend.core import apply_fn, compiled_statistics, jit_or_eager, registry
 from problems.lv_ude import LV_PARAMETERS, T_SPAN
 
 LIBRARY = "diffrax"
@@ -130,8 +130,8 @@ def _add(a, b):
     return va + vb, jax.tree.map(jnp.add, ga, gb)
 
 
-def build(problem, dtype: str, device: str, variant: str, strategy: str) -> Compiled:
-    penalty = registry.builder(problem.penalty, strategy)(problem.penalty, dtype, device, variant)
+def build(problem, dtype: str, device: str, compile_mode: str, strategy: str) -> Compiled:
+    penalty = registry.builder(problem.penalty, strategy)(problem.penalty, dtype, device, compile_mode)
     penalty_fn, penalty_args = penalty.pure.fn, penalty.pure.args
     data_value_and_grad = jax.value_and_grad(make_data_loss(problem, dtype))
 
@@ -139,7 +139,7 @@ def build(problem, dtype: str, device: str, variant: str, strategy: str) -> Comp
         """Loss and gradient: data term through the solve, plus the penalty strategy's."""
         return _add(data_value_and_grad(params), penalty_fn(params, *penalty_args))
 
-    compile_ = compile_mode(variant)
+    compile_ = jit_or_eager(compile_mode)
     total = compile_(value_and_grad)
     parts_fns = {
         "solve": compile_(make_data_loss(problem, dtype)),
@@ -155,7 +155,7 @@ def build(problem, dtype: str, device: str, variant: str, strategy: str) -> Comp
     def metrics(native):
         frozen = tuple((k, np.asarray(v, dtype=np.float64).tobytes(), v.shape) for k, v in native.items())
         record = dict(solver_metrics(problem, dtype, frozen))
-        if variant == "jit":
+        if compile_mode == "jit":
             record.update(compiled_statistics(total, native))
         return record
 

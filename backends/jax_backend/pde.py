@@ -180,7 +180,7 @@ STRATEGIES = {
 def residual_loss(problem, values_fn):
     """mean_n Σ_c r_c(xₙ)² with the values of `values_fn(params, x, *per-point data)`, vmapped
     over the points (and their data)."""
-    residual = problem.residual_spec
+    residual = problem.parsed_residual
 
     def point_loss(params, x, *data):
         return sum(r**2 for r in residual.evaluate(values_fn(params, x, *data), x, jnp))
@@ -191,22 +191,22 @@ def residual_loss(problem, values_fn):
     return value
 
 
-def _build(problem, dtype, device, variant, *, operator):
+def _build(problem, dtype, device, compile_mode, *, operator):
     """The residual loss with the derivative values of `operator(f, plan)`."""
-    value = residual_loss(problem, operator(apply_fn(problem.network), problem.residual_spec.plan))
-    return compile_evaluation(problem, dtype, device, variant, reverse_outer(value), loss=value)
+    value = residual_loss(problem, operator(apply_fn(problem.network), problem.parsed_residual.plan))
+    return compile_evaluation(problem, dtype, device, compile_mode, reverse_outer(value), loss=value)
 
 
 def hutchinson(f, problem):
     """hutchinson's values (`laplacian_estimator`) and per-point data: the problem's dense
     Rademacher directions, (points, samples, d)."""
-    return laplacian_estimator(f, problem.residual_spec.plan), problem.estimator_directions("hutchinson")
+    return laplacian_estimator(f, problem.parsed_residual.plan), problem.estimator_directions("hutchinson")
 
 
 def stde(f, problem):
     """stde's values (`sparse_laplacian_estimator`) and per-point data: the sampled coordinates'
     indices, (points, samples)."""
-    plan = problem.residual_spec.plan
+    plan = problem.parsed_residual.plan
     return sparse_laplacian_estimator(f, plan, problem.stde_scale()), problem.estimator_coordinates()
 
 
@@ -218,12 +218,20 @@ def _estimator_build(estimator: str):
     """The build of stochastic estimator `estimator`, its values and per-point data from the declared
     `operator` (`ESTIMATOR_OPERATORS`), its statistics the problem's."""
 
-    def build(problem, dtype, device, variant, *, operator):
+    def build(problem, dtype, device, compile_mode, *, operator):
         values, data = operator(apply_fn(problem.network), problem)
         value = residual_loss(problem, values)
         statistics = lambda native: problem.estimator_statistics(estimator, params_to_numpy(native))
-        return compile_evaluation(problem, dtype, device, variant, reverse_outer(value), data, loss=value,
-                                  extra_metrics=statistics)  # fmt: skip
+        return compile_evaluation(
+            problem,
+            dtype,
+            device,
+            compile_mode,
+            reverse_outer(value),
+            data,
+            loss=value,
+            extra_metrics=statistics,
+        )
 
     return build
 
@@ -233,7 +241,7 @@ def fd_stencil(problem):
     (`PDEProblem.stencil`: one column per key, every distinct node once): the network (every
     output) at every point × node in one batch by the shared `stencil` helper, (N, T, d_out); then
     the residual on the whole batch."""
-    keys, residual = problem.stencil_keys, problem.residual_spec
+    keys, residual = problem.stencil_keys, problem.parsed_residual
     columns = stencil(per_point(apply_fn(problem.network)))
 
     def value(params, X, offsets, weights):
@@ -244,10 +252,10 @@ def fd_stencil(problem):
     return value
 
 
-def _build_fd_stencil(problem, dtype, device, variant):
+def _build_fd_stencil(problem, dtype, device, compile_mode):
     value = fd_stencil(problem)
     offsets, weights = problem.stencil(dtype)
-    return compile_evaluation(problem, dtype, device, variant, reverse_outer(value), offsets, weights,
+    return compile_evaluation(problem, dtype, device, compile_mode, reverse_outer(value), offsets, weights,
                               loss=value)  # fmt: skip
 
 

@@ -261,17 +261,17 @@ _CENTRAL_DIFFERENCES = {
 """The same over central differences, whose steps h (`problem.fd_steps`) are data."""
 
 
-def _build_reverse_outer(problem, dtype, device, variant, *, operator, outer):
+def _build_reverse_outer(problem, dtype, device, compile_mode, *, operator, outer):
     """P and its weight gradient by `outer` (reverse mode) over the input derivative `operator`."""
     value = penalty_value(operator(problem.network))
-    return compile_evaluation(problem, dtype, device, variant, outer(value), loss=value)
+    return compile_evaluation(problem, dtype, device, compile_mode, outer(value), loss=value)
 
 
-def _build_central_differences(problem, dtype, device, variant, *, operator, outer):
+def _build_central_differences(problem, dtype, device, compile_mode, *, operator, outer):
     """The same with the problem's steps h as the input derivative's data."""
     value = penalty_value(operator(problem.network))
     steps = problem.fd_steps(dtype)
-    return compile_evaluation(problem, dtype, device, variant, outer(value), steps, loss=value)
+    return compile_evaluation(problem, dtype, device, compile_mode, outer(value), steps, loss=value)
 
 
 for _name, _input_grad in _REVERSE_OUTER.items():
@@ -282,42 +282,46 @@ for _name, _input_grad in _CENTRAL_DIFFERENCES.items():
     registry.register("penalty", _name, operator=_input_grad, outer=reverse_outer)(_build_central_differences)
 
 
-def _build_forward_outer(problem, dtype, device, variant, value_and_grad, loss_input_grad):
+def _build_forward_outer(problem, dtype, device, compile_mode, value_and_grad, loss_input_grad):
     """A forward-mode weight gradient; the loss alone is timed with the input derivative of the
     same inner mode."""
-    return compile_evaluation(problem, dtype, device, variant, value_and_grad(problem.network),
+    return compile_evaluation(problem, dtype, device, compile_mode, value_and_grad(problem.network),
                               loss=penalty_value(loss_input_grad(problem.network)))  # fmt: skip
 
 
 @registry.register("penalty", "fwd-over-rev")
-def _build_fwd_over_rev(problem, dtype, device, variant):
-    return _build_forward_outer(problem, dtype, device, variant, forward_over_reverse, input_grad_reverse)
+def _build_fwd_over_rev(problem, dtype, device, compile_mode):
+    return _build_forward_outer(
+        problem, dtype, device, compile_mode, forward_over_reverse, input_grad_reverse
+    )
 
 
 @registry.register("penalty", "fwd-over-rev:per-point")
-def _build_fwd_over_rev_per_point(problem, dtype, device, variant):
-    return _build_forward_outer(problem, dtype, device, variant, forward_over_reverse_per_point,
+def _build_fwd_over_rev_per_point(problem, dtype, device, compile_mode):
+    return _build_forward_outer(problem, dtype, device, compile_mode, forward_over_reverse_per_point,
                                 input_grad_reverse)  # fmt: skip
 
 
 @registry.register("penalty", "fwd-over-fwd")
-def _build_fwd_over_fwd(problem, dtype, device, variant):
+def _build_fwd_over_fwd(problem, dtype, device, compile_mode):
     """Input derivatives by one jvp of the batched network per direction (measured faster than
     vmap(jacfwd) per point: 0.76× its time at 101 points, 0.92× at 10,000, float32)."""
     value_and_grad = forward_over_forward(input_grad_forward_batched)
-    return _build_forward_outer(problem, dtype, device, variant, value_and_grad, input_grad_forward_batched)
+    return _build_forward_outer(
+        problem, dtype, device, compile_mode, value_and_grad, input_grad_forward_batched
+    )
 
 
 @registry.register("penalty", "fwd-over-fwd:per-point")
-def _build_fwd_over_fwd_per_point(problem, dtype, device, variant):
+def _build_fwd_over_fwd_per_point(problem, dtype, device, compile_mode):
     value_and_grad = forward_over_forward(input_grad_forward)
-    return _build_forward_outer(problem, dtype, device, variant, value_and_grad, input_grad_forward)
+    return _build_forward_outer(problem, dtype, device, compile_mode, value_and_grad, input_grad_forward)
 
 
 @registry.register("penalty", "hand-derived", when=floor.condition)
-def _build_hand_derived(problem, dtype, device, variant):
+def _build_hand_derived(problem, dtype, device, compile_mode):
     spec = problem.network
-    return compile_evaluation(problem, dtype, device, variant,
+    return compile_evaluation(problem, dtype, device, compile_mode,
                     lambda params, X: floor.penalty_value_and_grad(params, X, spec, jnp),
                     loss=lambda params, X: floor.penalty_value(params, X, spec, jnp))  # fmt: skip
 

@@ -267,32 +267,34 @@ def residual_loss(op, data_axes: tuple = ()):
     return value
 
 
-def _build(problem, dtype, device, variant, value, *data, extra_metrics=None):
-    return compile_evaluation(problem, dtype, device, variant, reverse_outer(value), problem.source(),
+def _build(problem, dtype, device, compile_mode, value, *data, extra_metrics=None):
+    return compile_evaluation(problem, dtype, device, compile_mode, reverse_outer(value), problem.source(),
                               *data, loss=value, extra_metrics=extra_metrics)  # fmt: skip
 
 
-def _build_exact(problem, dtype, device, variant, *, operator):
+def _build_exact(problem, dtype, device, compile_mode, *, operator):
     """The residual loss with a per-point exact `operator` (u -> op), vmapped over the points."""
-    return _build(problem, dtype, device, variant, residual_loss(operator(point_network(problem.network))))
+    return _build(
+        problem, dtype, device, compile_mode, residual_loss(operator(point_network(problem.network)))
+    )
 
 
-def _build_batched(problem, dtype, device, variant, *, operator):
+def _build_batched(problem, dtype, device, compile_mode, *, operator):
     """The residual loss with a batched exact `operator` (U -> op on the whole batch)."""
     op = operator(batch_network(problem.network))
     value = lambda params, X, source: jnp.mean((op(params, X) + source) ** 2)
-    return _build(problem, dtype, device, variant, value)
+    return _build(problem, dtype, device, compile_mode, value)
 
 
-def _build_fd(problem, dtype, device, variant):
+def _build_fd(problem, dtype, device, compile_mode):
     value = residual_loss(stencil_per_point(point_network(problem.network)), (None, None))
-    return _build(problem, dtype, device, variant, value, *problem.stencil(dtype))
+    return _build(problem, dtype, device, compile_mode, value, *problem.stencil(dtype))
 
 
-def _build_fd_batched(problem, dtype, device, variant):
+def _build_fd_batched(problem, dtype, device, compile_mode):
     op = stencil(batch_network(problem.network))
     value = lambda params, X, source, *stencil: jnp.mean((op(params, X, *stencil) + source) ** 2)
-    return _build(problem, dtype, device, variant, value, *problem.stencil(dtype))
+    return _build(problem, dtype, device, compile_mode, value, *problem.stencil(dtype))
 
 
 def _estimator_statistics(problem):
@@ -300,16 +302,16 @@ def _estimator_statistics(problem):
     return lambda native: problem.estimator_statistics(params_to_numpy(native))
 
 
-def _build_hutchinson(problem, dtype, device, variant):
+def _build_hutchinson(problem, dtype, device, compile_mode):
     value = residual_loss(hutchinson(point_network(problem.network), ORDER[problem.kind]), (0,))
-    return _build(problem, dtype, device, variant, value, problem.hutchinson_directions(),
+    return _build(problem, dtype, device, compile_mode, value, problem.hutchinson_directions(),
                   extra_metrics=_estimator_statistics(problem))  # fmt: skip
 
 
-def _build_hutchinson_batched(problem, dtype, device, variant):
+def _build_hutchinson_batched(problem, dtype, device, compile_mode):
     op = hutchinson_batched(batch_network(problem.network), ORDER[problem.kind])
     value = lambda params, X, source, V: jnp.mean((op(params, X, V) + source) ** 2)
-    return _build(problem, dtype, device, variant, value, problem.hutchinson_directions(),
+    return _build(problem, dtype, device, compile_mode, value, problem.hutchinson_directions(),
                   extra_metrics=_estimator_statistics(problem))  # fmt: skip
 
 

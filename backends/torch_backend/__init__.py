@@ -21,7 +21,7 @@ from problems import PROBLEM_MODULES
 class TorchBackend(Backend):
     name = "torch"
     registry = registry
-    variants = BACKENDS["torch"].variants
+    compile_modes = BACKENDS["torch"].compile_modes
 
     def available_devices(self) -> list[str]:
         return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]

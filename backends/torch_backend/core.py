@@ -94,8 +94,8 @@ def autograd_nodes(output: torch.Tensor) -> int:
 class Setup:
     """Tensors shared by all strategies: persistent parameters, the grid, the device."""
 
-    def __init__(self, problem, dtype: str, device: str, variant: str):
-        self.variant = variant
+    def __init__(self, problem, dtype: str, device: str, compile_mode: str):
+        self.compile_mode = compile_mode
         self.spec = problem.network
         self.apply = apply_fn(self.spec)
         """The model's batched `apply(params, X)`: every strategy evaluates the network through it."""
@@ -124,10 +124,10 @@ class Setup:
             torch.cuda.synchronize(self.device)
 
     def compiled(self, fn, loss=None, metrics: Callable | None = None) -> Compiled:
-        """Wrap `fn(params) -> (value, grads)`: torch.compile it for variant "compile".
+        """Wrap `fn(params) -> (value, grads)`: torch.compile it for compile mode "compile".
         `loss(params)` is the value alone, timed as the "loss" part (cost ratio);
         `metrics(params)` the counts recorded with the case."""
-        if self.variant == "compile":
+        if self.compile_mode == "compile":
             fn = torch.compile(fn)
             loss = torch.compile(loss) if loss is not None else None
         parts = {}

@@ -96,8 +96,8 @@ def taylor(s: Setup, order: int):
     Z = torch.zeros_like(s.X)
     args = ((s.X, E) + (Z,) * (order - 1),)
     jet_net = jet(lambda x: s.apply(s.params, x), (s.X,))
-    graph, in_spec = capture_graph(jet_net, args)
-    flat = in_spec.flatten_up_to(args)
+    graph, tree_spec = capture_graph(jet_net, args)
+    flat = tree_spec.flatten_up_to(args)
 
     def derivative(params):
         return graph(*flat)[order][:, 0]
@@ -172,12 +172,12 @@ def fd_stencil(s: Setup, order: int):
     return (lambda params: derivative(params, s.X, offsets, weights)), {}
 
 
-def _build(problem, dtype, device, variant, *, operator):
+def _build(problem, dtype, device, compile_mode, *, operator):
     """value and ∇θ of Σ D² by reverse mode, D from `operator(setup, order)`; the loss alone (timed
     as the "loss" part) on detached weights; metrics: nodes of the autograd graph the weight
     gradient runs through, and of the captured jet graph where there is one (`program_ops`, as for
     the penalty)."""
-    s = Setup(problem, dtype, device, variant)
+    s = Setup(problem, dtype, device, compile_mode)
     derivative, static_metrics = operator(s, problem.order)
     value = lambda params: (derivative(params) ** 2).sum()
 

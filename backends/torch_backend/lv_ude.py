@@ -85,7 +85,7 @@ def torchdiffeq_solve(problem, f: VectorField, u0, t):
 
 def torchode_solve(problem, f: VectorField, u0, t, compile_: bool):
     """`solve() -> (X̂ (T, 2), stats)` with torchode (batch of one problem); its `solve` method is
-    torch.compile-d for the "compile" variant (compiling the module would compile only `forward`)."""
+    torch.compile-d for the "compile" compile mode (compiling the module would compile only `forward`)."""
     import torchode as to
 
     term = to.ODETerm(f)
@@ -106,16 +106,16 @@ def torchode_solve(problem, f: VectorField, u0, t, compile_: bool):
     return solve
 
 
-def build(problem, dtype: str, device: str, variant: str, strategy: str) -> Compiled:
+def build(problem, dtype: str, device: str, compile_mode: str, strategy: str) -> Compiled:
     library = library_of(problem)
-    penalty = registry.builder(problem.penalty, strategy)(problem.penalty, dtype, device, variant)
+    penalty = registry.builder(problem.penalty, strategy)(problem.penalty, dtype, device, compile_mode)
     shapes = problem.network.param_shapes()
     leaves = penalty.prepare({k: np.zeros(s) for k, s in shapes.items()})  # the persistent leaves
     kw = {"dtype": DTYPES[dtype], "device": torch.device(device)}
     data = problem.data()
     u0, t = torch.as_tensor(data["X_noisy"][0], **kw), torch.as_tensor(data["t"], **kw)
     Xn = torch.as_tensor(data["X_noisy"], **kw)
-    compile_ = variant == "compile"
+    compile_ = compile_mode == "compile"
     f = VectorField(leaves, problem.network, counting=not compile_).to(**kw)
     if library == "torchode":
         solve = torchode_solve(problem, f, u0, t, compile_)

@@ -168,14 +168,14 @@ def sparse_laplacian_estimator(f, plan, mock_x, scale):
 def hutchinson(f, problem, mock_x):
     """hutchinson's values (`laplacian_estimator`) and per-point data: the problem's dense
     Rademacher directions, (points, samples, d)."""
-    plan = problem.residual_spec.plan
+    plan = problem.parsed_residual.plan
     return laplacian_estimator(f, plan, mock_x), problem.estimator_directions("hutchinson")
 
 
 def stde(f, problem, mock_x):
     """stde's values (`sparse_laplacian_estimator`) and per-point data: the sampled coordinates'
     indices, (points, samples)."""
-    plan = problem.residual_spec.plan
+    plan = problem.parsed_residual.plan
     return sparse_laplacian_estimator(f, plan, mock_x, problem.stde_scale()), problem.estimator_coordinates()
 
 
@@ -201,11 +201,11 @@ def _build(estimator: str | None = None, captured: bool = False):
     captured once as an FX graph (`jet.capture_graph`, as the PINN's jet operators), its
     parameters read by reference."""
 
-    def build(problem, dtype, device, variant, *, operator):
-        s = Setup(problem, dtype, device, variant)
+    def build(problem, dtype, device, compile_mode, *, operator):
+        s = Setup(problem, dtype, device, compile_mode)
         apply = apply_fn(problem.network)
         f = lambda x: apply(s.params, x.unsqueeze(0)).squeeze(0)
-        residual = problem.residual_spec
+        residual = problem.parsed_residual
         if estimator:
             values, data = operator(f, problem, s.X[0])
             data = (s.tensor(data),)
@@ -218,8 +218,8 @@ def _build(estimator: str | None = None, captured: bool = False):
         if captured:
             from jet import capture_graph
 
-            graph, in_spec = capture_graph(batched, args)
-            flat = in_spec.flatten_up_to(args)
+            graph, tree_spec = capture_graph(batched, args)
+            flat = tree_spec.flatten_up_to(args)
             batched, args = (lambda *a: graph(*flat)), ()
             static["program_ops"] = len(graph.graph.nodes)
 
@@ -260,15 +260,15 @@ for _name in ESTIMATORS:
     )
 
 
-def _build_fd_stencil(problem, dtype, device, variant):
+def _build_fd_stencil(problem, dtype, device, compile_mode):
     """mean_n Σ_c r_c² with every value the residual reads from the problem's stencils
     (`PDEProblem.stencil`: one column per key, every distinct node once): the network (every
     output) at every point × node in one batch by the shared `stencil` helper, (N, T, d_out);
     then the residual."""
-    s = Setup(problem, dtype, device, variant)
+    s = Setup(problem, dtype, device, compile_mode)
     columns = stencil(s.apply)
     offsets, weights = map(s.tensor, problem.stencil(dtype))
-    keys, residual = problem.stencil_keys, problem.residual_spec
+    keys, residual = problem.stencil_keys, problem.parsed_residual
 
     def value(params):
         D = columns(params, s.X, offsets, weights)

@@ -81,8 +81,8 @@ def _func_outer(s: Setup, batch_grad) -> Compiled:
 
 # -- reverse over reverse -----------------------------------------------------------------------
 @registry.register("penalty", "rev-over-rev")
-def _build_rev_over_rev(problem, dtype, device, variant):
-    s = Setup(problem, dtype, device, variant)
+def _build_rev_over_rev(problem, dtype, device, compile_mode):
+    s = Setup(problem, dtype, device, compile_mode)
     X = s.X.clone().requires_grad_(True)
 
     def penalty(params, create_graph=True):
@@ -94,26 +94,26 @@ def _build_rev_over_rev(problem, dtype, device, variant):
 
 
 @registry.register("penalty", "rev-over-rev-func")
-def _build_rev_over_rev_func(problem, dtype, device, variant):
+def _build_rev_over_rev_func(problem, dtype, device, compile_mode):
     """torch.func.grad_and_value over torch.func.grad of ΣᵢU₁ on the whole batch (no vmap)."""
-    s = Setup(problem, dtype, device, variant)
+    s = Setup(problem, dtype, device, compile_mode)
     return _func_outer(s, grad(lambda params, X: s.apply(params, X)[:, 0].sum(), argnums=1))
 
 
 @registry.register("penalty", "rev-over-rev-func:vmap")
-def _build_rev_over_rev_func_vmap(problem, dtype, device, variant):
+def _build_rev_over_rev_func_vmap(problem, dtype, device, compile_mode):
     """torch.func.grad_and_value over vmap(jacrev) per point."""
-    s = Setup(problem, dtype, device, variant)
+    s = Setup(problem, dtype, device, compile_mode)
     return _func_outer(s, per_point(jacrev(point_network(s.spec), argnums=1)))
 
 
 # -- reverse over forward -----------------------------------------------------------------------
 @registry.register("penalty", "rev-over-fwd")
-def _build_rev_over_fwd(problem, dtype, device, variant):
+def _build_rev_over_fwd(problem, dtype, device, compile_mode):
     """∇ₓU₁ by torch.autograd.forward_ad dual numbers in one forward pass over the points ×
     directions stacked (d·N rows, tangent eⱼ on block j); the weight gradient by ordinary autograd
     through the dual pass."""
-    s = Setup(problem, dtype, device, variant)
+    s = Setup(problem, dtype, device, compile_mode)
     N, d = s.X.shape
     X = s.X.repeat(d, 1)
     E = torch.cat(_basis_tangents(s))
@@ -126,9 +126,9 @@ def _build_rev_over_fwd(problem, dtype, device, variant):
 
 
 @registry.register("penalty", "rev-over-fwd:forward-ad-per-direction")
-def _build_rev_over_fwd_forward_ad_per_direction(problem, dtype, device, variant):
+def _build_rev_over_fwd_forward_ad_per_direction(problem, dtype, device, compile_mode):
     """forward_ad dual numbers, one forward pass of the N points per input direction."""
-    s = Setup(problem, dtype, device, variant)
+    s = Setup(problem, dtype, device, compile_mode)
     tangents = _basis_tangents(s)
 
     def input_grad(params):
@@ -141,16 +141,16 @@ def _build_rev_over_fwd_forward_ad_per_direction(problem, dtype, device, variant
 
 
 @registry.register("penalty", "rev-over-fwd:jacfwd")
-def _build_rev_over_fwd_jacfwd(problem, dtype, device, variant):
+def _build_rev_over_fwd_jacfwd(problem, dtype, device, compile_mode):
     """torch.func.grad_and_value over vmap(jacfwd) per point."""
-    s = Setup(problem, dtype, device, variant)
+    s = Setup(problem, dtype, device, compile_mode)
     return _func_outer(s, per_point(jacfwd(point_network(s.spec), argnums=1)))
 
 
 @registry.register("penalty", "rev-over-fwd:jvp")
-def _build_rev_over_fwd_jvp(problem, dtype, device, variant):
+def _build_rev_over_fwd_jvp(problem, dtype, device, compile_mode):
     """torch.func.jvp of the batched network per input direction, under torch.func.grad_and_value."""
-    s = Setup(problem, dtype, device, variant)
+    s = Setup(problem, dtype, device, compile_mode)
     tangents = _basis_tangents(s)
 
     def batch_grad(params, X):
@@ -167,14 +167,14 @@ through the reverse pass raise NotImplementedError); torch.func's jvp over grad 
 
 
 @registry.register("penalty", "fwd-over-rev")
-def _build_fwd_over_rev(problem, dtype, device, variant):
+def _build_fwd_over_rev(problem, dtype, device, compile_mode):
     """G = ∇_X ΣU₁ by one reverse pass; ∇θP = 2·JVP of X ↦ ∇θΣU₁(X) in direction G, taken as the
     tangent of autograd's ∇θΣU₁ at the dual input X + εG (forward_ad dual numbers through the
     reverse pass: no torch.func transform). Where the activation's backward has no forward-AD
     formula (`FORWARD_AD_LACKS_BACKWARD`) the torch.func spelling is the one that runs."""
     if problem.network.activation in FORWARD_AD_LACKS_BACKWARD:
-        return _build_fwd_over_rev_func(problem, dtype, device, variant)
-    s = Setup(problem, dtype, device, variant)
+        return _build_fwd_over_rev_func(problem, dtype, device, compile_mode)
+    s = Setup(problem, dtype, device, compile_mode)
     leaves = [s.params[k] for k in s.names]
     X = s.X.clone().requires_grad_(True)
 
@@ -198,9 +198,9 @@ def _build_fwd_over_rev(problem, dtype, device, variant):
 
 
 @registry.register("penalty", "fwd-over-rev:func")
-def _build_fwd_over_rev_func(problem, dtype, device, variant):
+def _build_fwd_over_rev_func(problem, dtype, device, compile_mode):
     """The same JVP trick with torch.func: jvp over grad."""
-    s = Setup(problem, dtype, device, variant)
+    s = Setup(problem, dtype, device, compile_mode)
 
     def sum_u1(params, X):
         return s.apply(params, X)[:, 0].sum()
@@ -241,10 +241,10 @@ def _forward_over_forward(s: Setup, penalty_of) -> Compiled:
 
 
 @registry.register("penalty", "fwd-over-fwd")
-def _build_fwd_over_fwd(problem, dtype, device, variant):
+def _build_fwd_over_fwd(problem, dtype, device, compile_mode):
     """jacfwd over the parameters of P, its input derivatives by torch.func.jvp of the batched
     network per input direction."""
-    s = Setup(problem, dtype, device, variant)
+    s = Setup(problem, dtype, device, compile_mode)
     tangents = _basis_tangents(s)
 
     def penalty_of(params):
@@ -255,9 +255,9 @@ def _build_fwd_over_fwd(problem, dtype, device, variant):
 
 
 @registry.register("penalty", "fwd-over-fwd:per-point")
-def _build_fwd_over_fwd_per_point(problem, dtype, device, variant):
+def _build_fwd_over_fwd_per_point(problem, dtype, device, compile_mode):
     """jacfwd over the parameters of P, its input derivatives by vmap(jacfwd) per point."""
-    s = Setup(problem, dtype, device, variant)
+    s = Setup(problem, dtype, device, compile_mode)
     input_jacobian = per_point(jacfwd(point_network(s.spec), argnums=1))
     return _forward_over_forward(s, lambda params: (input_jacobian(params, s.X) ** 2).sum())
 
@@ -271,20 +271,20 @@ def _stacked_directions(s: Setup):
 
 
 @registry.register("penalty", "taylor", when=jet_condition)
-def _build_taylor(problem, dtype, device, variant):
+def _build_taylor(problem, dtype, device, compile_mode):
     """jet-for-pytorch: first-order jets of the whole network along each input basis direction
     (points × directions stacked into one batch), captured once as an FX graph; the weights are
     closed over by reference and receive gradients through autograd. Indexing happens after the
     jet because jet has no rule for `select`."""
     from jet import capture_graph, jet
 
-    s = Setup(problem, dtype, device, variant)
+    s = Setup(problem, dtype, device, compile_mode)
     X, E = _stacked_directions(s)
     jet_net = jet(lambda x: s.apply(s.params, x), (X,))
-    graph, in_spec = capture_graph(jet_net, ((X, E),))
+    graph, tree_spec = capture_graph(jet_net, ((X, E),))
 
     def value(params):
-        _, first = graph(*in_spec.flatten_up_to(((X, E),)))
+        _, first = graph(*tree_spec.flatten_up_to(((X, E),)))
         return (first[:, 0] ** 2).sum()
 
     def loss(params):
@@ -297,27 +297,27 @@ def _build_taylor(problem, dtype, device, variant):
 
 
 @registry.register("penalty", "taylor:interpreted")
-def _build_taylor_interpreted(problem, dtype, device, variant):
+def _build_taylor_interpreted(problem, dtype, device, compile_mode):
     """As taylor, with jet-for-pytorch's interpreter run at every call (no captured graph)."""
     from jet import jet
 
-    s = Setup(problem, dtype, device, variant)
+    s = Setup(problem, dtype, device, compile_mode)
     X, E = _stacked_directions(s)
     jet_net = jet(lambda x: s.apply(s.params, x), (X,))
     return _autograd_outer(s, lambda params: jet_net((X, E))[1][:, 0])
 
 
 @registry.register("penalty", "taylor:per-direction")
-def _build_taylor_per_direction(problem, dtype, device, variant):
+def _build_taylor_per_direction(problem, dtype, device, compile_mode):
     """One captured first-order jet of the network on the N points per input direction (the graph
     captured once, called d times), instead of one jet on the d·N stacked rows."""
     from jet import capture_graph, jet
 
-    s = Setup(problem, dtype, device, variant)
+    s = Setup(problem, dtype, device, compile_mode)
     tangents = _basis_tangents(s)
     jet_net = jet(lambda x: s.apply(s.params, x), (s.X,))
-    graph, in_spec = capture_graph(jet_net, ((s.X, tangents[0]),))
-    flat = [in_spec.flatten_up_to(((s.X, t),)) for t in tangents]
+    graph, tree_spec = capture_graph(jet_net, ((s.X, tangents[0]),))
+    flat = [tree_spec.flatten_up_to(((s.X, t),)) for t in tangents]
     return _autograd_outer(s, lambda params: torch.stack([graph(*args)[1][:, 0] for args in flat], dim=1))
 
 
@@ -344,25 +344,25 @@ def _central_differences(s: Setup, problem, dtype: str, point_major: bool) -> Co
 
 
 @registry.register("penalty", "fd-central")
-def _build_fd_central(problem, dtype, device, variant):
+def _build_fd_central(problem, dtype, device, compile_mode):
     """Central differences, point-major: each point's ± nodes adjacent in the batch, so the weight
     gradient adds each pair's nearly opposite terms before they join the sum over points (less
     rounding than the node-major layout, at the same cost)."""
-    s = Setup(problem, dtype, device, variant)
+    s = Setup(problem, dtype, device, compile_mode)
     return _central_differences(s, problem, dtype, point_major=True)
 
 
 @registry.register("penalty", "fd-central:node-major")
-def _build_fd_central_node_major(problem, dtype, device, variant):
+def _build_fd_central_node_major(problem, dtype, device, compile_mode):
     """Central differences, node-major: every x + h node, then every x − h node."""
-    s = Setup(problem, dtype, device, variant)
+    s = Setup(problem, dtype, device, compile_mode)
     return _central_differences(s, problem, dtype, point_major=False)
 
 
 @registry.register("penalty", "hand-derived", when=floor.condition)
-def _build_hand_derived(problem, dtype, device, variant):
+def _build_hand_derived(problem, dtype, device, compile_mode):
     """The floor (backends/floor.py) on detached tensors: no autograd graph at all."""
-    s = Setup(problem, dtype, device, variant)
+    s = Setup(problem, dtype, device, compile_mode)
 
     def fn(params):
         with torch.no_grad():

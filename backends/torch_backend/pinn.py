@@ -201,8 +201,8 @@ def _build_with(data=None, captured: bool = False, statistics: bool = False):
     graph nodes (`program_ops`) for jet operators. `data(problem)`: the operator's per-point data
     (an estimator's directions, whose statistics are recorded with `statistics`)."""
 
-    def build(problem, dtype, device, variant, *, operator):
-        s = Setup(problem, dtype, device, variant)
+    def build(problem, dtype, device, compile_mode, *, operator):
+        s = Setup(problem, dtype, device, compile_mode)
         f = lambda x: s.apply(s.params, x)
         op = operator(f, s.X[0])
         args = (s.X,) if data is None else (s.X, s.tensor(data(problem)))
@@ -210,8 +210,8 @@ def _build_with(data=None, captured: bool = False, statistics: bool = False):
         if captured:
             from jet import capture_graph
 
-            graph, in_spec = capture_graph(op, args)
-            flat = in_spec.flatten_up_to(args)
+            graph, tree_spec = capture_graph(op, args)
+            flat = tree_spec.flatten_up_to(args)
             op, args = (lambda *a: graph(*flat)), ()
             static["program_ops"] = len(graph.graph.nodes)
         source = s.tensor(problem.source())
@@ -232,9 +232,9 @@ def _build_with(data=None, captured: bool = False, statistics: bool = False):
     return build
 
 
-def _build_fd(problem, dtype, device, variant):
+def _build_fd(problem, dtype, device, compile_mode):
     """The problem's stencil (discrete Laplacian, or its square) on all points × nodes at once."""
-    s = Setup(problem, dtype, device, variant)
+    s = Setup(problem, dtype, device, compile_mode)
     A = stencil(batch_network(s.spec))
     X, (offsets, weights) = s.X, map(s.tensor, problem.stencil(dtype))
     source = s.tensor(problem.source())

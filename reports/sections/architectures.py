@@ -15,7 +15,7 @@ from reports.roles import adoptable
 
 ANCHOR, TITLE = "architectures", "Does the architecture change the answer?"
 
-SETTING = ["problem", "backend", "variant", "dtype", "device", "points"]
+SETTING = ["problem", "backend", "compile_mode", "dtype", "device", "points"]
 """What must match for a kind's ranking to be set beside the MLP's."""
 
 KIND_OPTIONS = ["features", "scale", "n_blocks", "alpha"]

@@ -30,7 +30,7 @@ def speedup_figure(pairs):
         facet=list(
             zip(
                 pairs["backend"],
-                pairs["variant"],
+                pairs["compile_mode"],
                 pairs["problem"],
                 pairs["label"],
                 pairs["dtype"],
@@ -40,7 +40,7 @@ def speedup_figure(pairs):
     )
     facets = [
         f
-        for f in dict.fromkeys(pairs.sort_values(["backend", "variant", "problem"])["facet"])
+        for f in dict.fromkeys(pairs.sort_values(["backend", "compile_mode", "problem"])["facet"])
         if pairs.loc[pairs["facet"] == f, "speedup"].notna().any()
     ]
     if not facets:
@@ -52,7 +52,7 @@ def speedup_figure(pairs):
         nrows, ncols, figsize=(6.4 * ncols, 0.32 * len(strategies) * nrows + 1.0 * nrows + 0.3), squeeze=False
     )
     for ax, key in zip(axes.flat, facets):
-        backend, variant, problem, label, dtype, device = key
+        backend, compile_mode, problem, label, dtype, device = key
         sub = pairs[pairs["facet"] == key]
         names = []
         for y, strategy in enumerate(strategies):
@@ -72,7 +72,7 @@ def speedup_figure(pairs):
         log_axis(ax, "x", list(finite) + [1.0], unit="ratio")
         ax.set_yticks(range(len(strategies)), names)
         ax.set_ylim(len(strategies) - 0.5, -0.5)
-        mode = MODE_NAMES.get((backend, variant), f"{framework(backend)} {variant}")
+        mode = MODE_NAMES.get((backend, compile_mode), f"{framework(backend)} {compile_mode}")
         ax.set_title(f"{mode}: {family(problem)}, {label}, {dtype}", fontsize=9)
         ax.set_xlabel(f"speed-up over {framework(backend)} default mode (log)")
         ax.set_ylabel("strategy")
@@ -100,7 +100,7 @@ def render(ctx) -> str | None:
         "problem",
         "label",
         "backend",
-        "variant",
+        "compile_mode",
         "strategy",
         "dtype",
         "device",

@@ -12,7 +12,7 @@ from reports.html import FILTER_KEYS, details, table
 
 ANCHOR, TITLE = "data", "Data"
 
-CASE_COLUMNS = ("family", "label", "backend", "variant", "strategy", "dtype", "device", "status")
+CASE_COLUMNS = ("family", "label", "backend", "compile_mode", "strategy", "dtype", "device", "status")
 """What every table starts with: which case, and its verdict."""
 
 TABLES = {
@@ -65,7 +65,7 @@ TABLES = {
     "failures": (
         "Failures and unsupported",
         "bad",
-        ["family", "label", "backend", "variant", "strategy", "dtype", "device", "status", "error"],
+        ["family", "label", "backend", "compile_mode", "strategy", "dtype", "device", "status", "error"],
     ),
 }
 """Table id -> (title, which rows, columns)."""

@@ -19,7 +19,7 @@ from bench.cases import instance_of
 from reports.figures import log_axis
 from reports.findings import _join
 from reports.html import details, figure, findings, table
-from reports.labels import family, variant_label
+from reports.labels import compile_mode_label, family
 from reports.palette import strategy_colour
 from reports.text import factor
 from reports.verdict import adoptable_rows
@@ -34,7 +34,7 @@ NOTE = (
     "within a few per cent of each other is within noise.</p>"
 )
 
-KEYS = ["instance", "problem", "label", "backend", "variant", "dtype"]
+KEYS = ["instance", "problem", "label", "backend", "compile_mode", "dtype"]
 
 
 def device_pairs(ok: pd.DataFrame) -> pd.DataFrame:
@@ -65,8 +65,8 @@ def device_pairs(ok: pd.DataFrame) -> pd.DataFrame:
 
 
 def _comparison_name(key: tuple) -> str:
-    _, problem, label, backend, variant, dtype = key
-    return f"{family(problem)}, {label}, {variant_label(backend, variant)}, {dtype}"
+    _, problem, label, backend, compile_mode, dtype = key
+    return f"{family(problem)}, {label}, {compile_mode_label(backend, compile_mode)}, {dtype}"
 
 
 def device_findings(pairs: pd.DataFrame) -> list[str]:
@@ -134,7 +134,7 @@ def render(ctx) -> str | None:
         return None
     body = NOTE + figure(device_figure(pairs), "median time per device, one line per strategy")
     body += findings(sentences(ctx), "Findings")
-    cols = ["problem", "label", "backend", "variant", "dtype", "strategy", "device", "rank", "median_s",
+    cols = ["problem", "label", "backend", "compile_mode", "dtype", "strategy", "device", "rank", "median_s",
             "speedup"]  # fmt: skip
     body += details("Every strategy on every device", table(pairs, cols, "devices"))
     return body

@@ -50,7 +50,9 @@ def series_frame(df: pd.DataFrame, x: str) -> pd.DataFrame:
     """Rows with a `series` label ("JAX taylor", "PyTorch nested-rev [compile]") and a unified
     `program_size` (HLO instructions for JAX, autograd nodes for PyTorch)."""
     df = df.copy()
-    df["series"] = [series_label(b, s, v) for b, s, v in zip(df["backend"], df["strategy"], df["variant"])]
+    df["series"] = [
+        series_label(b, s, v) for b, s, v in zip(df["backend"], df["strategy"], df["compile_mode"])
+    ]
     jax_size = df["program_ops"] if "program_ops" in df else np.nan
     torch_size = df["autograd_nodes"] if "autograd_nodes" in df else np.nan
     df["program_size"] = np.where(df["backend"] == "jax", jax_size, torch_size)
@@ -87,7 +89,7 @@ def log_panels(ok: pd.DataFrame, x: str, xlabel: str, logx: bool):
                 g[x],
                 g["_v"],
                 linestyle(r["backend"]),
-                marker=marker(r["variant"]),
+                marker=marker(r["compile_mode"]),
                 ms=4,
                 color=strategy_colour(r["strategy"]),
                 label=series,

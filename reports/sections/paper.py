@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from reports.html import findings, table
-from reports.labels import variant_label
+from reports.labels import compile_mode_label
 from reports.text import factor
 
 ANCHOR, TITLE = "paper", "Against the collapsed-Taylor paper"
@@ -39,17 +39,28 @@ def paper_rows(ok: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     net = ok[(ok["problem"] == "poisson") & (ok["layers"] == PAPER_LAYERS)]
     rows = []
-    for (backend, variant, dtype, device, points), group in net.groupby(
-        ["backend", "variant", "dtype", "device", "points"], sort=True
+    for (backend, compile_mode, dtype, device, points), group in net.groupby(
+        ["backend", "compile_mode", "dtype", "device", "points"], sort=True
     ):
         times = group.set_index("strategy")["median_s"]
         for strategy, (name, reported, framework) in PAPER.items():
             if backend == framework and strategy in times and BASELINE in times:
                 nested, own = times[BASELINE], times[strategy]
-                rows.append({"backend": backend, "variant": variant, "dtype": dtype, "device": device,
-                             "points": points, "strategy": strategy, "paper_name": name,
-                             "nested_s": nested, "strategy_s": own, "speedup": nested / own,
-                             "paper_speedup": reported})  # fmt: skip
+                rows.append(
+                    {
+                        "backend": backend,
+                        "compile_mode": compile_mode,
+                        "dtype": dtype,
+                        "device": device,
+                        "points": points,
+                        "strategy": strategy,
+                        "paper_name": name,
+                        "nested_s": nested,
+                        "strategy_s": own,
+                        "speedup": nested / own,
+                        "paper_speedup": reported,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -58,7 +69,8 @@ def paper_findings(rows: pd.DataFrame, device_names: dict[str, str]) -> list[str
     for _, r in rows.iterrows():
         where = device_names.get(r["device"]) or r["device"]
         out.append(
-            f"{r['paper_name']} ({variant_label(r['backend'], r['variant'])}, {r['dtype']}, {where}, "
+            f"{r['paper_name']} ({compile_mode_label(r['backend'], r['compile_mode'])}, {r['dtype']}, "
+            f"{where}, "
             f"{int(r['points'])} points): {factor(r['speedup'])} the speed of nested-rev here; "
             f"the paper reports ≈ {factor(r['paper_speedup'])} on an RTX 6000."
         )
@@ -84,6 +96,6 @@ def render(ctx) -> str | None:
     rows = paper_rows(ctx.ok)
     if rows.empty:
         return None
-    cols = ["strategy", "backend", "variant", "dtype", "device", "points", "nested_s", "strategy_s",
+    cols = ["strategy", "backend", "compile_mode", "dtype", "device", "points", "nested_s", "strategy_s",
             "speedup", "paper_speedup"]  # fmt: skip
     return NOTE + findings(sentences(ctx), "Measured here") + table(rows, cols, "paper")

@@ -43,8 +43,8 @@ def _instance(row) -> str:
 def choice_table(ok: pd.DataFrame) -> pd.DataFrame:
     """One row per (instance, framework): fastest exact, runner-up ratio, fastest stochastic ratio."""
     rows = []
-    for (instance, backend, variant, dtype), group in ok.groupby(
-        ["pde_instance", "backend", "variant", "dtype"], sort=True
+    for (instance, backend, compile_mode, dtype), group in ok.groupby(
+        ["pde_instance", "backend", "compile_mode", "dtype"], sort=True
     ):
         exact = group[~group["strategy"].isin(APPROXIMATE)].sort_values("median_s")
         finite = group[group["strategy"] == FINITE_DIFFERENCE]["median_s"]
@@ -57,7 +57,7 @@ def choice_table(ok: pd.DataFrame) -> pd.DataFrame:
         nan = float("nan")
         row = {
             "equation": instance,
-            "framework": f"{backend} {variant} {dtype}",
+            "framework": f"{backend} {compile_mode} {dtype}",
             "fastest exact": best["strategy"],
             "median_s": best["median_s"],
             "runner-up": "" if runner_up is None else runner_up["strategy"],
@@ -78,10 +78,10 @@ def crossover(ok: pd.DataFrame) -> list[str]:
     strategy, or the largest d measured without it."""
     lines = []
     with_dim = ok[ok["dim"].notna()] if "dim" in ok else ok.iloc[0:0]
-    for (equation, backend, variant, dtype), group in with_dim.groupby(
-        ["equation", "backend", "variant", "dtype"], sort=True
+    for (equation, backend, compile_mode, dtype), group in with_dim.groupby(
+        ["equation", "backend", "compile_mode", "dtype"], sort=True
     ):
-        backend = f"{backend} {variant} {dtype}"
+        backend = f"{backend} {compile_mode} {dtype}"
         dims = sorted(group["dim"].unique())
         won = None
         for d in dims:

@@ -29,7 +29,7 @@ NOTE = (
 
 
 def _series(df):
-    return df["backend"] + " " + df["variant"]
+    return df["backend"] + " " + df["compile_mode"]
 
 
 def time_figure(ok):
@@ -62,7 +62,7 @@ def time_figure(ok):
                 ax.plot(
                     r["median_s"],
                     y,
-                    marker(r["variant"]),
+                    marker(r["compile_mode"]),
                     color=colour,
                     ms=5.5,
                     markeredgecolor="black" if r["backend"] == "torch" else colour,
@@ -103,35 +103,37 @@ def time_figure(ok):
 def scaling_figure(ok):
     """Log-log time against points, a facet per framework × compile mode × dtype (× device) that
     has data, one line per strategy (strategies measured at two sizes or more)."""
-    keys = ["backend", "strategy", "dtype", "device", "variant"]
+    keys = ["backend", "strategy", "dtype", "device", "compile_mode"]
     data = ok[ok.groupby(keys)["points"].transform("nunique") >= 2]
     if data.empty:
         return None
-    facets = sorted(set(zip(data["backend"], data["variant"], data["dtype"], data["device"])))
+    facets = sorted(set(zip(data["backend"], data["compile_mode"], data["dtype"], data["device"])))
     several_devices = data["device"].nunique() > 1
     ncols = min(3, len(facets))
     nrows = int(np.ceil(len(facets) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.3 * ncols + 1.6, 3.1 * nrows), squeeze=False)
-    for ax, (backend, variant, dtype, device) in zip(axes.flat, facets):
+    for ax, (backend, compile_mode, dtype, device) in zip(axes.flat, facets):
         sub = data[
             (data["dtype"] == dtype)
             & (data["device"] == device)
             & (data["backend"] == backend)
-            & (data["variant"] == variant)
+            & (data["compile_mode"] == compile_mode)
         ]
         for strategy, g in sub.sort_values("points").groupby("strategy"):
             ax.plot(
                 g["points"],
                 g["median_s"],
                 linestyle(backend),
-                marker=marker(variant),
+                marker=marker(compile_mode),
                 ms=4,
                 color=strategy_colour(strategy),
                 label=strategy,
             )
         log_axis(ax, "y", sub["median_s"])
         log_axis(ax, "x", sub["points"], unit="count")
-        ax.set_title(f"{framework(backend)} {variant}, {dtype}" + (f", {device}" if several_devices else ""))
+        ax.set_title(
+            f"{framework(backend)} {compile_mode}, {dtype}" + (f", {device}" if several_devices else "")
+        )
         ax.set_xlabel("collocation points (log)")
         ax.set_ylabel("time per loss+gradient (log)")
         ax.grid(True, which="both", alpha=0.3)

@@ -54,17 +54,17 @@ def size_figure(g: pd.DataFrame, x: str):
     ncols = min(len({m for m, _ in chosen}), 3)
     nrows = int(np.ceil(len(chosen) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols + 1.6, 2.9 * nrows), squeeze=False)
-    for ax, ((backend, variant), value) in zip(axes.flat, chosen):
-        sub = g[(g["backend"] == backend) & (g["variant"] == variant) & (g[fixed] == value)]
+    for ax, ((backend, compile_mode), value) in zip(axes.flat, chosen):
+        sub = g[(g["backend"] == backend) & (g["compile_mode"] == compile_mode) & (g[fixed] == value)]
         for strategy, s in sub.sort_values(x).groupby("strategy"):
-            ax.plot(s[x], s["median_s"], "-", marker=marker(variant), ms=3.5, lw=1.3,
+            ax.plot(s[x], s["median_s"], "-", marker=marker(compile_mode), ms=3.5, lw=1.3,
                     color=strategy_colour(strategy), label=strategy)  # fmt: skip
         for c in crossovers(sub[sub["adoptable"]], x):
             if c.x is not None:
                 ax.plot(c.x, c.time, "X", color="black", ms=8, markeredgecolor="white", zorder=5)
         log_axis(ax, "y", sub["median_s"])
         log_axis(ax, "x", sub[x], unit="count")
-        ax.set_title(f"{framework(backend)} {variant}, {_fixed_label(g, fixed, value)}", fontsize=9)
+        ax.set_title(f"{framework(backend)} {compile_mode}, {_fixed_label(g, fixed, value)}", fontsize=9)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("time per loss+gradient (log)")
         ax.grid(True, which="both", alpha=0.3)
@@ -82,7 +82,7 @@ def grid_html(g: pd.DataFrame) -> str:
     """Fastest adoptable strategy per network (rows, with parameter counts) × points (columns),
     one table per framework and compile mode; cells carry the strategy's colour."""
     out = []
-    for (backend, variant), m in g[g["adoptable"]].groupby(["backend", "variant"], sort=True):
+    for (backend, compile_mode), m in g[g["adoptable"]].groupby(["backend", "compile_mode"], sort=True):
         grid = winner_grid(m, "points", "n_params")
         if grid.empty:
             continue
@@ -99,7 +99,7 @@ def grid_html(g: pd.DataFrame) -> str:
             network = html.escape(str(names.get(n, "")))
             rows.append(f"<tr><td class='text'>{network} ({count_label(n)} parameters)</td>{cells}</tr>")
         out.append(
-            f"<h4>Fastest in each cell: {html.escape(framework(backend))} {html.escape(variant)}</h4>"
+            f"<h4>Fastest in each cell: {html.escape(framework(backend))} {html.escape(compile_mode)}</h4>"
             f"<table class='ranking'><thead><tr><th class='text'>network</th>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
         )

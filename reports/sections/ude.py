@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from backends import DEFAULT_VARIANT
+from backends import DEFAULT_COMPILE_MODE
 from reports.figures import log_axis
 from reports.findings import ude_findings
 from reports.html import details, figure, findings, table
@@ -21,7 +21,7 @@ from reports.labels import framework
 
 ANCHOR, TITLE = "ude", "Lotka–Volterra UDE: training step and training runs"
 PROBLEM = "lv-ude"
-CONFIG = ["backend", "ode", "solver", "sensitivity", "variant", "dtype", "device"]
+CONFIG = ["backend", "ode", "solver", "sensitivity", "compile_mode", "dtype", "device"]
 PARTS = {
     "median_s": "whole loss+gradient",
     "ode_median_s": "data misfit value+gradient (ODE)",
@@ -51,8 +51,8 @@ NOTE = (
 def _config_label(df: pd.DataFrame) -> pd.Series:
     label = df["backend"].map(framework) + " " + df["ode"].astype(str) + " " + df["solver"].astype(str) + " "
     label += df["sensitivity"].astype(str)
-    non_default = df["variant"] != df["backend"].map(DEFAULT_VARIANT)
-    label = label.where(~non_default, label + " [" + df["variant"].astype(str) + "]")
+    non_default = df["compile_mode"] != df["backend"].map(DEFAULT_COMPILE_MODE)
+    label = label.where(~non_default, label + " [" + df["compile_mode"].astype(str) + "]")
     return label + " " + df["dtype"]
 
 
