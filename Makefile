@@ -52,8 +52,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Test files are spread over the cores (pytest-xdist, at most 4 workers; a file stays on one worker so
-# its module fixtures are built once). After the model kinds and the pde problem landed,
-# pytest took 14 min 32 s here with 2 workers (802 passed, 58 skipped): over the 6-minute budget (issue 21).
+# its module fixtures are built once; tests/conftest.py makes XLA compile cheaply and shares one JAX
+# compilation cache across workers). On a fresh clone of a quiet 2-core VM, make test took 11 min 27 s
+# with the venv (pytest 10 min 44 s, 834 passed): still over the 6-minute budget (issue 21).
 test: $(STAMP)
 	$(PY) -m pytest tests -q -rsx -n auto --maxprocesses 4 --dist loadfile
 
