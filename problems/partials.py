@@ -24,6 +24,14 @@ from functools import cache, cached_property
 
 import sympy
 
+NESTED_SCHEDULES = {
+    "nested-rev": lambda k: "reverse",
+    "nested-fwd": lambda k: "forward",
+    "fwd-over-rev": lambda k: "reverse" if k == 1 else "forward",
+}
+"""nested strategy -> (level k of the walk -> "reverse" or "forward"): the mode each nesting level
+differentiates in, written once for both frameworks (each maps a mode to its own level builder)."""
+
 
 def order(alpha: tuple[int, ...]) -> int:
     return sum(alpha)

@@ -29,7 +29,7 @@ from backends.torch_backend.core import (
     reverse_outer,
     stencil,
 )
-from problems.partials import DerivativePlan
+from problems.partials import NESTED_SCHEDULES, DerivativePlan
 from problems.pde import ESTIMATORS
 
 
@@ -183,10 +183,17 @@ ESTIMATOR_OPERATORS = {"hutchinson": hutchinson, "stde": stde}
 """estimator -> ((f, problem, mock_x) -> (values(x, data_i), per-point data))."""
 
 
+LEVELS = {"reverse": _reverse_level, "forward": _forward_level}
+"""mode -> this framework's builder of one nesting level."""
+
+
+def nested_strategy(schedule):
+    """The nested strategy whose level k differentiates in mode `schedule(k)` (`NESTED_SCHEDULES`)."""
+    return nested(lambda k: LEVELS[schedule(k)])
+
+
 STRATEGIES = {
-    "nested-rev": nested(lambda k: _reverse_level),
-    "nested-fwd": nested(lambda k: _forward_level),
-    "fwd-over-rev": nested(lambda k: _reverse_level if k == 1 else _forward_level),
+    **{name: nested_strategy(schedule) for name, schedule in NESTED_SCHEDULES.items()},
     "taylor": taylor,
     "collapsed-taylor": collapsed_taylor,
 }
