@@ -111,7 +111,7 @@ class Driver:
         with open(log_path, "w") as log, _signals_blocked():
             self.proc = subprocess.Popen(
                 cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"}, **child_options(self.keep_fds),
+                env=child_env(), **child_options(self.keep_fds),
             )  # fmt: skip
         while self.proc.poll() is None:
             time.sleep(POLL_S)
@@ -198,6 +198,16 @@ class Driver:
         self._report_new()
 
 
+def child_env() -> dict[str, str]:
+    """The environment of every child: unbuffered output, and one thread for NumPy's BLAS unless
+    the user set one. NumPy serves the untimed float64 reference and the derived tolerances (tall,
+    skinny products: 10⁴ points × 5-wide layers); a second OpenBLAS thread only spins there
+    (sched_yield, kernel time), and on a loaded 2-core VM the 10,000-point penalty's reference check
+    took 14.4 s with two threads, 5.4 s with one (its finite-difference tolerance: 35 s, 11 s)."""
+    return {**os.environ, "PYTHONUNBUFFERED": "1",
+            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")}  # fmt: skip
+
+
 def child_options(keep_fds: tuple[int, ...] = ()) -> dict:
     """Popen options for every child of a run: it inherits `keep_fds` (the run's lock), dies with
     the driver (Linux: PR_SET_PDEATHSIG), and has the stop signals unblocked."""
@@ -237,9 +247,7 @@ def run_training(out: Path, iters: int, threads: int, configs: list[str] = (),
     print(f"training: Adam, {iters} iterations per configuration (bench.train)", flush=True)
     cmd = [sys.executable, "-m", "bench.train", "--out", str(out), "--iters", str(iters),
            "--threads", str(threads), *(f"--config={c}" for c in configs)]  # fmt: skip
-    proc = subprocess.run(
-        cmd, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}, **child_options(keep_fds)
-    )
+    proc = subprocess.run(cmd, cwd=ROOT, env=child_env(), **child_options(keep_fds))
     if proc.returncode not in (0, 1):  # 1: some configuration failed (recorded in training.jsonl)
         print(f"training ended with {_exit_reason(proc.returncode)}; see training.jsonl", flush=True)
 
@@ -247,7 +255,7 @@ def run_training(out: Path, iters: int, threads: int, configs: list[str] = (),
 def render_report(out: Path, keep_fds: tuple[int, ...] = ()) -> bool:
     """`python -m reports.render OUT` in a child process; True if it wrote the report."""
     proc = subprocess.run([sys.executable, "-m", "reports.render", str(out)], cwd=ROOT,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"}, **child_options(keep_fds))  # fmt: skip
+                          env=child_env(), **child_options(keep_fds))  # fmt: skip
     return proc.returncode == 0
 
 

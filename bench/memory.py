@@ -1,15 +1,15 @@
 """Peak memory of one call.
 
-CPU, PyTorch: the peak of its allocator's live bytes during the call (`torch_cpu_allocated_peak`),
-with the resident reading below beside it as `resident_peak_bytes`. CPU, JAX, and that beside
-reading: return freed heap to the OS (`malloc_trim`), reset the kernel's resident high-water mark
-(`/proc/self/clear_refs` ← 5), take the resident set as the baseline, make the call, and report
-VmHWM − baseline: the extra resident memory the call needed at its peak, whatever allocator made
-it (XLA, PyTorch, NumPy). Works in-process, so no fresh process per case is needed.
-CUDA (PyTorch): the caching allocator's peak (`reset_peak_memory_stats`, `max_memory_allocated`)
-above the allocation before the call. CUDA (JAX): `peak_bytes_in_use` from the device's memory
-stats above `bytes_in_use` before the call (JAX cannot reset the peak, so a peak reached earlier
-hides a smaller one: then the value is missing, not wrong).
+CPU, PyTorch: the peak of its allocator's live bytes during the call (`torch_cpu_allocated_peak`;
+the resident reading below only where the profiler fails). CPU, JAX: return freed heap to the OS
+(`malloc_trim`), reset the kernel's resident high-water mark (`/proc/self/clear_refs` ← 5), take
+the resident set as the baseline, make the call, and report VmHWM − baseline: the extra resident
+memory the call needed at its peak, whatever allocator made it (XLA, PyTorch, NumPy). Works
+in-process, so no fresh process per case is needed. CUDA (PyTorch): the caching allocator's peak
+(`reset_peak_memory_stats`, `max_memory_allocated`) above the allocation before the call. CUDA
+(JAX): `peak_bytes_in_use` from the device's memory stats above `bytes_in_use` before the call (JAX
+cannot reset the peak, so a peak reached earlier hides a smaller one: then the value is missing,
+not wrong).
 
 Limitation, measured: allocators keep memory between calls, so a warm call may need less *new*
 resident memory than its working set (seen for small JAX cases: 0.2 MiB measured against 5 MiB
@@ -164,21 +164,29 @@ def torch_cpu_allocated_peak(fn: Callable[[], object]) -> int | None:
     return peak
 
 
-CALLS = 5
-"""Resident readings taken at most; the median reading is kept (see the module's docstring)."""
-READING_TIME_S = 1.0
+CALLS = 3
+"""Resident readings taken at most; the median reading is kept (see the module's docstring): three
+reject one outlier either way, as five did, at three fifths of the cost."""
+READING_TIME_S = 0.5
 """Resident readings stop once their calls took this long (at least one is taken): a call of
-seconds is read once, not five times (each reading of a 1.8 GB evaluation faults in 450,000
-fresh pages, all kernel time)."""
+seconds is read once, not three times (each reading of a 1.8 GB evaluation faults in 450,000
+fresh pages, all kernel time; and even a 10 ms evaluation's reading re-faults every page that
+`malloc_trim` returned: 0.5–1 s each for the 10,000-point penalty under PyTorch, measured)."""
 
 
 def peak_memory(fn: Callable[[], object], backend: str, device: str) -> dict:
-    """{"peak_memory_bytes", "memory_method"} (+ "resident_peak_bytes" for PyTorch on CPU).
+    """{"peak_memory_bytes", "memory_method"}.
 
     CPU, PyTorch: the allocator's peak (`torch_cpu_allocated_peak`: what an evaluation needs, in
-    bytes, whether or not the heap already held the pages), the resident reading beside it. CPU,
-    JAX: the median resident reading (XLA's planned scratch, `xla_temp_bytes`, is recorded by the
-    backend as a cross-check). CUDA: the framework's allocator peak."""
+    bytes, whether or not the heap already held the pages); the resident reading only where the
+    profiler fails (it was once taken beside, unread by any report, and cost `make bench` more than
+    a minute of re-faulted pages). CPU, JAX: the median resident reading (XLA's planned scratch,
+    `xla_temp_bytes`, is recorded by the backend as a cross-check). CUDA: the framework's allocator
+    peak."""
+    if device == "cpu" and backend == "torch":
+        allocated = torch_cpu_allocated_peak(fn)
+        if allocated is not None:
+            return {"peak_memory_bytes": allocated, "memory_method": "torch allocator peak"}
     if device == "cuda":
         method = torch_cuda_peak_bytes if backend == "torch" else jax_cuda_peak_bytes
         name = f"{backend} cuda allocator peak"
@@ -197,10 +205,5 @@ def peak_memory(fn: Callable[[], object], backend: str, device: str) -> dict:
                 break
     finally:
         gc.unfreeze()
-    resident = int(statistics.median_low(readings)) if readings else None
-    if device == "cpu" and backend == "torch":
-        allocated = torch_cpu_allocated_peak(fn)
-        if allocated is not None:
-            return {"peak_memory_bytes": allocated, "memory_method": "torch allocator peak",
-                    "resident_peak_bytes": resident}  # fmt: skip
-    return {"peak_memory_bytes": resident, "memory_method": name}
+    return {"peak_memory_bytes": int(statistics.median_low(readings)) if readings else None,
+            "memory_method": name}  # fmt: skip

@@ -8,7 +8,11 @@ def test_default_set_covers_every_penalty_pair_at_two_sizes_and_dtypes():
     cases = [c for c in load_sweep("default") if c.problem == "penalty" and c.compile_mode != "compile"]
     assert len(cases) == 2 * 2 * 2 * 8  # backends × points × dtypes × strategies
     compiled = [c for c in load_sweep("default") if c.compile_mode == "compile"]
-    assert {(c.backend, c.dtype) for c in compiled} == {("torch", "float32")} and len(compiled) == 16
+    assert {(c.backend, c.dtype) for c in compiled} == {("torch", "float32")} and len(compiled) == 8
+    assert {c.options for c in compiled} == {(("points", 101),)}  # 10,000 points: SET=compile-modes
+    assert any(
+        c.options == (("points", 10000),) for c in load_sweep("compile-modes") if c.compile_mode == "compile"
+    )
     assert {c.options for c in cases} == {(("points", 101),), (("points", 10000),)}
     assert len({c.id for c in load_sweep("default")}) == len(load_sweep("default"))
     assert {c.problem for c in load_sweep("default")} >= {"penalty", "lv-ude"}
