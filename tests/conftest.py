@@ -33,6 +33,32 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # the controller makes it; wo
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 
 
+# -- JAX op by op for the exhaustive correctness matrices ----------------------------------------
+# A correctness matrix (every exact strategy × activation / model kind / order) builds hundreds of
+# small programs once each; jitting them costs far more (tracing and XLA compiling) than running
+# them. A test or parameter marked `jax_eager` runs its JAX code under `jax.disable_jit()`: the same
+# strategy code, dispatched primitive by primitive (each primitive compiled once per shape and
+# cached for the whole process). What the benchmark times is jitted code, so every strategy still
+# runs jitted on a representative instance (each module marking cases says which stay jitted), and
+# code whose loops are `lax.scan` / `while_loop` (diffrax solves) is never marked: it would turn
+# into Python loops. PyTorch code is unaffected by the marker.
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "jax_eager: run the test's JAX code op by op (jax.disable_jit), not jitted"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _jax_eager_when_marked(request):
+    if request.node.get_closest_marker("jax_eager") is None:
+        yield
+        return
+    import jax  # only here: the settings above come first
+
+    with jax.disable_jit():
+        yield
+
+
 @pytest.fixture(scope="session")
 def seed_problem():
     return get_problem("penalty")

@@ -1,4 +1,9 @@
-"""The UDE loss+gradient in both backends: agreement, finite differences, parts, counts."""
+"""The UDE loss+gradient in both backends: agreement, finite differences, parts, counts.
+
+A configuration's build (diffrax's solve traced and compiled once) is shared by the tests that use
+it (`_built`): the finite-difference check and the evaluation counts read the same one."""
+
+import functools
 
 import numpy as np
 import pytest
@@ -26,6 +31,12 @@ PAIRS = {
 
 def _problem(ode, solver, sensitivity, tol=6):
     return get_problem("lv-ude", ode=ode, solver=solver, sensitivity=sensitivity, tol=tol)
+
+
+@functools.cache
+def _built(backend, ode, solver, sensitivity, strategy="rev-over-rev"):
+    """The compiled loss+gradient of one configuration at the default tolerance (built once)."""
+    return get_backend(backend).value_and_grad(_problem(ode, solver, sensitivity), strategy)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +113,7 @@ def test_default_tolerance_gradient_matches_finite_differences(backend, options,
     """g at rtol = atol = 1e-6 against central differences of the loss, within the bound derived
     from the solver tolerance plus the difference quotient's own error (Richardson estimate)."""
     problem = _problem(*options)
-    _, grads = get_backend(backend).value_and_grad(problem, "rev-over-rev")(params)
+    _, grads = _built(backend, *options)(params)
     g = flatten(grads, problem.network)
     bound = problem.tolerance("rev-over-rev", "float64", params) * np.max(np.abs(g))
     theta = flatten(params, problem.network)
@@ -132,18 +143,14 @@ def test_whole_step_is_ode_part_plus_the_named_penalty_strategy(backend, strateg
 
 
 def test_rhs_evaluation_counts(params):
-    jax_tsit5 = get_backend("jax").value_and_grad(_problem("diffrax", "tsit5", "discretise"), "rev-over-rev")
+    jax_tsit5 = _built("jax", "diffrax", "tsit5", "discretise")
     m = jax_tsit5.metrics(jax_tsit5.prepare(params))
     assert m["rhs_evals"] == 6 * m["steps"] + 1  # FSAL: 6 new stages per step, 1 to start
     assert m["rhs_evals_grad"] >= 2 * m["rhs_evals"]  # the backward pass re-evaluates the field
-    torchode = get_backend("torch").value_and_grad(
-        _problem("torchode", "tsit5", "discretise"), "rev-over-rev"
-    )
+    torchode = _built("torch", "torchode", "tsit5", "discretise")
     m = torchode.metrics(torchode.prepare(params))
     assert m["rhs_evals"] == m["rhs_evals_reported"] > 6 * m["accepted_steps"]
-    adjoint = get_backend("torch").value_and_grad(
-        _problem("torchdiffeq", "dopri5", "adjoint"), "rev-over-rev"
-    )
+    adjoint = _built("torch", "torchdiffeq", "dopri5", "adjoint")
     m = adjoint.metrics(adjoint.prepare(params))
     assert m["rhs_evals_grad"] > 2 * m["rhs_evals"]  # the adjoint's backward solve
 

@@ -4,6 +4,12 @@ every kind, JAX against PyTorch on identical weights, and the `.npz` exchange by
 
 Tiny networks and few points (tracing and compiling dominate); PirateNet's α is set non-zero (at
 α = 0, its initialisation, every block is the identity and its weights get no gradient).
+
+The strategy matrix runs its JAX code op by op (`jax_eager`, tests/conftest.py): tracing and
+compiling every strategy once per kind and problem cost about twice as much CPU as running it. A
+kind only changes `apply`, which every strategy calls: JAX against PyTorch below runs rev-over-rev
+jitted on every kind (so `apply` of each kind runs under jit), and every strategy runs jitted on
+the MLP in tests/test_activations.py.
 """
 
 from __future__ import annotations
@@ -137,6 +143,7 @@ def _problem(name, kind, activation=None):
     return get_problem(name, activation=activation or ACTIVATION_OF[kind], **options, **PROBLEMS[name])
 
 
+@pytest.mark.jax_eager
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", PROBLEMS)
 @pytest.mark.parametrize("kind", [k for k in KINDS if k != "mlp"])

@@ -1,7 +1,8 @@
 """The driver end to end: failures isolated (including a segfault, a hang, an allocation failure
 and a SIGKILL), results appended as cases finish, bad input refused, and one live run per
 directory. Ctrl-C and SIGTERM are in test_run_signals.py (a file per xdist worker: the two halves
-take about as long)."""
+take about as long). One real run (`faulty_run`, weights from a `--params` file) serves the failure,
+progress, report and parameter-file tests."""
 
 import json
 import re
@@ -31,14 +32,19 @@ dtypes = ["float64"]
 """
 
 
+PARAMS_SEED = 11
+"""The faulty run's weights come from a `--params` file of this seed (not the default seed 0)."""
+
+
 @pytest.fixture(scope="module")
 def faulty_run(tmp_path_factory):
+    """One real run shared by the tests below: every failure kind, from weights given as a file."""
     out = tmp_path_factory.mktemp("faulty")
     sweep = out / "sweep.toml"
     sweep.write_text(FAULTY_SWEEP)
-    proc = run_cli(
-        ["--set", str(sweep), "--out", str(out / "run"), "--plugin", "tests.faulty", "--budget", "15"]
-    )
+    save_params(out / "p.npz", init_params(seed=PARAMS_SEED))
+    args = ["--plugin", "tests.faulty", "--budget", "15", "--params", str(out / "p.npz")]
+    proc = run_cli(["--set", str(sweep), "--out", str(out / "run"), *args])
     return out / "run", proc
 
 
@@ -133,18 +139,16 @@ def test_user_errors_exit_2_without_traceback(tmp_path, capsys):
     assert "Traceback" not in proc.stderr
 
 
-def test_params_file_is_used(tmp_path):
-    params = init_params(seed=11)
-    save_params(tmp_path / "p.npz", params)
-    out = tmp_path / "run"
-    proc = run_cli(["--set", "smoke", "--strategies", "rev-over-rev", "--backends", "jax",
-                 "--params", str(tmp_path / "p.npz"), "--out", str(out), "--no-report"])  # fmt: skip
+def test_params_file_is_used(faulty_run):
+    run, proc = faulty_run
     assert proc.returncode == 0, proc.stderr
-    (record,) = load_records(out / "results.jsonl")
+    (record,) = [r for r in load_records(run / "results.jsonl") if r["strategy"] == "rev-over-rev"]
     from problems import get_problem
 
     assert record["status"] == "ok"
+    params = init_params(seed=PARAMS_SEED)
     assert abs(record["value"] - get_problem("penalty").reference(params)[0]) < 1e-12
+    assert abs(record["value"] - get_problem("penalty").reference(init_params())[0]) > 1e-6  # not seed 0's
 
 
 def test_one_live_run_per_directory_and_a_dead_runs_lock_is_taken_over(tmp_path):
