@@ -57,7 +57,7 @@ $(STAMP): pyproject.toml
 # its module fixtures are built once; tests/conftest.py makes XLA compile cheaply and shares one JAX
 # compilation cache across workers; the exhaustive correctness matrices run JAX op by op where that is
 # cheaper, each strategy still jitted somewhere: the `jax_eager` marker). On a fresh clone of a quiet
-# 2-core VM, make test took 8 min 37 s with the venv (pytest 7 min 24 s, 834 passed): still over the
+# 2-core VM, make test took 7 min 25 s with the venv (pytest 6 min 23 s, 834 passed): still over the
 # 6-minute budget (issue 21).
 test: $(STAMP)
 	$(PY) -m pytest tests -q -rsx -n auto --maxprocesses 4 --dist loadfile
