@@ -9,7 +9,7 @@ assumed, two ways (`problems.tolerances.stencil_tolerance` uses them):
   identical float32 inputs (points, steps, weights, parameters): their difference is the float32
   rounding of that very computation. The float64 evaluation's own rounding is 2⁻²⁹ of that, so how
   it is compiled does not matter: it is built in the backend's default compile mode (under
-  torch.compile that spares a finite-difference case a second compilation, 5–15 s on 2 cores);
+  torch.compile that spares a finite-difference case a second compilation, about 9 s on 2 cores);
 - for a float64 case also one network evaluation's rounding at the stencil's nodes, the backend's
   float64 kernels against numpy's 80-bit extended precision (`evaluation_ulps`).
 """

@@ -215,8 +215,8 @@ def _affine_step(c: np.ndarray, W: np.ndarray) -> np.ndarray:
     Re c₀ · Re W₀ᵀ once, the imaginary part Im c · Re W₀ᵀ + Re c₀ · Im Wᵀ; 1 + 2B real matrix
     products instead of B complex ones (each ~4–5 real ones): the restructuring that keeps the
     reference at 10⁵ points × 512-wide layers affordable. The products read contiguous operands
-    and the result is written into one complex array (no `1j * imag` temporaries): 1.5× faster at
-    10⁴ points × 5-wide layers."""
+    and the result is written into one complex array (no `1j * imag` temporaries): 17 → 5–7 ms a
+    call for a batch of 16 at 10⁴ points × 5-wide layers, one BLAS thread."""
     W_real = np.ascontiguousarray(W[0].real.T)
     c_real = np.ascontiguousarray(c[0].real)
     imag = c_real @ np.ascontiguousarray(np.swapaxes(W.imag, -1, -2))  # (B, rows, out)
