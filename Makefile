@@ -60,7 +60,7 @@ $(STAMP): pyproject.toml
 # 2-core VM, make test took 7 min 25 s with the venv (pytest 6 min 23 s, 834 passed): still over the
 # 6-minute budget (issue 21).
 test: $(STAMP)
-	$(PY) -m pytest tests -q -rsx -n auto --maxprocesses 4 --dist loadfile
+	$(PY) -m pytest tests -q -rsx -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
 # The SLURM array job (bench/slurm/array-job.sh) end to end on a one-node cluster on this machine
 # (as root: installs slurm-wlm and munge if missing, starts and stops its own daemons).

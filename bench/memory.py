@@ -192,10 +192,11 @@ def peak_memory(fn: Callable[[], object], backend: str, device: str) -> dict:
         name = f"{backend} cuda allocator peak"
     else:
         method, name = cpu_peak_bytes, "resident high-water mark"
-    gc.collect()
-    gc.freeze()  # survivors move to a permanent generation: each reading's own collection then
-    # scans only what the evaluations left, not the whole heap: in `make bench`'s children a case's
-    # memory and metrics after its group's timing took ~4 s with five full collections, 0.3 s without
+    gc.freeze()  # every object alive moves to a permanent generation: each reading's own collection
+    # then scans only what the evaluations left, not the whole heap (in `make bench`'s children a
+    # case's memory and metrics took ~4 s with five full collections, 0.3 s without). No full
+    # collection first: it cost 0.25-0.3 s a case there (37 s of `make bench`), and garbage left
+    # frozen only holds pages the baseline already counts, so no reading changes.
     try:
         readings, start = [], time.perf_counter()
         for _ in range(CALLS):

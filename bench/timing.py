@@ -254,13 +254,18 @@ Clock = Callable[[], float]
 
 
 def calibrate(
-    fn: Callable[[], object], round_s: float, clock: Clock = time.perf_counter
+    fn: Callable[[], object], round_s: float, clock: Clock = time.perf_counter, burst_s: float | None = None
 ) -> tuple[int, float]:
     """(calls per round so that a round lasts at least `round_s`, seconds per call). The time per
-    call is the fastest of three rounds, so one interrupted round does not shrink the bursts."""
+    call is the fastest of three rounds, so one interrupted round does not shrink the bursts. A
+    call of at least twice `burst_s` is timed once: a burst is then one call whatever the exact
+    figure, so two more would only cost time (a UDE's adjoint solve: 0.8 s a call, 2 members a
+    case, 6 s of `make bench`)."""
     iterations = 1
     while True:
         elapsed = _burst(fn, iterations, 1, clock)[0] * iterations
+        if iterations == 1 and burst_s is not None and elapsed >= 2 * burst_s:
+            return 1, elapsed
         if elapsed >= round_s or iterations >= 1 << 16:
             return iterations, min(_burst(fn, iterations, 2, clock) + [elapsed / iterations])
         iterations *= 2
@@ -333,7 +338,9 @@ def measure_interleaved(
             raise MemberFailed(name, exc) from exc
 
     for name in names:
-        iterations, per_call = run(name, lambda name=name: calibrate(members[name], policy.round_s, clock))
+        iterations, per_call = run(
+            name, lambda name=name: calibrate(members[name], policy.round_s, clock, policy.burst_s)
+        )
         rounds = min(max(math.ceil(policy.burst_s / (per_call * iterations)), 1), policy.block_rounds)
         timings[name] = Timing(iterations=iterations, rounds_per_block=rounds)
 

@@ -124,6 +124,29 @@ def test_calibration_batches_fast_calls():
     assert timing.iterations > 1 and timing.median < 1e-5
 
 
+def test_calibration_times_a_call_longer_than_two_bursts_once():
+    """A call of at least two bursts is timed once (a burst is one call whatever its exact time);
+    a shorter one still gets the fastest of three rounds."""
+    now, calls = [0.0], []
+
+    def clock():
+        return now[0]
+
+    def call(seconds):
+        def fn():
+            calls.append(seconds)
+            now[0] += seconds
+
+        return fn
+
+    assert calibrate(call(0.25), 1e-2, clock, burst_s=0.05) == (1, 0.25) and len(calls) == 1
+    calls.clear()
+    iterations, per_call = calibrate(call(0.06), 1e-2, clock, burst_s=0.05)
+    assert (iterations, len(calls)) == (1, 3) and per_call == pytest.approx(0.06)
+    calls.clear()
+    assert calibrate(call(0.25), 1e-2, clock)[0] == 1 and len(calls) == 3  # no burst given: as before
+
+
 def _two_spins(slow_blocks=(), slowdown=3.0, both=False):
     """Members "a" (1 ms) and "b" (2 ms of CPU); in `slow_blocks` the machine is `slowdown` times
     slower for b's burst (or for both bursts: `both`). Blocks are counted by bursts."""
