@@ -17,7 +17,9 @@ pytest-benchmark's own `compare` table of the raw session JSONs is printed as we
 Decisions: each comparison group's recommendation (`reports.verdict`) in A and in B, matched by
 instance, framework, compile mode, dtype and device (not the environment, so a re-run elsewhere or
 in another timing mode is compared too): "same leader", "tie" (the leaders differ but are the same
-two strategies, within noise of each other in either run), or "differ".
+two strategies, within noise of each other in either run), "tie of 3+" (the leaders are not the
+same top two, but each run's leader is within noise of the other run's leader in both runs: three
+or more strategies the group cannot tell apart), or "differ".
 `--fail-on-correctness` exits 1 on a correctness regression and never on timing (CI machines are
 noisy), which is how CI checks a quick subset against the committed baseline.
 """
@@ -39,7 +41,7 @@ from bench.timing import median_halfwidth
 from reports.html import STYLE, section, table
 from reports.runs import load_runs
 from reports.text import format_seconds
-from reports.verdict import decide, flag
+from reports.verdict import decide, flag, pairwise_ratio
 
 GOOD = {"ok", "unsupported", "skipped"}
 
@@ -142,6 +144,10 @@ def spread(df: pd.DataFrame) -> dict:
 
 
 DECISION_KEY = ["instance", "backend", "compile_mode", "dtype", "device"]
+NEAR_TIE = "tie of 3+"
+"""The verdict where the leaders differ and are not the same top two, but each run's leader is within
+noise of the other run's leader in both runs: three or more strategies the group cannot tell apart
+(the 101-point JAX penalty: fwd-over-rev, rev-over-rev and fd-central, in every run)."""
 
 
 def _leader(row) -> str:
@@ -154,9 +160,22 @@ def _leader(row) -> str:
     return f"{row['recommended']} ({sign}{row['runner_up']})"
 
 
+def within_noise_in(frame: pd.DataFrame, key: tuple, slow: str, fast: str) -> bool:
+    """Whether strategy `slow` cannot be told from `fast` in the run `frame`'s group `key` (their
+    per-block ratio's lower bound reaches 1, `reports.verdict.pairwise_ratio`); False if either
+    has no timed record there."""
+    group = frame[(frame[DECISION_KEY] == pd.Series(key, index=DECISION_KEY)).all(axis=1)]
+    group = group[group["status"] == "ok"]
+    slow_rows, fast_rows = group[group["strategy"] == slow], group[group["strategy"] == fast]
+    if slow_rows.empty or fast_rows.empty:
+        return False
+    return pairwise_ratio(slow_rows.iloc[0], fast_rows.iloc[0]).within_noise is True
+
+
 def compare_decisions(run_a: Path, run_b: Path) -> pd.DataFrame:
     """One row per decision group in either run: A's and B's leader and the verdict."""
-    a, b = (decide(load_runs([run])[0]).set_index(DECISION_KEY) for run in (run_a, run_b))
+    frame_a, frame_b = (load_runs([run])[0] for run in (run_a, run_b))
+    a, b = (decide(frame).set_index(DECISION_KEY) for frame in (frame_a, frame_b))
     rows = []
     for key in list(a.index) + [k for k in b.index if k not in a.index]:
         ra = a.loc[key] if key in a.index else None
@@ -171,6 +190,10 @@ def compare_decisions(run_a: Path, run_b: Path) -> pd.DataFrame:
             flag(ra.get("within_noise")) or flag(rb.get("within_noise"))
         ):
             verdict = "tie"
+        elif within_noise_in(frame_a, key, rb["recommended"], ra["recommended"]) and within_noise_in(
+            frame_b, key, ra["recommended"], rb["recommended"]
+        ):
+            verdict = NEAR_TIE
         else:
             verdict = "differ"
         rows.append({"group": where, "a": _leader(ra) if ra is not None else "—",
@@ -184,7 +207,7 @@ def decisions_table(df: pd.DataFrame) -> str:
     lines = [f"{'group':<{width}}  {'A':<44} {'B':<44} verdict"]
     lines += [f"{r.group:<{width}}  {r.a:<44} {r.b:<44} {r.verdict}" for r in df.itertuples()]
     counts = df["verdict"].value_counts()
-    order = ["same leader", "tie", "differ", "only in A", "only in B"]
+    order = ["same leader", "tie", NEAR_TIE, "differ", "only in A", "only in B"]
     lines.append("decisions: " + ", ".join(f"{counts[v]} {v}" for v in order if v in counts))
     return "\n".join(lines)
 

@@ -272,9 +272,27 @@ def test_compare_sets_the_decisions_side_by_side(tmp_path):
                 )
         return write_run(tmp_path / name, records)
 
-    rr, ty = "rev-over-rev", "taylor"
+    rr, ty, fd = "rev-over-rev", "taylor", "fd-central"
     a = run("a", {101: {rr: 1e-4, ty: 2e-4}, 10000: {rr: 1e-3, ty: 2e-3}})
     b = run("b", {101: {rr: 1.05e-4, ty: 1e-4}, 10000: {rr: 3e-3, ty: 1e-3}}, noisy={ty})
     df = compare_decisions(a, b)
     assert list(df["verdict"]) == ["tie", "differ"]  # 101: the same two, within noise in B
     assert decisions_table(df).splitlines()[-1] == "decisions: 1 tie, 1 differ"
+
+    # Three close: A says rev-over-rev (1.01× over taylor, outside noise), B fd-central (≈
+    # rev-over-rev); fd-central is within noise of rev-over-rev in A, and rev-over-rev of fd-central
+    # in B. With fd-central clearly slower in A, the same leaders differ.
+    a3 = run(
+        "a3",
+        {101: {rr: 1e-4, ty: 1.01e-4, fd: 1.03e-4}, 10000: {rr: 1e-3, ty: 1.01e-3, fd: 2e-3}},
+        noisy={fd},
+    )
+    b3 = run(
+        "b3", {101: {rr: 1e-4, ty: 1.5e-4, fd: 0.9e-4}, 10000: {rr: 1e-3, ty: 1.5e-3, fd: 0.9e-3}}, noisy={fd}
+    )
+    df = compare_decisions(a3, b3)
+    assert list(df["a"])[0] == "rev-over-rev (1.01× over taylor)" and list(df["b"])[0].startswith(
+        "fd-central"
+    )
+    assert list(df["verdict"]) == ["tie of 3+", "differ"]
+    assert decisions_table(df).splitlines()[-1] == "decisions: 1 tie of 3+, 1 differ"
