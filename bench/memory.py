@@ -195,8 +195,9 @@ def peak_memory(fn: Callable[[], object], backend: str, device: str) -> dict:
     gc.freeze()  # every object alive moves to a permanent generation: each reading's own collection
     # then scans only what the evaluations left, not the whole heap (in `make bench`'s children a
     # case's memory and metrics took ~4 s with five full collections, 0.3 s without). No full
-    # collection first: it cost 0.25-0.3 s a case there (37 s of `make bench`), and garbage left
-    # frozen only holds pages the baseline already counts, so no reading changes.
+    # collection first: it cost 0.25-0.3 s a case there (about 15 s of `make bench`), and garbage
+    # left frozen only holds pages the baseline already counts (the default set's JAX readings,
+    # with and without it, differed no more than two runs with it did).
     try:
         readings, start = [], time.perf_counter()
         for _ in range(CALLS):

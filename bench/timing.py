@@ -260,7 +260,7 @@ def calibrate(
     call is the fastest of three rounds, so one interrupted round does not shrink the bursts. A
     call of at least twice `burst_s` is timed once: a burst is then one call whatever the exact
     figure, so two more would only cost time (a UDE's adjoint solve: 0.8 s a call, 2 members a
-    case, 6 s of `make bench`)."""
+    case: about 6 s of `make bench`)."""
     iterations = 1
     while True:
         elapsed = _burst(fn, iterations, 1, clock)[0] * iterations

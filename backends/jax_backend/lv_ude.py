@@ -134,7 +134,8 @@ def _add(a, b):
 def data_parts(problem, dtype: str, compile_mode: str) -> tuple:
     """(the data misfit's value-and-gradient function, its "solve" part, its "ode" part): the same
     for every penalty strategy, so made once per instance and compile mode and shared by its cases
-    (each compiles a diffrax solve: 1-2 s apiece, 13 s of `make bench` when compiled per case)."""
+    (each compiles a diffrax solve: 1-2 s apiece; `make bench`'s UDE warm-ups took 13 s with them
+    compiled per case, 8 s shared)."""
     data_loss = make_data_loss(problem, dtype)
     data_value_and_grad = jax.value_and_grad(data_loss)
     compile_ = jit_or_eager(compile_mode)
