@@ -22,8 +22,10 @@ current leader (drift cancels within a block), and the bounds are those the deci
   ratio's 95 % confidence interval lies within ±TIE_BAND of 1 (either will do). A group that is
   not settled when its time limit is spent ends with the verdict "budget".
 - **Hopeless first call**: before any block, a candidate whose first warm call took more than
-  HOPELESS_FACTOR × the fastest contender's and more than HOPELESS_S seconds is measured once and
-  not timed further (a 10-block race of an 8 s call would cost 80 s to confirm what one call says).
+  HOPELESS_FACTOR × the fastest contender's and more than HOPELESS_S seconds is called once more;
+  if the faster of its two calls is still beyond both, it is not timed further (a 10-block race
+  of an 8 s call would cost 80 s to confirm what two calls say). One call is not enough: a warm
+  call can still be compiling (torch.compile recompiles on a failed guard).
 """
 
 from __future__ import annotations
@@ -168,8 +170,9 @@ def hopeless(
     factor: float | None = None,
     floor_s: float | None = None,
 ) -> dict[Hashable, str]:
-    """Candidate -> reason, for each whose first warm call took more than `factor` (default
-    HOPELESS_FACTOR) × the fastest contender's and more than `floor_s` (HOPELESS_S) seconds."""
+    """Candidate -> reason, for each whose warm call (`first_calls`: its fastest so far) took more
+    than `factor` (default HOPELESS_FACTOR) × the fastest contender's and more than `floor_s`
+    (HOPELESS_S) seconds."""
     factor = HOPELESS_FACTOR if factor is None else factor
     floor_s = HOPELESS_S if floor_s is None else floor_s
     leading = [t for c, t in first_calls.items() if may_lead(c)] or list(first_calls.values())
@@ -180,8 +183,8 @@ def hopeless(
     for c, t in first_calls.items():
         if t > floor_s and t > factor * fastest:
             out[c] = (
-                f"first call {t:.3g} s, {t / fastest:.0f}× the fastest's {fastest:.3g} s "
-                f"(> {factor:g}× and > {floor_s:g} s): measured once"
+                f"warm call {t:.3g} s, {t / fastest:.0f}× the fastest's {fastest:.3g} s "
+                f"(> {factor:g}× and > {floor_s:g} s): not timed further"
             )
     return out
 

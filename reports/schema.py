@@ -51,7 +51,8 @@ COLUMNS: dict[str, str] = {
     "dropped_after_blocks": "race mode: blocks a case was timed in before the race dropped it "
     "(0: its first call was hopeless); its times rest on those blocks only",
     "dropped_reason": "why the race stopped timing the case",
-    "first_call_s": "seconds of the first warm call (recorded for a case whose first call ended it)",
+    "first_call_s": "seconds of the first warm call (recorded for a case whose warm calls ended it; "
+    "its median_s is the faster of its two)",
     "blocks": "interleaved blocks the case was timed in (with the other cases of its comparison group)",
     "block_medians_s": "per-call median of each block (block k: one interleaved round of the whole group)",
     "baseline_strategy": "the strategy ratios are quoted against (the catalogue's baseline)",

@@ -189,14 +189,17 @@ def avoid_list(adoptable: pd.DataFrame, best_median: float | None) -> list[Avoid
 
 def dropped_text(record) -> str:
     """How a case the race stopped timing reads (never as a precise time it did not earn):
-    "≥ 3.1× the fastest, dropped after 4 blocks", or "410× the fastest's first call, timed once";
-    "" for a case timed to the end."""
+    "≥ 3.1× the fastest, dropped after 4 blocks", or "410× the fastest's first call, best of 2
+    warm calls" (a record older than the check call: "timed once"); "" for a case timed to the end."""
     after = _number(record, "dropped_after_blocks")
     ratio, lo = _number(record, "ratio_to_fastest"), _number(record, "ratio_to_fastest_lo")
     if after is None or ratio is None:
         return ""
     if after == 0:
-        return f"{ratio:.0f}× the fastest's first call, timed once"
+        calls = _number(record, "rounds") or 1
+        return f"{ratio:.0f}× the fastest's first call, " + (
+            "timed once" if calls == 1 else f"best of {calls:.0f} warm calls"
+        )
     return f"≥ {lo if lo is not None else ratio:.3g}× the fastest, dropped after {after:.0f} blocks"
 
 
