@@ -57,8 +57,9 @@ $(STAMP): pyproject.toml
 # its module fixtures are built once; tests/conftest.py makes XLA compile cheaply and shares one JAX
 # compilation cache across workers; the exhaustive correctness matrices run JAX op by op where that is
 # cheaper, each strategy still jitted somewhere: the `jax_eager` marker). On a fresh clone of a quiet
-# 2-core VM, make test took 7 min 25 s with the venv (pytest 6 min 23 s, 834 passed): still over the
-# 6-minute budget (issue 21).
+# 2-core VM, make test took 5 min 5 s to 8 min 14 s with the venv as the VM's speed drifted (835
+# passed; 10 min 43 s at af5cf7f beside the 8 min 14 s): over the 6-minute budget when it is slow
+# (issue 21).
 test: $(STAMP)
 	$(PY) -m pytest tests -q -rsx -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
