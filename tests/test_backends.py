@@ -122,3 +122,42 @@ def test_bad_dtype_device_compile_mode(seed_problem):
             b.value_and_grad(seed_problem, "rev-over-rev", device="cuda")
     with pytest.raises(BenchInputError, match="valid torch compile modes: compile, eager"):
         b.value_and_grad(seed_problem, "rev-over-rev", compile_mode="jit")
+
+
+DOUBLE_BACKWARD = [
+    ("penalty", {"points": 5, "layers": "2-3-1"}, "rev-over-rev"),
+    ("derivative-order", {"order": 2, "points": 5, "layers": "2-3-1"}, "nested-rev"),
+    ("poisson", {"points": 5, "layers": "2-3-1"}, "nested-rev:autograd"),
+    ("biharmonic", {"points": 4, "layers": "2-3-1"}, "nested-rev:autograd"),
+]
+"""The strategies whose weight gradient runs a double backward (create_graph)."""
+
+
+@pytest.mark.parametrize(
+    "name, options, strategy", DOUBLE_BACKWARD, ids=[f"{n}-{s}" for n, _, s in DOUBLE_BACKWARD]
+)
+def test_a_double_backward_is_not_built_under_torch_compile(name, options, strategy):
+    """Declared, not compiled and then failed at its first call; the same build runs eagerly."""
+    problem = get_problem(name, **options)
+    b = get_backend("torch")
+    with pytest.raises(UnsupportedStrategy, match="create_graph=True.*double backward"):
+        b.value_and_grad(problem, strategy, "float32", compile_mode="compile")
+    value, _ = b.value_and_grad(problem, strategy, "float32", compile_mode="eager")(problem.init_params(0))
+    assert np.isfinite(value)
+
+
+def test_torch_compile_still_cannot_compile_a_double_backward():
+    """The library limit behind the declaration above: a weight gradient through
+    `torch.autograd.grad(create_graph=True)` fails under torch.compile (a PyTorch that compiles it
+    fails this test, and the declaration goes)."""
+    import torch
+
+    w = torch.ones(3, requires_grad=True)
+
+    def weight_gradient(x):
+        x = x.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad((torch.tanh(x * w) ** 2).sum(), x, create_graph=True)
+        return torch.autograd.grad((g**2).sum(), w)[0]
+
+    with pytest.raises(RuntimeError, match="double backward"):
+        torch.compile(weight_gradient, backend="aot_eager")(torch.linspace(0.0, 1.0, 3))

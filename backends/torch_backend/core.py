@@ -16,10 +16,19 @@ import numpy as np
 import torch
 from torch.func import vmap
 
-from backends.base import ApplyRegistry, Compiled, StrategyRegistry
+from backends.base import ApplyRegistry, Compiled, StrategyRegistry, UnsupportedStrategy
 
 registry = StrategyRegistry("torch")
 """The torch backend's strategy registry; each strategy module registers its strategies here."""
+
+DOUBLE_BACKWARD_UNDER_COMPILE = (
+    "torch.compile cannot compile a weight gradient taken through torch.autograd.grad(create_graph=True) "
+    "(AOTAutograd: 'does not currently support double backward'); its torch.func spelling compiles"
+)
+"""Why a strategy whose weight gradient runs a double backward is not built under torch.compile:
+the build compiled the forward graph (6.6 s for the seed penalty's rev-over-rev, about 7 % of
+`make advise`) and then failed at the first call. The library's limit is checked by a test
+(tests/test_backends.py), so a PyTorch that lifts it shows up there."""
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
@@ -123,10 +132,16 @@ class Setup:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
-    def compiled(self, fn, loss=None, metrics: Callable | None = None) -> Compiled:
+    def compiled(
+        self, fn, loss=None, metrics: Callable | None = None, double_backward: bool = False
+    ) -> Compiled:
         """Wrap `fn(params) -> (value, grads)`: torch.compile it for compile mode "compile".
         `loss(params)` is the value alone, timed as the "loss" part (cost ratio);
-        `metrics(params)` the counts recorded with the case."""
+        `metrics(params)` the counts recorded with the case; `double_backward`: `fn` differentiates
+        through `torch.autograd.grad(create_graph=True)`, which torch.compile cannot compile
+        (DOUBLE_BACKWARD_UNDER_COMPILE)."""
+        if self.compile_mode == "compile" and double_backward:
+            raise UnsupportedStrategy(DOUBLE_BACKWARD_UNDER_COMPILE)
         if self.compile_mode == "compile":
             fn = torch.compile(fn)
             loss = torch.compile(loss) if loss is not None else None

@@ -187,7 +187,9 @@ def _build(problem, dtype, device, compile_mode, *, operator):
             return value(detached).detach()
 
     metrics = lambda params: {"autograd_nodes": autograd_nodes(value(params)), **static_metrics}
-    return s.compiled(reverse_outer(value), loss=loss, metrics=metrics)
+    return s.compiled(
+        reverse_outer(value), loss=loss, metrics=metrics, double_backward=operator is nested_reverse
+    )
 
 
 for _name, _operator in {

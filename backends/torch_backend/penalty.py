@@ -90,7 +90,8 @@ def _build_rev_over_rev(problem, dtype, device, compile_mode):
         (G,) = torch.autograd.grad(u1, X, create_graph=create_graph)
         return (G**2).sum()
 
-    return s.compiled(reverse_outer(penalty), loss=lambda params: penalty(params, create_graph=False))
+    loss = lambda params: penalty(params, create_graph=False)
+    return s.compiled(reverse_outer(penalty), loss=loss, double_backward=True)
 
 
 @registry.register("penalty", "rev-over-rev-func")

@@ -195,11 +195,12 @@ SPELLINGS = {"laplacian": LAPLACIAN_SPELLINGS, "biharmonic": BIHARMONIC_SPELLING
 """Batched spellings of the exact operators: name -> ((f, mock_x) -> (X -> op f(X), (N, 1)))."""
 
 
-def _build_with(data=None, captured: bool = False, statistics: bool = False):
+def _build_with(data=None, captured: bool = False, statistics: bool = False, double_backward: bool = False):
     """The build of value and ∇θ of mean (op(X) + s)² by reverse mode, op the declared `operator`
     ((f, mock_x) -> op); the loss alone on no-grad; metrics: autograd graph nodes, captured FX
     graph nodes (`program_ops`) for jet operators. `data(problem)`: the operator's per-point data
-    (an estimator's directions, whose statistics are recorded with `statistics`)."""
+    (an estimator's directions, whose statistics are recorded with `statistics`); `double_backward`:
+    the operator differentiates with create_graph (no torch.compile, core.DOUBLE_BACKWARD_UNDER_COMPILE)."""
 
     def build(problem, dtype, device, compile_mode, *, operator):
         s = Setup(problem, dtype, device, compile_mode)
@@ -227,7 +228,7 @@ def _build_with(data=None, captured: bool = False, statistics: bool = False):
                 out.update(problem.estimator_statistics(params_to_numpy(params)))
             return out
 
-        return s.compiled(reverse_outer(value), loss=loss, metrics=metrics)
+        return s.compiled(reverse_outer(value), loss=loss, metrics=metrics, double_backward=double_backward)
 
     return build
 
@@ -250,6 +251,7 @@ def _build_fd(problem, dtype, device, compile_mode):
 
 _directions = lambda problem: problem.hutchinson_directions()
 _build_exact, _build_captured = _build_with(), _build_with(captured=True)
+_build_double_backward = _build_with(double_backward=True)
 _build_estimator = _build_with(data=_directions, captured=True, statistics=True)
 _build_estimator_interpreted = _build_with(data=_directions, statistics=True)
 
@@ -268,7 +270,9 @@ for _kind, _operators in OPERATORS.items():
         _build_estimator_interpreted
     )
     for _name, _make in SPELLINGS[_kind].items():
-        registry.register(_kind, _name, operator=_make)(_build_exact)
+        registry.register(_kind, _name, operator=_make)(
+            _build_double_backward if _name == "nested-rev:autograd" else _build_exact
+        )
     registry.register(_kind, "fd-stencil")(_build_fd)
     registry.unsupported(
         _kind,
