@@ -23,11 +23,12 @@ registry = StrategyRegistry("torch")
 
 DOUBLE_BACKWARD_UNDER_COMPILE = (
     "torch.compile cannot compile a weight gradient taken through torch.autograd.grad(create_graph=True) "
-    "(AOTAutograd: 'does not currently support double backward'); its torch.func spelling compiles"
+    "(AOTAutograd: 'does not currently support double backward'); written with torch.func it compiles "
+    "(rev-over-rev-func, nested-rev:func, the Laplacian's nested-rev)"
 )
 """Why a strategy whose weight gradient runs a double backward is not built under torch.compile:
-the build compiled the forward graph (6.6 s for the seed penalty's rev-over-rev, about 7 % of
-`make advise`) and then failed at the first call. The library's limit is checked by a test
+the build compiled the forward graph and then failed at the first call (6.6 s for rev-over-rev on a
+2-3-1 penalty, the first compile of its process). The library's limit is checked by a test
 (tests/test_backends.py), so a PyTorch that lifts it shows up there."""
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
