@@ -278,6 +278,11 @@ class Backend(ABC):
         strategies batch points (float64 numpy out): how much one network evaluation rounds here
         is measured from it (`bench.rounding`)."""
 
+    def caches_compiled(self, compile_mode: str) -> bool:
+        """Whether a build in `compile_mode` is kept in an on-disk cache that another process's
+        identical build then loads (so a helper process may build ahead: `bench/prebuild.py`)."""
+        return False
+
     def device_name(self, device: str) -> str:
         """What the device is (CPU model, GPU model), recorded with every case."""
         return cpu_model() if device == "cpu" else self.gpu_name()

@@ -27,6 +27,11 @@ class HarnessConfig:
     """The JSON-lines file finished records are appended to (`--results`)."""
     raw_file: str | None = None
     """The JSON-lines file for each case's raw pytest-benchmark data (`--raw`)."""
+    prebuild: bool = False
+    """Whether a helper process pre-builds a group from its last case back where that pays
+    (`--prebuild`, `bench/prebuild.py`); off for a case measured alone."""
+    plugins: tuple[str, ...] = ()
+    """Plugin modules the child loaded (`--plugin`): a helper loads them too."""
 
 
 def harness_config(get: Callable[[str], Any]) -> HarnessConfig:
@@ -39,4 +44,6 @@ def harness_config(get: Callable[[str], Any]) -> HarnessConfig:
         current_file=get("current"),
         results_file=get("results"),
         raw_file=get("raw"),
+        prebuild=bool(get("prebuild")),
+        plugins=tuple(get("plugin") or ()),
     )

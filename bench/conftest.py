@@ -27,6 +27,8 @@ def pytest_addoption(parser):
         "--progress", help="file describing the group being timed (for the driver's progress line)"
     )
     group.addoption("--threads", type=int, default=0, help="intra-op threads (0: all cores)")
+    group.addoption("--prebuild", type=int, default=1, help="1: a helper process pre-builds each "
+                    "torch.compile group from its last case (bench/prebuild.py); 0: not")  # fmt: skip
     group.addoption("--plugin", action="append", default=[], help="module with register()")
     group.addoption("--params", help=".npz parameter file to evaluate every case at")
     add_timing_options(group.addoption)

@@ -103,6 +103,7 @@ class Driver:
             "-q", "-rsx", "-p", "no:cacheprovider", "-p", BENCHMARK_PLUGIN, "--rootdir", str(ROOT),
             "--cases", str(cases_file), "--results", str(self.results),
             "--current", str(self.current), "--threads", str(self.args.threads),
+            f"--prebuild={self.args.prebuild}",
             "--raw", str(self.out / "raw" / "benchmarks.jsonl"), "--progress", str(self.progress_file),
             f"--benchmark-json={self.out / 'raw' / f'benchmark-{self.children:03d}-{stamp}.json'}",
             *(f"{flag}={getattr(self.args, flag[2:].replace('-', '_'))}" for flag, *_ in TIMING_OPTIONS),
@@ -231,6 +232,16 @@ def _child_setup(parent: int):
                 os._exit(1)
 
     return setup
+
+
+def die_with_parent(parent: int) -> None:
+    """Called first by a process that a multithreaded parent started without `child_options` (no
+    preexec_fn: Python code between fork and exec may deadlock there): Linux then kills it when
+    its parent dies, and it exits at once if `parent` is gone already."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 @contextlib.contextmanager

@@ -37,6 +37,7 @@ from bench.consensus import reference_for, reference_record
 from bench.groups import baseline_strategy, group_key, may_lead
 from bench.load import assess, pinned_and_total_cpus, read_load
 from bench.memory import peak_memory
+from bench.prebuild import PRE_BUILDER, pre_builder
 from bench.racing import Race, hopeless
 from bench.rounding import stencil_rounding
 from bench.timing import MemberFailed, Timing, measure_interleaved, ratio
@@ -422,14 +423,33 @@ def finish(p: Prepared, benchmark=None) -> dict:
 
 def measure_group(cases: list[Case], mark: Callable[[str], None] | None = None,
                   config: HarnessConfig = DEFAULT) -> list[Prepared]:  # fmt: skip
-    """Build and check every case (in order), then time the ok ones side by side."""
+    """Build and check every case (in order), then time the ok ones side by side. With
+    `config.prebuild`, a helper process builds from the last case back meanwhile where that pays
+    (`bench/prebuild.py`; it has exited before the timing starts): each case's record then says
+    its compile time was measured beside a parallel build (`compile_parallel`), and a case the
+    helper built keeps the helper's cold compile time (`compiled_by`)."""
     prepared = []
-    for case in cases:
-        if mark:
-            mark(case.id)
-        prepared.append(build(case, config))
+    helper = pre_builder(cases, caches_compiled, config)
+    try:
+        for case in cases:
+            if mark:
+                mark(case.id)
+            theirs = helper.claim(case)
+            p = build(case, config)
+            if p.ok and helper.parallel:
+                p.record["compile_parallel"] = True
+                if theirs is not None and theirs.get("compile_s") is not None:
+                    p.record.update(compile_s=theirs["compile_s"], compiled_by=PRE_BUILDER)  # its cold build
+            prepared.append(p)
+    finally:
+        helper.close()
     time_group(prepared, mark, config)
     return prepared
+
+
+def caches_compiled(case: Case) -> bool:
+    """Whether the case's backend keeps what its compile mode compiles in an on-disk cache."""
+    return get_backend(case.backend).caches_compiled(case.compile_mode)
 
 
 def measure(case: Case, benchmark=None, config: HarnessConfig = DEFAULT) -> dict:

@@ -56,6 +56,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="seconds without progress (a build, a burst) before a case is stopped")  # fmt: skip
     p.add_argument("--threads", type=Number(int, low=0, high=available_cpus(), unit="0: all available CPUs"),
                    default=0, help="intra-op threads (0: all available CPUs)")  # fmt: skip
+    p.add_argument("--prebuild", type=Number(int, low=0, high=1), default=1,
+                   help="1: a helper process builds each torch.compile group from its last case back "
+                   "while the child builds from its first (bench/prebuild.py); 0: not")  # fmt: skip
     add_timing_options(p.add_argument, defaults=False)
     p.add_argument("--params", help=".npz parameter file (W1..Wn, b1..bn; its widths set `layers`)")
     p.add_argument("--model", help="the model of every problem in the sweep: a kind, or your own module "

@@ -21,6 +21,11 @@ COLUMNS: dict[str, str] = {
     "rounds": "timed rounds",
     "iterations": "calls per round (pytest-benchmark calibration)",
     "compile_s": "build + first call (tracing, jit compilation), seconds; never in median_s",
+    "compile_parallel": "True when a helper process pre-built the case's group beside the child "
+    "(bench/prebuild.py): compile_s was then measured with two builds sharing the CPU, above a lone "
+    "build's (about 1.4x on a 2-core VM)",
+    "compiled_by": "pre-builder: the helper compiled the case cold and compile_s is its time (the "
+    "child then loaded the compiled code from the cache); empty: the child compiled it",
     "value_rel_err": "|value − reference| / |reference|",
     "grad_rel_err": "max|grad − reference| / max|reference|",
     "tolerance": "allowed relative error for this strategy and dtype",

@@ -318,6 +318,8 @@ class Verdict:
     memory_method: str | None = None
     xla_temp_bytes: float | None = None
     compile_s: float | None = None
+    compile_parallel: bool = False
+    """The leader's compile_s was measured beside a parallel build (`bench/prebuild.py`)."""
     leader_spelling_of: str | None = field(default=None)
 
     @property
@@ -345,6 +347,7 @@ class Verdict:
             memory_method=self.memory_method,
             xla_temp_bytes=self.xla_temp_bytes,
             compile_s=self.compile_s,
+            compile_parallel=self.compile_parallel,
             floor=self.floor,
             over_group_floor=self.over_group_floor,
             caveats=list(self.caveats),
@@ -477,6 +480,7 @@ def verdict_of(g: pd.DataFrame) -> Verdict:
         memory_method=best.get("memory_method") if isinstance(best.get("memory_method"), str) else None,
         xla_temp_bytes=_number(best, "xla_temp_bytes"),
         compile_s=_number(best, "compile_s"),
+        compile_parallel=bool(best.get("compile_parallel") == True),  # noqa: E712 - NaN, None: False
     )
 
 

@@ -302,3 +302,17 @@ def test_memory_under_one_resident_page_is_not_printed_as_zero():
     assert memory_text(0, resident) == "< 4 KiB of new resident pages"
     assert memory_text(3 * 2**20, resident, 12288) == "3 MiB"
     assert memory_text(31360, "torch allocator peak") == "30.6 KiB"
+
+
+def test_a_compile_time_measured_beside_a_parallel_build_says_so(tmp_path, capsys):
+    compiled = {"compile_mode": "compile", "compile_parallel": True}
+    records = [
+        record("penalty", P101, "torch", "rev-over-rev-func", 1e-4, compile_s=9.1, **compiled),
+        record("penalty", P101, "torch", "taylor", 5e-4, compile_s=4.0, **compiled),
+        record("penalty", P101, "torch", "rev-over-rev", 2e-4, compile_mode="eager", compile_s=0.01),
+    ]
+    assert main([str(write_run(tmp_path / "run", records))]) == 0
+    out = capsys.readouterr().out
+    assert "use rev-over-rev-func" in out and "compile 9.1 s beside a parallel build" in out
+    eager = next(line for line in out.splitlines() if "PyTorch eager" in line)
+    assert "compile 0.01 s)" in eager

@@ -36,6 +36,15 @@ class TorchBackend(Backend):
             )
         return values.cpu().double().numpy()
 
+    def caches_compiled(self, compile_mode: str) -> bool:
+        """torch.compile keeps inductor's output in its FX-graph cache (and AOTAutograd's), on by
+        default; a user who turned them off gets no helper."""
+        from torch._functorch import config as functorch_config
+        from torch._inductor import config as inductor_config
+
+        caches_on = inductor_config.fx_graph_cache and functorch_config.enable_autograd_cache
+        return compile_mode == "compile" and caches_on and not inductor_config.force_disable_caches
+
     def gpu_name(self) -> str:
         return torch.cuda.get_device_name(0)
 

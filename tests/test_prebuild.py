@@ -1,0 +1,159 @@
+"""The parallel pre-builder: each case is built cold once, by the child or the helper, and a case the
+helper built keeps the helper's compile time."""
+
+import json
+import os
+import sys
+import time
+
+import pytest
+
+from bench import prebuild
+from bench.cases import Case, write_cases
+from bench.config import HarnessConfig
+from bench.measure import build, measure_group
+from bench.prebuild import MIN_CASES, PRE_BUILDER, NoPreBuilder, PreBuilder, pre_builder
+from bench.timing import TimingPolicy
+
+STRATEGIES = ("rev-over-rev", "fwd-over-rev", "rev-over-fwd", "taylor")
+"""Four JAX strategies of the 11-point penalty: built in about a second each, so real builds stand
+in for torch.compile's (the protocol does not depend on what is cached)."""
+
+
+def _cases(n: int | None = None):
+    return [Case("penalty", (("points", 11),), "jax", s, "jit", "float64", "cpu") for s in STRATEGIES[:n]]
+
+
+def _directory(tmp_path, cases):
+    for sub in ("claims", "done"):
+        (tmp_path / sub).mkdir()
+    write_cases(tmp_path / "cases.json", cases)
+    return tmp_path
+
+
+def test_the_helper_builds_from_the_last_case_back_until_one_is_claimed(tmp_path):
+    cases = _cases(3)
+    directory = _directory(tmp_path, cases)
+    (directory / "claims" / "1").touch()  # the child has reached case 1
+    assert prebuild.main([str(directory), "--parts=0"]) == 0
+    done = {p.stem: json.loads(p.read_text()) for p in (directory / "done").glob("*.json")}
+    assert set(done) == {"2"}
+    assert done["2"]["status"] == "ok" and done["2"]["compile_s"] > 0
+    assert {p.name for p in (directory / "claims").iterdir()} == {"1", "2"}
+
+
+def test_a_group_is_built_once_by_the_child_and_the_helper_together(monkeypatch):
+    cases = _cases(MIN_CASES)
+    helpers = []
+
+    def recorded_pre_builder(*args, **kwargs):
+        helpers.append(prebuild.pre_builder(*args, **kwargs))
+        return helpers[-1]
+
+    def build_once_the_helper_has_built_the_last(case, config):
+        if case == cases[0]:  # deterministic: the helper has built at least the last case
+            last = helpers[0].dir / "done" / f"{len(cases) - 1}.json"
+            deadline = time.monotonic() + 120
+            while not last.exists() and helpers[0].proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return build(case, config)
+
+    monkeypatch.setattr("bench.measure.caches_compiled", lambda case: True)
+    monkeypatch.setattr("bench.measure.pre_builder", recorded_pre_builder)
+    monkeypatch.setattr("bench.measure.build", build_once_the_helper_has_built_the_last)
+    config = HarnessConfig(prebuild=True, policy=TimingPolicy(parts=False, max_time=0.05, min_blocks=2))
+    prepared = measure_group(cases, config=config)
+    assert [p.record["status"] for p in prepared] == ["ok"] * len(cases)
+    assert all(p.record["compile_s"] > 0 and p.record["median_s"] > 0 for p in prepared)
+    assert all(p.record["compile_parallel"] for p in prepared)  # built while the other process built
+    # the child builds from the first case on, the helper from the last back: the helper's are a suffix
+    by_helper = [p.record.get("compiled_by") == PRE_BUILDER for p in prepared]
+    assert by_helper[-1] and not by_helper[0] and by_helper == sorted(by_helper)
+    assert helpers[0].proc.poll() is not None and not helpers[0].dir.exists()  # gone before the timing
+
+
+def test_a_case_claimed_by_a_helper_that_died_is_built_by_the_child(monkeypatch):
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # the helper exits at once
+    cases = _cases(4)
+    helper = PreBuilder(cases, HarnessConfig(prebuild=True))
+    helper.proc.wait()
+    (helper.dir / "claims" / "3").touch()  # claimed, never done
+    start = time.perf_counter()
+    assert helper.claim(cases[3]) is None
+    assert helper.claim(cases[0]) is None  # unclaimed: the child claims it
+    assert time.perf_counter() - start < 5
+    directory = helper.dir
+    helper.close()
+    assert not directory.exists()
+
+
+def test_no_helper_where_it_cannot_pay(monkeypatch):
+    def yes(case):
+        return True
+
+    def broken(case):
+        raise RuntimeError("no backend")
+
+    on = HarnessConfig(prebuild=True)
+    assert type(pre_builder(_cases(MIN_CASES), yes, HarnessConfig(prebuild=False))) is NoPreBuilder
+    assert type(pre_builder(_cases(MIN_CASES - 1), yes, on)) is NoPreBuilder
+    assert type(pre_builder(_cases(MIN_CASES), lambda case: False, on)) is NoPreBuilder
+    assert type(pre_builder(_cases(MIN_CASES), broken, on)) is NoPreBuilder
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # --threads 1 pins the child
+    assert type(pre_builder(_cases(MIN_CASES), yes, on)) is NoPreBuilder
+
+
+@pytest.mark.parametrize("compile_mode, caches", [("compile", True), ("eager", False)])
+def test_torch_compile_caches_what_it_compiles(compile_mode, caches):
+    from backends import get_backend
+
+    assert get_backend("torch").caches_compiled(compile_mode) is caches
+    assert get_backend("jax").caches_compiled("jit") is False
+
+
+def test_no_cache_no_helper_for_torch_compile(monkeypatch):
+    from torch._inductor import config
+
+    from backends import get_backend
+
+    monkeypatch.setattr(config, "fx_graph_cache", False)
+    assert get_backend("torch").caches_compiled("compile") is False
+
+
+HELPER = (
+    "import sys, time; from bench.driver import die_with_parent; "
+    "die_with_parent(int(sys.argv[1])); print('ready', flush=True); time.sleep(60)"
+)
+MIDDLE = f"""
+import os, subprocess, sys, time
+helper = subprocess.Popen([sys.executable, "-c", {HELPER!r}, str(os.getpid())], stdout=sys.stdout)
+print(helper.pid, flush=True)
+time.sleep(60)
+"""
+"""A child that starts a helper (which arms its parent-death signal) and waits."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = next(ln for ln in open(f"/proc/{pid}/status") if ln.startswith("State:"))
+    except (FileNotFoundError, StopIteration):
+        return False
+    return "zombie" not in state
+
+
+def test_a_helper_dies_with_the_child_that_started_it():
+    import subprocess
+
+    middle = subprocess.Popen([sys.executable, "-c", MIDDLE], stdout=subprocess.PIPE, text=True)
+    helper_pid = int(middle.stdout.readline())
+    assert middle.stdout.readline().strip() == "ready"  # its parent-death signal is armed
+    middle.kill()
+    middle.wait()
+    deadline = time.monotonic() + 10
+    while _alive(helper_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(helper_pid)
+    gone = subprocess.run(
+        [sys.executable, "-c", "from bench.driver import die_with_parent; die_with_parent(1)"]
+    )
+    assert gone.returncode == 1  # its parent is not pid 1: gone already
