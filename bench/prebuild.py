@@ -16,8 +16,10 @@ a failed guard, is cached too), writes `done/<n>.json` (status and cold `compile
 the first case the child claimed. The child, reaching a case the helper claimed, waits for that
 record or for the helper's exit, then builds the case itself (checked as always; compiled from the
 cache) and records the helper's cold `compile_s` with `compiled_by` = "pre-builder", not its own
-cache-hit time. Both build under the same load (each other), as the child's builds did before. A
-helper that crashes costs nothing but its time: the child builds what it left.
+cache-hit time. The two builds share the CPU, so each takes longer than it would alone (the seed
+net's 16 compile times summed to 203 s beside the helper, 145 s without it): every record of such a
+group says so (`compile_parallel`). A helper that crashes costs nothing but its time: the child
+builds what it left.
 
 Used only where it can pay: a group of at least MIN_CASES cases whose backend compiles to an
 on-disk cache (`Backend.caches_compiled`), in a child with at least 2 CPUs (`--threads 1` pins the
