@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
 from types import MappingProxyType
@@ -282,6 +283,12 @@ class Backend(ABC):
         """Whether a build in `compile_mode` is kept in an on-disk cache that another process's
         identical build then loads (so a helper process may build ahead: `bench/prebuild.py`)."""
         return False
+
+    def building_beside(self, compile_mode: str) -> AbstractContextManager:
+        """Settings for building in `compile_mode` while a second process builds beside this one
+        (`bench/prebuild.py`): the two processes already keep the CPUs busy, so a backend whose
+        compiler spreads one build over worker processes builds on one thread instead. None here."""
+        return nullcontext()
 
     def device_name(self, device: str) -> str:
         """What the device is (CPU model, GPU model), recorded with every case."""

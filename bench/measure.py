@@ -23,6 +23,7 @@ import re
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -428,21 +429,26 @@ def measure_group(cases: list[Case], mark: Callable[[str], None] | None = None,
     (`bench/prebuild.py`; it has exited before the timing starts): each case's record then says
     its compile time was measured beside a parallel build (`compile_parallel`), and a case the
     helper built keeps the helper's cold compile time (`compiled_by`)."""
-    prepared = []
+    built: dict[str, Prepared] = {}
+    pending = list(cases)
     helper = pre_builder(cases, caches_compiled, config)
     try:
-        for case in cases:
-            if mark:
-                mark(case.id)
-            theirs = helper.claim(case)
-            p = build(case, config)
-            if p.ok and helper.parallel:
-                p.record["compile_parallel"] = True
-                if theirs is not None and theirs.get("compile_s") is not None:
-                    p.record.update(compile_s=theirs["compile_s"], compiled_by=PRE_BUILDER)  # its cold build
-            prepared.append(p)
+        with building_beside(cases[0]) if helper.parallel else nullcontext():
+            while pending:
+                case = helper.finished(pending) or pending[0]  # the helper's first, while it builds
+                pending.remove(case)
+                if mark:
+                    mark(case.id)
+                theirs = helper.claim(case)
+                p = build(case, config)
+                if p.ok and helper.parallel:
+                    p.record["compile_parallel"] = True
+                    if theirs is not None and theirs.get("compile_s") is not None:  # its cold build
+                        p.record.update(compile_s=theirs["compile_s"], compiled_by=PRE_BUILDER)
+                built[case.id] = p
     finally:
         helper.close()
+    prepared = [built[c.id] for c in cases]
     time_group(prepared, mark, config)
     return prepared
 
@@ -450,6 +456,12 @@ def measure_group(cases: list[Case], mark: Callable[[str], None] | None = None,
 def caches_compiled(case: Case) -> bool:
     """Whether the case's backend keeps what its compile mode compiles in an on-disk cache."""
     return get_backend(case.backend).caches_compiled(case.compile_mode)
+
+
+def building_beside(case: Case) -> AbstractContextManager:
+    """The backend's settings for building the case's compile mode beside a second building
+    process (`Backend.building_beside`)."""
+    return get_backend(case.backend).building_beside(case.compile_mode)
 
 
 def measure(case: Case, benchmark=None, config: HarnessConfig = DEFAULT) -> dict:

@@ -13,13 +13,16 @@ Protocol, through files in a temporary directory: a case is built by whichever p
 first (`claims/<n>`, created exclusively). The helper walks the group from its end, builds and
 warms each case it claims as the child would (so a warm call's recompile, as torch.compile makes on
 a failed guard, is cached too), writes `done/<n>.json` (status and cold `compile_s`), and exits at
-the first case the child claimed. The child, reaching a case the helper claimed, waits for that
-record or for the helper's exit, then builds the case itself (checked as always; compiled from the
-cache) and records the helper's cold `compile_s` with `compiled_by` = "pre-builder", not its own
-cache-hit time. The two builds share the CPU, so each takes longer than it would alone (the seed
-net's 16 compile times summed to 203 s beside the helper, 145 s without it): every record of such a
-group says so (`compile_parallel`). A helper that crashes costs nothing but its time: the child
-builds what it left.
+the first case the child claimed. The child builds each case the helper has finished before its
+own next cold one (loading from the cache takes about a quarter of a cold build; done while the
+helper still builds, it does not leave a CPU idle after the helper has exited), and, reaching a
+case the helper claimed, waits for that record or for the helper's exit. It builds such a case
+itself (checked as always; compiled from the cache) and records the helper's cold `compile_s`
+with `compiled_by` = "pre-builder", not its own cache-hit time. The two builds share the CPU, so
+each takes longer than it would alone (the seed net's 16 compile times summed to 203 s beside the
+helper, 145 s without it): every record of such a group says so (`compile_parallel`). Both build
+with the backend's settings for it (`Backend.building_beside`: inductor on one compile thread).
+A helper that crashes costs nothing but its time: the child builds what it left.
 
 Used only where it can pay: a group of at least MIN_CASES cases whose backend compiles to an
 on-disk cache (`Backend.caches_compiled`), in a child with at least 2 CPUs (`--threads 1` pins the
@@ -62,6 +65,12 @@ class NoPreBuilder:
         helper's record of it (the helper built it first; the child now loads it from the cache)."""
         return None
 
+    def finished(self, cases: list[Case]) -> Case | None:
+        """The first of `cases` (not yet built by the child) that the helper has finished: the
+        child loads it from the cache before it builds its next case cold, so that loading runs
+        while the helper still builds instead of after it has exited."""
+        return None
+
     def close(self) -> None:
         """After the group's last build, before its timing: no helper is left running."""
 
@@ -99,6 +108,9 @@ class PreBuilder(NoPreBuilder):
             return json.loads(done.read_text())
         except (OSError, ValueError):  # the helper died building it: the child builds it cold
             return None
+
+    def finished(self, cases: list[Case]) -> Case | None:
+        return next((c for c in cases if (self.dir / "done" / f"{self.index.get(c.id)}.json").exists()), None)
 
     def close(self) -> None:
         if self.proc.poll() is None:  # every case claimed: it is exiting, or stuck
@@ -141,7 +153,7 @@ def main(argv=None) -> int:
     p.add_argument("--plugin", action="append", default=[], help="plugin module the child loaded")
     args = p.parse_args(argv)
     from bench.driver import die_with_parent
-    from bench.measure import build, warm_up
+    from bench.measure import build, building_beside, warm_up
     from bench.plugins import load_plugins
 
     if args.parent is not None:
@@ -150,15 +162,16 @@ def main(argv=None) -> int:
     directory = Path(args.dir)
     config = HarnessConfig(params_file=args.params)
     cases = read_cases(directory / "cases.json")
-    for n in reversed(range(len(cases))):
-        if not _claim(directory, n):
-            break
-        prepared = build(cases[n], config)
-        if prepared.ok:
-            warm_up(prepared, bool(args.parts))
-        tmp = directory / "done" / f"{n}.tmp"
-        tmp.write_text(json.dumps({f: prepared.record.get(f) for f in ("status", "compile_s")}))
-        os.replace(tmp, directory / "done" / f"{n}.json")
+    with building_beside(cases[0]):  # the child builds beside it, with the same settings
+        for n in reversed(range(len(cases))):
+            if not _claim(directory, n):
+                break
+            prepared = build(cases[n], config)
+            if prepared.ok:
+                warm_up(prepared, bool(args.parts))
+            tmp = directory / "done" / f"{n}.tmp"
+            tmp.write_text(json.dumps({f: prepared.record.get(f) for f in ("status", "compile_s")}))
+            os.replace(tmp, directory / "done" / f"{n}.json")
     return 0
 
 

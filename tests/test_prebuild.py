@@ -5,6 +5,7 @@ import json
 import os
 import sys
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -31,11 +32,35 @@ def _directory(tmp_path, cases):
     return tmp_path
 
 
-def test_the_helper_builds_from_the_last_case_back_until_one_is_claimed(tmp_path):
+class Beside:
+    """A stand-in for `Backend.building_beside`: counts the builds made inside it."""
+
+    def __init__(self, build):
+        self.active, self.inside, self.outside, self._build = False, 0, 0, build
+
+    @contextmanager
+    def __call__(self, case):
+        self.active = True
+        try:
+            yield
+        finally:
+            self.active = False
+
+    def build(self, case, config):
+        self.inside += self.active
+        self.outside += not self.active
+        return self._build(case, config)
+
+
+def test_the_helper_builds_from_the_last_case_back_until_one_is_claimed(tmp_path, monkeypatch):
     cases = _cases(3)
     directory = _directory(tmp_path, cases)
     (directory / "claims" / "1").touch()  # the child has reached case 1
+    beside = Beside(build)
+    monkeypatch.setattr("bench.measure.building_beside", beside)
+    monkeypatch.setattr("bench.measure.build", beside.build)
     assert prebuild.main([str(directory), "--parts=0"]) == 0
+    assert (beside.inside, beside.outside) == (1, 0)  # built with the backend's settings for it
     done = {p.stem: json.loads(p.read_text()) for p in (directory / "done").glob("*.json")}
     assert set(done) == {"2"}
     assert done["2"]["status"] == "ok" and done["2"]["compile_s"] > 0
@@ -58,11 +83,14 @@ def test_a_group_is_built_once_by_the_child_and_the_helper_together(monkeypatch)
                 time.sleep(0.05)
         return build(case, config)
 
+    beside = Beside(build_once_the_helper_has_built_the_last)
     monkeypatch.setattr("bench.measure.caches_compiled", lambda case: True)
     monkeypatch.setattr("bench.measure.pre_builder", recorded_pre_builder)
-    monkeypatch.setattr("bench.measure.build", build_once_the_helper_has_built_the_last)
+    monkeypatch.setattr("bench.measure.build", beside.build)
+    monkeypatch.setattr("bench.measure.building_beside", beside)
     config = HarnessConfig(prebuild=True, policy=TimingPolicy(parts=False, max_time=0.05, min_blocks=2))
     prepared = measure_group(cases, config=config)
+    assert (beside.inside, beside.outside) == (len(cases), 0)  # the child's builds too
     assert [p.record["status"] for p in prepared] == ["ok"] * len(cases)
     assert all(p.record["compile_s"] > 0 and p.record["median_s"] > 0 for p in prepared)
     assert all(p.record["compile_parallel"] for p in prepared)  # built while the other process built
@@ -70,6 +98,32 @@ def test_a_group_is_built_once_by_the_child_and_the_helper_together(monkeypatch)
     by_helper = [p.record.get("compiled_by") == PRE_BUILDER for p in prepared]
     assert by_helper[-1] and not by_helper[0] and by_helper == sorted(by_helper)
     assert helpers[0].proc.poll() is not None and not helpers[0].dir.exists()  # gone before the timing
+
+
+def test_the_child_loads_what_the_helper_finished_before_its_next_cold_build(monkeypatch):
+    """Loading a helper's case from the cache runs while the helper still builds, not after."""
+    cases, order = _cases(MIN_CASES), []
+
+    class FinishedTheLast(NoPreBuilder):
+        parallel = True
+
+        def finished(self, pending):
+            return cases[-1] if cases[-1] in pending else None
+
+        def claim(self, case):
+            return {"status": "ok", "compile_s": 9.0} if case == cases[-1] else None
+
+    def recorded_build(case, config):
+        order.append(case)
+        return build(case, config)
+
+    monkeypatch.setattr("bench.measure.pre_builder", lambda *args: FinishedTheLast())
+    monkeypatch.setattr("bench.measure.build", recorded_build)
+    config = HarnessConfig(prebuild=True, policy=TimingPolicy(parts=False, max_time=0.05, min_blocks=2))
+    prepared = measure_group(cases, config=config)
+    assert order == [cases[-1], *cases[:-1]]
+    assert [p.case for p in prepared] == cases  # reported and timed in the group's order
+    assert prepared[-1].record["compiled_by"] == PRE_BUILDER and prepared[-1].record["compile_s"] == 9.0
 
 
 def test_a_case_claimed_by_a_helper_that_died_is_built_by_the_child(monkeypatch):
@@ -109,6 +163,21 @@ def test_torch_compile_caches_what_it_compiles(compile_mode, caches):
 
     assert get_backend("torch").caches_compiled(compile_mode) is caches
     assert get_backend("jax").caches_compiled("jit") is False
+
+
+def test_torch_compile_builds_on_one_thread_beside_a_helper(monkeypatch):
+    """Inductor's compile workers only contend with the second building process."""
+    from torch._inductor import config
+
+    from backends import get_backend
+
+    monkeypatch.setattr(config, "compile_threads", 4)  # a pool of 4, whatever this machine's CPUs
+    before = config.compile_threads
+    with get_backend("torch").building_beside("compile"):
+        assert config.compile_threads == 1
+    assert config.compile_threads == before
+    with get_backend("torch").building_beside("eager"), get_backend("jax").building_beside("jit"):
+        assert config.compile_threads == before
 
 
 def test_no_cache_no_helper_for_torch_compile(monkeypatch):
