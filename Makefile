@@ -57,10 +57,10 @@ $(STAMP): pyproject.toml
 # its module fixtures are built once; tests/conftest.py makes XLA compile cheaply and shares one JAX
 # compilation cache across workers; the exhaustive correctness matrices run JAX op by op where that is
 # cheaper, each strategy still jitted somewhere: the `jax_eager` marker). On a fresh clone of a quiet
-# 2-core VM, make test took 5 min 42 s with the venv (Intel Xeon, 2026-12-06 01:34 UTC, 841 passed), and
-# 6 min 55 s (850 passed) three hours later while the same VM ran the seed advise about 1.2x slower;
+# 2-core VM, make test took 4 min 26 s with the venv (Intel Xeon, 2026-12-06 05:47 UTC, 852 passed), and
+# 6 min 55 s (850 passed) two hours earlier while the same VM ran 1.4-1.6x slower;
 # 5 min 5 s to 8 min 14 s on an AMD EPYC as its speed drifted (2026-12-03): within the 6-minute budget
-# only when the VM is not in a slow period (issue 21).
+# except in the VMs' slow periods (issue 21).
 test: $(STAMP)
 	$(PY) -m pytest tests -q -rsx -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
