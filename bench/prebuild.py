@@ -110,7 +110,8 @@ class PreBuilder(NoPreBuilder):
             return None
 
     def finished(self, cases: list[Case]) -> Case | None:
-        return next((c for c in cases if (self.dir / "done" / f"{self.index.get(c.id)}.json").exists()), None)
+        by_index = {self.index[c.id]: c for c in cases if c.id in self.index}
+        return next((c for n, c in by_index.items() if (self.dir / "done" / f"{n}.json").exists()), None)
 
     def close(self) -> None:
         if self.proc.poll() is None:  # every case claimed: it is exiting, or stuck

@@ -126,6 +126,19 @@ def test_the_child_loads_what_the_helper_finished_before_its_next_cold_build(mon
     assert prepared[-1].record["compiled_by"] == PRE_BUILDER and prepared[-1].record["compile_s"] == 9.0
 
 
+def test_finished_names_a_case_only_once_the_helper_has_recorded_it(monkeypatch):
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # no helper process needed here
+    cases = _cases(4)
+    helper = PreBuilder(cases, HarnessConfig(prebuild=True))
+    (helper.dir / "claims" / "3").touch()
+    (helper.dir / "claims" / "2").touch()
+    assert helper.finished(cases) is None  # claimed, still building
+    (helper.dir / "done" / "2.json").write_text('{"status": "ok", "compile_s": 1.0}')
+    assert helper.finished(cases) == cases[2]
+    assert helper.finished(cases[:2]) is None  # the child has taken it already
+    helper.close()
+
+
 def test_a_case_claimed_by_a_helper_that_died_is_built_by_the_child(monkeypatch):
     monkeypatch.setattr(sys, "executable", "/bin/false")  # the helper exits at once
     cases = _cases(4)

@@ -48,9 +48,10 @@ class TorchBackend(Backend):
     def building_beside(self, compile_mode: str):
         """Inductor compiles each C++ kernel in a pool of worker processes (one per CPU) so that
         g++ runs while Python lowers the next graph; beside a second building process that overlap
-        is already there, and the pool only adds its start-up and contention. Seed-net advise's
-        16 torch.compile builds with the pre-builder: 99 s and 95 s on one compile thread against
-        105 s and 107 s on two, interleaved (2-core Intel Xeon VM, 2026-12-06). `compile_threads`
+        is already there, and the pool only adds its start-up and contention. The seed-net advise's
+        torch.compile group alone (16 cases built with the pre-builder, then timed): 99 s and 95 s
+        on one compile thread against 105 s and 107 s on two, interleaved (2-core Intel Xeon VM,
+        2026-12-06). `compile_threads`
         is not part of inductor's cache key: the two processes still share their builds."""
         from torch._inductor import config as inductor_config
 
