@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.cases import expand, params_options
-from bench.driver import ROOT, render_report
+from bench.driver import ROOT
 from bench.run import check_devices
 from problems import DTYPES, MODEL_KINDS, catalogue, get_problem
 from problems.errors import BenchInputError, unknown_name
@@ -261,23 +261,35 @@ def main(argv=None) -> int:
         print(f"note: {note}", flush=True)
     run = [sys.executable, "-m", "bench.run", "--set", str(sweep), "--out", str(out)]
     run += ["--params", str(Path(args.params).resolve())] if args.params else []
-    code = subprocess.run(run + ["--no-report"] + passthrough, cwd=ROOT).returncode
     report = "--no-report" not in passthrough
-    if code != 0:  # interrupted or failed: the report of what was measured, no decision
-        if report and (out / "results.jsonl").exists():
-            render_report(out)
-        return code
-    # The report renders (seconds of figures) while the decision is printed: both only read the
+    # The report's renderer starts now and imports while the run starts up (nothing is timed yet),
+    # then renders, told once the run is over, while the decision is printed: both only read the
     # run's results.jsonl, and nothing is timed any more.
     render = None
     if report:
-        render = subprocess.Popen([sys.executable, "-m", "reports.render", str(out)], cwd=ROOT,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        render = subprocess.Popen([sys.executable, "-m", "reports.render", str(out), "--when-told"], cwd=ROOT,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True)  # fmt: skip
+    try:
+        code = subprocess.run(run + ["--no-report"] + passthrough, cwd=ROOT).returncode
+    except BaseException:
+        if render is not None:
+            render.kill()
+        raise
+    if code != 0:  # interrupted or failed: the report of what was measured, no decision
+        if render is not None:
+            rendered, _ = render.communicate("go\n" if (out / "results.jsonl").exists() else "")
+            print(rendered, end="", flush=True)
+        return code
+    if render is not None:
+        render.stdin.write("go\n")
+        render.stdin.close()
     print("\ndecision: the fastest correct code per framework and compile mode "
           f"(report: {out / 'report.html'})", flush=True)  # fmt: skip
     code = subprocess.run([sys.executable, "-m", "reports.decision", str(out)], cwd=ROOT).returncode
     if render is not None:
-        rendered, _ = render.communicate()
+        rendered = render.stdout.read()
+        render.wait()
         print(rendered, end="", flush=True)
         if render.returncode != 0:
             print(f"report not rendered (exit code {render.returncode}); later: make report RUN={out}",

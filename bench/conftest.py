@@ -77,12 +77,15 @@ def harness(request) -> HarnessConfig:
 @pytest.fixture(scope="session")
 def groups(request, harness):
     """Measures the child's cases group by group (bench.measure.GroupRunner), naming the case in
-    progress at each build and each burst of the interleaved timing."""
+    progress at each build and each burst of the interleaved timing; a helper started ahead for a
+    group never reached is ended with the session."""
     from bench.measure import GroupRunner
 
     current = harness.current_file
     cases = order_by_group(read_cases(Path(request.config.getoption("--cases"))))
-    return GroupRunner(cases, mark=lambda case_id: mark_current(current, case_id), config=harness)
+    runner = GroupRunner(cases, mark=lambda case_id: mark_current(current, case_id), config=harness)
+    yield runner
+    runner.close()
 
 
 @pytest.fixture

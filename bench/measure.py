@@ -38,7 +38,7 @@ from bench.consensus import reference_for, reference_record
 from bench.groups import baseline_strategy, group_key, may_lead
 from bench.load import assess, pinned_and_total_cpus, read_load
 from bench.memory import peak_memory
-from bench.prebuild import PRE_BUILDER, pre_builder
+from bench.prebuild import PRE_BUILDER, NoPreBuilder, pre_builder, worth_a_helper
 from bench.racing import Race, hopeless
 from bench.rounding import stencil_rounding
 from bench.timing import MemberFailed, Timing, measure_interleaved, ratio
@@ -423,17 +423,24 @@ def finish(p: Prepared, benchmark=None) -> dict:
 
 
 def measure_group(cases: list[Case], mark: Callable[[str], None] | None = None,
-                  config: HarnessConfig = DEFAULT) -> list[Prepared]:  # fmt: skip
+                  config: HarnessConfig = DEFAULT, helper: NoPreBuilder | None = None,
+                  ahead: NoPreBuilder | None = None) -> list[Prepared]:  # fmt: skip
     """Build and check every case (in order), then time the ok ones side by side. With
     `config.prebuild`, a helper process builds from the last case back meanwhile where that pays
     (`bench/prebuild.py`; it has exited before the timing starts): each case's record then says
     its compile time was measured beside a parallel build (`compile_parallel`), and a case the
-    helper built keeps the helper's cold compile time (`compiled_by`)."""
+    helper built keeps the helper's cold compile time (`compiled_by`). `helper`: this group's,
+    started ahead (else one is started here where it pays); `ahead`: a later group's helper, which
+    builds while this group builds and is paused before this group is timed."""
     built: dict[str, Prepared] = {}
     pending = list(cases)
-    helper = pre_builder(cases, caches_compiled, config)
+    helper = pre_builder(cases, caches_compiled, config) if helper is None else helper
+    ahead = NoPreBuilder() if ahead is None else ahead
+    parallel = helper.parallel or ahead.parallel
     try:
-        with building_beside(cases[0]) if helper.parallel else nullcontext():
+        helper.resume()
+        ahead.resume()
+        with building_beside(cases[0]) if parallel else nullcontext():
             while pending:
                 case = helper.finished(pending) or pending[0]  # the helper's first, while it builds
                 pending.remove(case)
@@ -441,12 +448,13 @@ def measure_group(cases: list[Case], mark: Callable[[str], None] | None = None,
                     mark(case.id)
                 theirs = helper.claim(case)
                 p = build(case, config)
-                if p.ok and helper.parallel:
+                if p.ok and parallel:
                     p.record["compile_parallel"] = True
                     if theirs is not None and theirs.get("compile_s") is not None:  # its cold build
                         p.record.update(compile_s=theirs["compile_s"], compiled_by=PRE_BUILDER)
                 built[case.id] = p
     finally:
+        ahead.pause()
         helper.close()
     prepared = [built[c.id] for c in cases]
     time_group(prepared, mark, config)
@@ -475,7 +483,11 @@ def measure(case: Case, benchmark=None, config: HarnessConfig = DEFAULT) -> dict
 class GroupRunner:
     """Measures a child's cases group by group: the first case of a group asked for measures the
     whole group (its cases among `cases` not yet handed out); each case is then handed out once,
-    by its own test, which finishes and records it."""
+    by its own test, which finishes and records it.
+
+    While a group that builds alone is built, the helper of the next group that will have one is
+    already building it (`bench/prebuild.py`, "Started ahead"); it is paused whenever the child
+    times. `close` ends a helper whose group was never reached."""
 
     def __init__(self, cases: list[Case], mark: Callable[[str], None] | None = None,
                  config: HarnessConfig = DEFAULT):  # fmt: skip
@@ -484,18 +496,51 @@ class GroupRunner:
         self.config = config
         self.ready: dict[str, Prepared] = {}
         self.handed_out: set[str] = set()
+        self.ahead: tuple[object, NoPreBuilder] | None = None
+        """(group key, its helper), started while an earlier group built."""
 
     def take(self, case: Case) -> Prepared:
         if case.id not in self.ready:
             key = group_key(case)
-            group = [c for c in self.cases if group_key(c) == key and c.id not in self.handed_out]
+            group = self._pending(key)
             group = group if case in group else [case]
-            for p in measure_group(group, self.mark, self.config):
+            helper, ahead = self._helpers(key, group)
+            for p in measure_group(group, self.mark, self.config, helper=helper, ahead=ahead):
                 self.ready[p.case.id] = p
         if self.mark:
             self.mark(case.id)  # back to this case: its memory and metrics come next
         self.handed_out.add(case.id)
         return self.ready.pop(case.id)
+
+    def close(self) -> None:
+        if self.ahead is not None:
+            self.ahead[1].close()
+            self.ahead = None
+
+    def _pending(self, key) -> list[Case]:
+        return [c for c in self.cases if group_key(c) == key and c.id not in self.handed_out]
+
+    def _helpers(self, key, group: list[Case]) -> tuple[NoPreBuilder | None, NoPreBuilder | None]:
+        """(this group's helper if it was started ahead, else None; a later group's helper to build
+        beside this group's builds, or None)."""
+        if self.ahead is not None and self.ahead[0] == key:
+            helper, self.ahead = self.ahead[1], None
+            return helper, None
+        if worth_a_helper(group, caches_compiled, self.config):
+            return None, None  # it gets its own; one helper at a time
+        if self.ahead is None:
+            later = self._next_helped_group(key)
+            if later is not None:
+                self.ahead = (later, pre_builder(self._pending(later), caches_compiled, self.config))
+        return None, (self.ahead[1] if self.ahead is not None else None)
+
+    def _next_helped_group(self, key):
+        """The key of the first group after `key` (in the child's order) that will have a helper."""
+        keys = list(dict.fromkeys(group_key(c) for c in self.cases if c.id not in self.handed_out))
+        for later in keys[keys.index(key) + 1 :] if key in keys else []:
+            if worth_a_helper(self._pending(later), caches_compiled, self.config):
+                return later
+        return None
 
 
 def time_into_benchmark(timing: Timing, benchmark, fn: Callable[[], object] | None = None) -> None:

@@ -24,6 +24,14 @@ helper, 145 s without it): every record of such a group says so (`compile_parall
 with the backend's settings for it (`Backend.building_beside`: inductor on one compile thread).
 A helper that crashes costs nothing but its time: the child builds what it left.
 
+Started ahead: a group that builds alone (a JAX group, an eager one) leaves a CPU idle while it
+builds, so the helper of the next group that will have one is started then (`GroupRunner`) and
+builds beside it, the child still on the earlier group. It runs only while the child builds: it is
+stopped (SIGSTOP to its process group, its compiler processes with it) before each timing and
+continued (SIGCONT) at the next group's build, so no timed call ever runs beside it. The groups
+built beside it say so too (`compile_parallel`). The seed-net advise's JAX group builds for about
+15 s on a 2-core VM, time the helper otherwise spends waiting for the torch.compile group.
+
 Used only where it can pay: a group of at least MIN_CASES cases whose backend compiles to an
 on-disk cache (`Backend.caches_compiled`), in a child with at least 2 CPUs (`--threads 1` pins the
 child to one, and a helper on the same CPU would only take turns with it); `--prebuild 0` turns it
@@ -71,6 +79,12 @@ class NoPreBuilder:
         while the helper still builds instead of after it has exited."""
         return None
 
+    def pause(self) -> None:
+        """Stop the helper (and its compiler processes) until `resume`: the child is about to time."""
+
+    def resume(self) -> None:
+        """Let a paused helper go on: the child is about to build."""
+
     def close(self) -> None:
         """After the group's last build, before its timing: no helper is left running."""
 
@@ -113,26 +127,49 @@ class PreBuilder(NoPreBuilder):
         by_index = {self.index[c.id]: c for c in cases if c.id in self.index}
         return next((c for n, c in by_index.items() if (self.dir / "done" / f"{n}.json").exists()), None)
 
+    def pause(self) -> None:
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, sig: int) -> None:
+        """To the helper's session: it and the compiler processes it started."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:  # exited meanwhile
+                pass
+
     def close(self) -> None:
         if self.proc.poll() is None:  # every case claimed: it is exiting, or stuck
-            os.killpg(self.proc.pid, signal.SIGKILL)  # it and its compile workers
+            os.killpg(self.proc.pid, signal.SIGKILL)  # it and its compile workers, stopped or not
         self.proc.wait()
         self.tmp.cleanup()
+
+
+def worth_a_helper(cases: list[Case], caches_compiled: Callable[[Case], bool], config: HarnessConfig) -> bool:
+    """Whether a helper can pay for this group and `config.prebuild` asks for one (see the module
+    docstring); `caches_compiled(case)`: whether its backend and compile mode compile to an on-disk
+    cache."""
+    if not config.prebuild or len(cases) < MIN_CASES or len(os.sched_getaffinity(0)) < 2:
+        return False
+    try:
+        return bool(caches_compiled(cases[0]))
+    except Exception:  # noqa: BLE001 - the child's own builds report what is wrong with a case
+        return False
 
 
 def pre_builder(
     cases: list[Case], caches_compiled: Callable[[Case], bool], config: HarnessConfig
 ) -> NoPreBuilder:
-    """The helper of a group about to be built, where one can pay and `config.prebuild` asks for
-    one (see the module docstring); `caches_compiled(case)`: whether its backend and compile mode
-    compile to an on-disk cache. A helper that cannot start is none: the child builds alone."""
-    if not config.prebuild or len(cases) < MIN_CASES or len(os.sched_getaffinity(0)) < 2:
-        return NoPreBuilder()
-    try:
-        if caches_compiled(cases[0]):
+    """The helper of a group, started, where one can pay (`worth_a_helper`). A helper that cannot
+    start is none: the child builds alone."""
+    if worth_a_helper(cases, caches_compiled, config):
+        try:
             return PreBuilder(cases, config)
-    except Exception:  # noqa: BLE001 - the child's own builds report what is wrong with a case
-        pass
+        except Exception:  # noqa: BLE001 - a helper is an optimisation, never a failure
+            pass
     return NoPreBuilder()
 
 

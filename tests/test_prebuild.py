@@ -12,7 +12,7 @@ import pytest
 from bench import prebuild
 from bench.cases import Case, write_cases
 from bench.config import HarnessConfig
-from bench.measure import build, measure_group
+from bench.measure import GroupRunner, build, measure_group, time_group
 from bench.prebuild import MIN_CASES, PRE_BUILDER, NoPreBuilder, PreBuilder, pre_builder
 from bench.timing import TimingPolicy
 
@@ -126,6 +126,111 @@ def test_the_child_loads_what_the_helper_finished_before_its_next_cold_build(mon
     assert prepared[-1].record["compiled_by"] == PRE_BUILDER and prepared[-1].record["compile_s"] == 9.0
 
 
+def _state(proc, until: str = "stopped") -> str:
+    """The helper's state, "stopped", "running" (or sleeping) or "gone", once it is `until` (a
+    signal takes effect when the process is next scheduled) or after 2 s."""
+    deadline = time.monotonic() + 2
+    while True:
+        if proc.poll() is not None:
+            return "gone"
+        code = next(ln for ln in open(f"/proc/{proc.pid}/status") if ln.startswith("State:")).split()[1]
+        state = "stopped" if code in ("T", "t") else "running"
+        if state == until or time.monotonic() > deadline:
+            return state
+        time.sleep(0.02)
+
+
+def test_a_later_groups_helper_builds_while_an_earlier_group_builds_and_is_paused_while_it_is_timed(
+    monkeypatch,
+):
+    """Started ahead: the helper of the group that will have one builds beside the group before
+    it, is paused before that group is timed, and finishes its own group with the child."""
+    alone = [Case("penalty", (("points", 11),), "jax", s, "jit", "float32", "cpu") for s in STRATEGIES[:2]]
+    helped = _cases(MIN_CASES)
+    helpers, seen = [], []
+
+    def recorded_pre_builder(*args, **kwargs):
+        helper = prebuild.pre_builder(*args, **kwargs)
+        if helper.parallel:
+            for name in ("pause", "resume"):
+                method = getattr(helper, name)
+                monkeypatch.setattr(helper, name, lambda m=method, n=name: (seen.append(n), m()))
+        helpers.append(helper)
+        return helper
+
+    def build_once_the_helper_has_built_the_last(case, config):
+        if case == alone[0]:
+            seen.append(("build alone", _state(helpers[0].proc, until="running")))
+        if case == alone[-1]:  # deterministic: the helper has built the helped group's last case
+            last = helpers[0].dir / "done" / f"{len(helped) - 1}.json"
+            deadline = time.monotonic() + 120
+            while not last.exists() and helpers[0].proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return build(case, config)
+
+    def recorded_time_group(group, mark=None, config=None):
+        seen.append(("time", group[0].case.dtype))
+        return time_group(group, mark, config)
+
+    monkeypatch.setattr("bench.measure.caches_compiled", lambda case: case.dtype == "float64")
+    monkeypatch.setattr("bench.measure.pre_builder", recorded_pre_builder)
+    monkeypatch.setattr("bench.measure.build", build_once_the_helper_has_built_the_last)
+    monkeypatch.setattr("bench.measure.time_group", recorded_time_group)
+    config = HarnessConfig(prebuild=True, policy=TimingPolicy(parts=False, max_time=0.05, min_blocks=2))
+    runner = GroupRunner([*alone, *helped], config=config)
+    records = [runner.take(c).record for c in [*alone, *helped]]
+    runner.close()
+    assert [h.parallel for h in helpers] == [True, False]  # started ahead (the alone group: none)
+    # running beside the alone group's builds, paused before its timing, resumed for its own group
+    assert seen == [
+        "resume",
+        ("build alone", "running"),
+        "pause",
+        ("time", "float32"),
+        "resume",
+        ("time", "float64"),
+    ]
+    assert [r["status"] for r in records] == ["ok"] * len(records)
+    assert all(r["compile_parallel"] for r in records)  # every build shared the CPU with it
+    assert records[-1]["compiled_by"] == PRE_BUILDER
+    assert not any(r.get("compiled_by") for r in records[: len(alone)])
+    assert all(r["median_s"] > 0 for r in records)
+    assert helpers[0].proc.poll() is not None and not helpers[0].dir.exists()  # ended with its group
+
+
+def test_pause_stops_the_helper_until_resume(monkeypatch, tmp_path):
+    waits = tmp_path / "python"
+    waits.write_text("#!/bin/sh\nexec sleep 60\n")  # a helper that only waits
+    waits.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(waits))
+    helper = PreBuilder(_cases(MIN_CASES), HarnessConfig(prebuild=True))
+    assert _state(helper.proc, until="running") == "running"
+    helper.pause()
+    assert _state(helper.proc) == "stopped"
+    helper.resume()
+    assert _state(helper.proc, until="running") == "running"
+    helper.pause()
+    helper.close()  # a stopped helper is ended too
+    assert _state(helper.proc) == "gone"
+
+
+def test_a_helper_started_ahead_for_a_group_never_reached_ends_with_the_runner(monkeypatch, tmp_path):
+    alone = [Case("penalty", (("points", 11),), "jax", s, "jit", "float32", "cpu") for s in STRATEGIES[:2]]
+    waits = tmp_path / "python"
+    waits.write_text("#!/bin/sh\nexec sleep 60\n")  # a helper that only waits
+    waits.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(waits))
+    monkeypatch.setattr("bench.measure.caches_compiled", lambda case: case.dtype == "float64")
+    config = HarnessConfig(prebuild=True, policy=TimingPolicy(parts=False, max_time=0.05, min_blocks=2))
+    runner = GroupRunner([*alone, *_cases(MIN_CASES)], config=config)
+    runner.take(alone[0])
+    group, helper = runner.ahead
+    assert group == _cases(1)[0].group and _state(helper.proc) == "stopped"  # the alone group is timed
+    directory = helper.dir
+    runner.close()
+    assert helper.proc.poll() is not None and not directory.exists() and runner.ahead is None
+
+
 def test_finished_names_a_case_only_once_the_helper_has_recorded_it(monkeypatch):
     monkeypatch.setattr(sys, "executable", "/bin/false")  # no helper process needed here
     cases = _cases(4)
@@ -144,6 +249,8 @@ def test_a_case_claimed_by_a_helper_that_died_is_built_by_the_child(monkeypatch)
     cases = _cases(4)
     helper = PreBuilder(cases, HarnessConfig(prebuild=True))
     helper.proc.wait()
+    helper.pause()  # an exited helper: nothing to stop or continue
+    helper.resume()
     (helper.dir / "claims" / "3").touch()  # claimed, never done
     start = time.perf_counter()
     assert helper.claim(cases[3]) is None

@@ -206,3 +206,24 @@ def test_export_writes_an_instance_with_its_reference(tmp_path):
     value, grads = get_problem("penalty", points=11).reference(params)
     assert ref["value"] == value and np.array_equal(ref["grad_W2"], grads["W2"])
     assert np.loadtxt(tmp_path / "points.csv", delimiter=",", skiprows=1).shape == (11, 2)
+
+
+def test_a_render_started_early_renders_once_told_and_not_otherwise(tmp_path):
+    """`make advise` starts the renderer before its run (`--when-told`): it renders only on `go`."""
+    import subprocess
+    import sys
+
+    runs = {name: tmp_path / name for name in ("told", "not-told")}
+    procs = {}
+    for name, run in runs.items():
+        shutil.copytree(FIXTURE, run)
+        procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "reports.render", str(run), "--when-told"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1],
+        )  # fmt: skip
+    told, _ = procs["told"].communicate("go\n")
+    not_told, _ = procs["not-told"].communicate("")
+    assert procs["told"].returncode == 0 and str(runs["told"] / "report.html") in told
+    assert (runs["told"] / "report.html").exists() and (runs["told"] / "results.csv").exists()
+    assert procs["not-told"].returncode == 0 and not_told == ""
+    assert not (runs["not-told"] / "report.html").exists()
