@@ -282,8 +282,11 @@ def main(argv=None) -> int:
             print(rendered, end="", flush=True)
         return code
     if render is not None:
-        render.stdin.write("go\n")
-        render.stdin.close()
+        try:
+            render.stdin.write("go\n")
+            render.stdin.close()
+        except BrokenPipeError:  # it ended early (an import failed): its output says why
+            pass
     print("\ndecision: the fastest correct code per framework and compile mode "
           f"(report: {out / 'report.html'})", flush=True)  # fmt: skip
     code = subprocess.run([sys.executable, "-m", "reports.decision", str(out)], cwd=ROOT).returncode

@@ -29,8 +29,10 @@ builds, so the helper of the next group that will have one is started then (`Gro
 builds beside it, the child still on the earlier group. It runs only while the child builds: it is
 stopped (SIGSTOP to its process group, its compiler processes with it) before each timing and
 continued (SIGCONT) at the next group's build, so no timed call ever runs beside it. The groups
-built beside it say so too (`compile_parallel`). The seed-net advise's JAX group builds for about
-15 s on a 2-core VM, time the helper otherwise spends waiting for the torch.compile group.
+built beside it say so too (`compile_parallel`). In the seed-net advise the helper of the
+torch.compile group so builds while the JAX group builds; that group then built in 101-104 s
+against 111-121 s with the helper started at the group (three interleaved pairs, empty inductor
+cache each, 2-core AMD EPYC VM, 2026-12-06).
 
 Used only where it can pay: a group of at least MIN_CASES cases whose backend compiles to an
 on-disk cache (`Backend.caches_compiled`), in a child with at least 2 CPUs (`--threads 1` pins the

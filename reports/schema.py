@@ -21,8 +21,9 @@ COLUMNS: dict[str, str] = {
     "rounds": "timed rounds",
     "iterations": "calls per round (pytest-benchmark calibration)",
     "compile_s": "build + first call (tracing, jit compilation), seconds; never in median_s",
-    "compile_parallel": "True when a helper process pre-built the case's group beside the child "
-    "(bench/prebuild.py): compile_s was then measured with two builds sharing the CPU, above a lone "
+    "compile_parallel": "True when a helper process built beside the child while the child built the "
+    "case: the helper of the case's own group, or of a later group started ahead (bench/prebuild.py): "
+    "compile_s was then measured with two builds sharing the CPU, above a lone "
     "build's (the seed net's 16 cases summed to 203 s against 145 s on a 2-core VM, 2026-12-06)",
     "compiled_by": "pre-builder: the helper compiled the case cold and compile_s is its time (the "
     "child then loaded the compiled code from the cache); empty: the child compiled it",
