@@ -25,6 +25,20 @@ def _cases(n: int | None = None):
     return [Case("penalty", (("points", 11),), "jax", s, "jit", "float64", "cpu") for s in STRATEGIES[:n]]
 
 
+def _alone():
+    """Two cases of a group that builds alone (float32: no helper where float64 is "cached")."""
+    return [Case("penalty", (("points", 11),), "jax", s, "jit", "float32", "cpu") for s in STRATEGIES[:2]]
+
+
+@pytest.fixture
+def waiting_helper(monkeypatch, tmp_path):
+    """Helpers started from here on only wait (`sleep 60`), whatever their arguments."""
+    waits = tmp_path / "python"
+    waits.write_text("#!/bin/sh\nexec sleep 60\n")
+    waits.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(waits))
+
+
 def _directory(tmp_path, cases):
     for sub in ("claims", "done"):
         (tmp_path / sub).mkdir()
@@ -145,7 +159,7 @@ def test_a_later_groups_helper_builds_while_an_earlier_group_builds_and_is_pause
 ):
     """Started ahead: the helper of the group that will have one builds beside the group before
     it, is paused before that group is timed, and finishes its own group with the child."""
-    alone = [Case("penalty", (("points", 11),), "jax", s, "jit", "float32", "cpu") for s in STRATEGIES[:2]]
+    alone = _alone()
     helped = _cases(MIN_CASES)
     helpers, seen = [], []
 
@@ -198,11 +212,7 @@ def test_a_later_groups_helper_builds_while_an_earlier_group_builds_and_is_pause
     assert helpers[0].proc.poll() is not None and not helpers[0].dir.exists()  # ended with its group
 
 
-def test_pause_stops_the_helper_until_resume(monkeypatch, tmp_path):
-    waits = tmp_path / "python"
-    waits.write_text("#!/bin/sh\nexec sleep 60\n")  # a helper that only waits
-    waits.chmod(0o755)
-    monkeypatch.setattr(sys, "executable", str(waits))
+def test_pause_stops_the_helper_until_resume(waiting_helper):
     helper = PreBuilder(_cases(MIN_CASES), HarnessConfig(prebuild=True))
     assert _state(helper.proc, until="running") == "running"
     helper.pause()
@@ -214,12 +224,8 @@ def test_pause_stops_the_helper_until_resume(monkeypatch, tmp_path):
     assert _state(helper.proc) == "gone"
 
 
-def test_a_helper_started_ahead_for_a_group_never_reached_ends_with_the_runner(monkeypatch, tmp_path):
-    alone = [Case("penalty", (("points", 11),), "jax", s, "jit", "float32", "cpu") for s in STRATEGIES[:2]]
-    waits = tmp_path / "python"
-    waits.write_text("#!/bin/sh\nexec sleep 60\n")  # a helper that only waits
-    waits.chmod(0o755)
-    monkeypatch.setattr(sys, "executable", str(waits))
+def test_a_helper_started_ahead_for_a_group_never_reached_ends_with_the_runner(monkeypatch, waiting_helper):
+    alone = _alone()
     monkeypatch.setattr("bench.measure.caches_compiled", lambda case: case.dtype == "float64")
     config = HarnessConfig(prebuild=True, policy=TimingPolicy(parts=False, max_time=0.05, min_blocks=2))
     runner = GroupRunner([*alone, *_cases(MIN_CASES)], config=config)

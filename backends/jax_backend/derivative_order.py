@@ -34,13 +34,13 @@ def along_x1(spec):
     apply = apply_fn(spec)
 
     def g(params, x, t):
-        return apply(params, x + t * first_axis(x))[0]
+        return apply(params, x + t * first_unit_vector(x))[0]
 
     return g
 
 
-def first_axis(x):
-    """e₁ as x's last axis: x + t e₁ is written as this product, not `x.at[0].add(t)`, because
+def first_unit_vector(x):
+    """e₁, sized as x's last axis. x + t e₁ is written as this product, not `x.at[0].add(t)`, because
     jax.experimental.jet of jax 0.12.1 fails on that scatter-add (its rule does not take the
     primitive's new `out_sharding` parameter: TypeError); the values are the same."""
     return jax.nn.one_hot(0, x.shape[-1], dtype=x.dtype)
@@ -105,7 +105,7 @@ def along_x1_batched(spec):
     apply = apply_fn(spec)
 
     def g(params, X, t):
-        return jax.vmap(lambda x: apply(params, x)[0])(X + t[:, None] * first_axis(X))
+        return jax.vmap(lambda x: apply(params, x)[0])(X + t[:, None] * first_unit_vector(X))
 
     return g
 
