@@ -3,7 +3,12 @@ table is on the first screen and nothing is cut off, every figure decodes, the d
 rows, a verdict's link opens the code that was timed, and a screenshot can be taken.
 
 Chromium comes from Debian's `chromium` package; the test installs it when missing (root and
-apt-get needed) and skips, saying why, only where that is impossible.
+apt-get needed) and skips, saying why, only where that is impossible. It installs the package and
+what it depends on, not what it recommends: 19 packages instead of 107 (the recommended ones are
+desktop services such as udev, upower, avahi-daemon and printer setup, which a headless page does
+not use and a test should not put on the user's machine). With `apt-get update` and an empty
+package cache that took 11.5 s instead of 22.2 s (117 MB instead of 132 MB to download; 2-core AMD
+EPYC VM, 2026-12-06). The page renders in the base system's DejaVu fonts; both passed here.
 """
 
 import html
@@ -78,7 +83,7 @@ def _install_chromium() -> str:
     try:
         subprocess.run(["apt-get", "update", "-qq"], env=env, timeout=600, check=True, capture_output=True)
         subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "chromium"],
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
             env=env,
             timeout=900,
             check=True,
