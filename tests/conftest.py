@@ -75,8 +75,19 @@ def _jax_eager_when_marked(request):
         return
     import jax  # only here: the settings above come first
 
-    with jax.disable_jit():
-        yield
+    # Op by op, JAX compiles each primitive once per shape (15-30 ms each); writing those thousands
+    # of tiny programs to the shared cache cost 6-10 % of compiling them, and hardly any is loaded
+    # again (test_activations, test_models and test_derivative_order in one process: 3,132
+    # programs compiled, 20 loads). Without the writes test_models.py took 84 and 97 s against 91
+    # and 100 s (interleaved, 2-core AMD EPYC VM, 2026-12-06). tests/test_conftest.py checks both.
+    key = "jax_persistent_cache_min_compile_time_secs"
+    before = getattr(jax.config, key)
+    jax.config.update(key, float("inf"))
+    try:
+        with jax.disable_jit():
+            yield
+    finally:
+        jax.config.update(key, before)
 
 
 @pytest.fixture(scope="session")
