@@ -79,7 +79,8 @@ def _jax_eager_when_marked(request):
     # of tiny programs to the shared cache cost 6-10 % of compiling them, and hardly any is loaded
     # again (test_activations, test_models and test_derivative_order in one process: 3,132
     # programs compiled, 20 loads). Without the writes test_models.py took 84 and 97 s against 91
-    # and 100 s (interleaved, 2-core AMD EPYC VM, 2026-12-06). tests/test_conftest.py checks both.
+    # and 100 s (interleaved, 2-core AMD EPYC VM, around midnight UTC of 2026-12-06).
+    # tests/test_conftest.py checks both.
     key = "jax_persistent_cache_min_compile_time_secs"
     before = getattr(jax.config, key)
     jax.config.update(key, float("inf"))
